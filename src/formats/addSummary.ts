@@ -1,0 +1,26 @@
+// Responses of POST /pks/add: one plain-text line (Apptainer prints it) or JSON for machines.
+
+export interface AddOutcome {
+  inserted: string[];
+  updated: string[];
+  unchanged: string[];
+  rejected: { fingerprint?: string; reason: string }[];
+  dropped: { fingerprint: string; component: string; reason: string }[];
+}
+
+export function addSummaryLine(o: AddOutcome): string {
+  let line = `${o.inserted.length} key(s) added, ${o.updated.length} updated, ${o.unchanged.length} unchanged`;
+  if (o.rejected.length > 0) line += `, ${o.rejected.length} rejected`;
+  if (o.dropped.length > 0) line += `, ${o.dropped.length} component(s) dropped`;
+  return line + '\n';
+}
+
+export function addSummaryJson(o: AddOutcome): string {
+  return JSON.stringify({
+    inserted: o.inserted,
+    updated: o.updated,
+    unchanged: o.unchanged,
+    rejected: o.rejected,
+    dropped: o.dropped,
+  });
+}

@@ -1,0 +1,87 @@
+// The Koa application: middleware (logging, errors, CORS) and routes.
+import Router from '@koa/router';
+import Koa, { type Context, type Next } from 'koa';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import type { KeyService } from '../services/keyService.js';
+import { addHandler } from './hkp/add.js';
+import { lookupHandler } from './hkp/lookup.js';
+
+export interface AppDependencies {
+  keys: KeyService;
+  logger: Logger;
+  version: string;
+  maxBodyBytes: number;
+}
+
+export function createApp(deps: AppDependencies): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.use(requestLog(deps.logger));
+  app.use(errorHandler(deps.logger));
+  app.use(async (ctx, next) => {
+    if (ctx.path.startsWith('/pks/')) ctx.set('Access-Control-Allow-Origin', '*');
+    await next();
+  });
+
+  const router = new Router();
+  router.post('/pks/add', addHandler(deps.keys, deps.maxBodyBytes));
+  router.get('/pks/lookup', lookupHandler(deps.keys));
+  router.get('/version', (ctx) => {
+    ctx.body = { data: { version: deps.version } };
+  });
+  router.get('/pks/health', async (ctx) => {
+    try {
+      await deps.keys.ping();
+      ctx.body = { status: 'ok' };
+    } catch {
+      throw new AppError(503, 'unavailable', 'database is not answering');
+    }
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: false }));
+  app.use(async (ctx) => {
+    if (ctx.status === 404 && ctx.body === undefined) throw new AppError(404, 'not_found', `no such resource: ${ctx.path}`);
+  });
+  return app;
+}
+
+/** One structured line per request; never key material, tokens or full search strings. */
+function requestLog(logger: Logger) {
+  return async (ctx: Context, next: Next) => {
+    const start = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      logger.info({
+        method: ctx.method,
+        path: ctx.path,
+        op: typeof ctx.query['op'] === 'string' ? ctx.query['op'] : undefined,
+        search: ctx.state['search'],
+        status: ctx.status,
+        keys: ctx.state['keys'],
+        ms: Math.round(ms * 10) / 10,
+        remote: ctx.ip,
+      }, 'request');
+    }
+  };
+}
+
+function errorHandler(logger: Logger) {
+  return async (ctx: Context, next: Next) => {
+    try {
+      await next();
+    } catch (e) {
+      const error = e instanceof AppError ? e : internalError(e, logger);
+      ctx.status = error.status;
+      ctx.type = 'application/json';
+      ctx.body = JSON.stringify({ error: { code: error.status, message: error.message }, ...(error.details ?? {}) });
+    }
+  };
+}
+
+function internalError(e: unknown, logger: Logger): AppError {
+  logger.error({ err: e }, 'unhandled error');
+  return new AppError(500, 'internal', 'internal server error');
+}

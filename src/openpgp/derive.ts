@@ -1,0 +1,114 @@
+// Facts a lookup needs, computed once from a merged key whose self-signatures were all verified.
+import { type Cert, type KeyMaterial, type SigInfo, SigType } from './certificate.js';
+import { isSelfIssued } from './merge.js';
+import { Tag } from './packets.js';
+
+export interface DerivedUserId {
+  /** Decoded text (invalid UTF-8 replaced); the packet keeps the original bytes. */
+  text: string;
+  email: string | null;
+  created: number;
+  expires: number | null;
+  revoked: boolean;
+  primary: boolean;
+}
+
+export interface DerivedSubkey {
+  fingerprint: string;
+  keyId: string;
+  algorithm: number;
+  bits: number;
+  created: number;
+  expires: number | null;
+  revoked: boolean;
+}
+
+export interface DerivedKey extends DerivedSubkey {
+  version: number;
+  userIds: DerivedUserId[];
+  userAttributes: number;
+  subkeys: DerivedSubkey[];
+  signatures: number;
+}
+
+const CERTIFICATIONS = new Set<number>([SigType.certGeneric, SigType.certPersona, SigType.certCasual, SigType.certPositive]);
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+export function deriveKey(cert: Cert): DerivedKey {
+  const { primary } = cert;
+  const self = (s: SigInfo) => isSelfIssued(s, primary);
+  const newest = (sigs: SigInfo[]) => sigs.reduce<SigInfo | null>((best, s) => (!best || s.created >= best.created ? s : best), null);
+
+  const userIds: DerivedUserId[] = [];
+  const liveSelfCerts: SigInfo[] = [];
+  let userAttributes = 0;
+  for (const u of cert.users) {
+    const selfSigs = u.sigs.filter(self);
+    const cert_ = newest(selfSigs.filter((s) => CERTIFICATIONS.has(s.type)));
+    const last = newest(selfSigs);
+    const revoked = last?.type === SigType.certRevocation;
+    if (cert_ && !revoked) liveSelfCerts.push(cert_);
+    if (u.packet.tag !== Tag.userId) {
+      userAttributes++;
+      continue;
+    }
+    // PostgreSQL text cannot hold NUL; the packet keeps the original bytes.
+    const text = utf8.decode(u.packet.body).replace(/\u0000/g, '\uFFFD');
+    userIds.push({
+      text,
+      email: emailOf(text),
+      created: cert_?.created ?? primary.created,
+      expires: cert_?.signatureExpirationTime ? cert_.created + cert_.signatureExpirationTime : null,
+      revoked,
+      primary: cert_?.primaryUserId ?? false,
+    });
+  }
+
+  // Key expiry comes from the newest self-signature over a live user ID or the key itself.
+  const directSelf = cert.direct.filter((s) => self(s) && s.type === SigType.key);
+  const expirySource = newest([...liveSelfCerts, ...directSelf]);
+  const revoked = cert.direct.some((s) => self(s) && s.type === SigType.keyRevocation);
+
+  const subkeys = cert.subkeys.map((sub) => {
+    const binding = newest(sub.sigs.filter((s) => s.type === SigType.subkeyBinding));
+    return {
+      ...keyFacts(sub.key, binding?.keyExpirationTime ?? null),
+      revoked: sub.sigs.some((s) => s.type === SigType.subkeyRevocation),
+    };
+  });
+
+  let signatures = cert.direct.length;
+  for (const u of cert.users) signatures += u.sigs.length;
+  for (const s of cert.subkeys) signatures += s.sigs.length;
+
+  return {
+    ...keyFacts(primary, expirySource?.keyExpirationTime ?? null),
+    version: primary.version,
+    revoked,
+    userIds,
+    userAttributes,
+    subkeys,
+    signatures,
+  };
+}
+
+function keyFacts(key: KeyMaterial, expirationTime: number | null): DerivedSubkey {
+  return {
+    fingerprint: key.fingerprint,
+    keyId: key.keyId,
+    algorithm: key.algorithm,
+    bits: key.bits,
+    created: key.created,
+    expires: expirationTime ? key.created + expirationTime : null,
+    revoked: false,
+  };
+}
+
+const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
+
+/** The e-mail address of a user ID, normalised to lower case: the last <...> part, or the whole ID. */
+export function emailOf(userId: string): string | null {
+  const bracketed = /<([^<>]*)>\s*$/.exec(userId) ?? /<([^<>]*@[^<>]*)>/.exec(userId);
+  const candidate = (bracketed ? bracketed[1]! : userId).trim();
+  return EMAIL.test(candidate) ? candidate.toLowerCase() : null;
+}

@@ -1,0 +1,92 @@
+// Accepting keys (validate, merge, store) and finding them.
+import { AppError } from '../errors.js';
+import {
+  deriveKey, isCertRejected, mergeCert, parseStoredCert, parseUploadedCert, readKeyData, serializeCert,
+  type Dropped, type MergeStatus, type Packet,
+} from '../openpgp/index.js';
+import type { FoundKey, KeyQuery, KeyRepository } from '../store/keyRepository.js';
+
+export interface RejectedKey {
+  fingerprint?: string;
+  reason: string;
+}
+
+export interface DroppedComponent extends Dropped {
+  fingerprint: string;
+}
+
+export interface SubmitResult {
+  inserted: string[];
+  updated: string[];
+  unchanged: string[];
+  rejected: RejectedKey[];
+  dropped: DroppedComponent[];
+}
+
+export interface KeyServiceOptions {
+  /** Largest number of keys returned by one lookup. */
+  maxResults: number;
+}
+
+// Concurrent merges of one key retry on a revision conflict; each retry sees the other writer's result.
+const MAX_MERGE_ATTEMPTS = 100;
+// gpg 2.2 cannot read v6 keys: the legacy /pks/lookup path only serves v4.
+const LEGACY_VERSIONS = [4];
+
+export class KeyService {
+  constructor(
+    private readonly keys: KeyRepository,
+    private readonly options: KeyServiceOptions,
+  ) {}
+
+  async submit(input: string | Uint8Array): Promise<SubmitResult> {
+    const data = readKeyData(input);
+    const result: SubmitResult = { inserted: [], updated: [], unchanged: [], rejected: [], dropped: [] };
+    result.rejected.push(...data.problems.map((reason) => ({ reason })));
+    if (data.keys.length === 0) {
+      const why = data.problems.length > 0 ? data.problems.join('; ') : 'no OpenPGP key found in the submitted data';
+      throw new AppError(400, 'no_key_data', why);
+    }
+    for (const packets of data.keys) {
+      try {
+        const outcome = await this.submitOne(packets);
+        result[outcome.status].push(outcome.fingerprint);
+        result.dropped.push(...outcome.dropped.map((d) => ({ fingerprint: outcome.fingerprint, ...d })));
+      } catch (e) {
+        if (!isCertRejected(e)) throw e;
+        result.rejected.push({ ...(e.fingerprint ? { fingerprint: e.fingerprint } : {}), reason: e.reason });
+      }
+    }
+    if (result.inserted.length + result.updated.length + result.unchanged.length === 0) {
+      const why = result.rejected.map((r) => (r.fingerprint ? `key ${r.fingerprint}: ${r.reason}` : r.reason)).join('; ');
+      throw new AppError(422, 'unusable_key', `no usable key: ${why}`, { rejected: result.rejected });
+    }
+    return result;
+  }
+
+  private async submitOne(packets: Packet[]): Promise<{ status: MergeStatus; fingerprint: string; dropped: Dropped[] }> {
+    const parsed = await parseUploadedCert(packets);
+    const fingerprint = parsed.cert.primary.fingerprint;
+    for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
+      const stored = await this.keys.findForMerge(fingerprint);
+      const storedCert = stored ? await parseStoredCert(stored.packets) : null;
+      const merged = await mergeCert(storedCert, parsed.cert);
+      const dropped = [...parsed.dropped, ...merged.dropped];
+      if (merged.status === 'unchanged') return { status: 'unchanged', fingerprint, dropped };
+      const bytes = serializeCert(merged.packets);
+      const record = deriveKey(merged.cert);
+      const written = stored ? await this.keys.update(stored, record, bytes) : await this.keys.insert(record, bytes);
+      if (written) return { status: merged.status, fingerprint, dropped };
+    }
+    throw new AppError(503, 'unavailable', `key ${fingerprint} is being changed by too many writers; try again`);
+  }
+
+  /** Keys matching a search, for the legacy HKP path. */
+  async find(query: KeyQuery): Promise<FoundKey[]> {
+    return this.keys.find(query, { limit: this.options.maxResults, versions: LEGACY_VERSIONS });
+  }
+
+  async ping(): Promise<void> {
+    await this.keys.ping();
+  }
+}

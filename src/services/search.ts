@@ -1,0 +1,33 @@
+// What a `search` parameter asks for (HKP draft §3.1.1 plus what clients really send). Pure.
+import { AppError } from '../errors.js';
+import type { KeyQuery } from '../store/keyRepository.js';
+
+const HEX = /^[0-9a-fA-F]+$/;
+
+/**
+ * Fingerprints (40/64 hex), long (16) and short (8) key IDs, with or without 0x; 9-15 hex digits are a
+ * long key ID whose leading zeros were dropped (Singularity). An e-mail (a@b or <a@b>) matches that
+ * address; other text matches user IDs containing every word, or the whole user ID with exact=on.
+ */
+export function parseSearch(raw: string, exact: boolean): KeyQuery {
+  const search = raw.trim();
+  if (search.length === 0) throw new AppError(400, 'invalid_search', 'search parameter is empty');
+  const prefixed = /^0x/i.test(search);
+  const hexCandidate = (prefixed ? search.slice(2) : search).replace(/\s+/g, '');
+  if (HEX.test(hexCandidate)) {
+    const hex = hexCandidate.toUpperCase();
+    const n = hex.length;
+    if (n === 40 || n === 64) return { kind: 'fingerprint', fingerprint: hex };
+    if (n === 16) return { kind: 'longId', keyId: hex };
+    if (n >= 9 && n <= 15 && prefixed) return { kind: 'longId', keyId: hex.padStart(16, '0') };
+    if (n === 8 && (prefixed || !/\s/.test(search))) return { kind: 'shortId', keyId: hex };
+    if (prefixed) {
+      throw new AppError(400, 'invalid_search', `a key ID or fingerprint has 8, 16, 40 or 64 hex digits; got ${n}`);
+    }
+  }
+  const email = /^<?\s*([^\s<>@]+@[^\s<>@]+)\s*>?$/.exec(search);
+  if (email) return { kind: 'email', email: email[1]!.toLowerCase() };
+  if (exact) return { kind: 'exactUserId', text: search };
+  const words = search.split(/\s+/).filter((w) => w.length > 0);
+  return { kind: 'words', words };
+}
