@@ -149,7 +149,8 @@ export async function parseCert(packets: readonly Packet[]): Promise<{ cert: Cer
     throw new CertRejected('data does not start with a public key packet');
   }
   if (packets.some((p) => p.tag === Tag.secretKey || p.tag === Tag.secretSubkey)) {
-    throw new CertRejected('secret key material is refused: upload only the public key (gpg --export, not --export-secret-keys)');
+    const fingerprint = await secretKeyFingerprint(first.body);
+    throw new CertRejected('secret key material is refused: upload only the public key (gpg --export, not --export-secret-keys)', fingerprint);
   }
   let primary: KeyMaterial;
   try {
@@ -204,6 +205,17 @@ export async function parseCert(packets: readonly Packet[]): Promise<{ cert: Cer
     }
   }
   return { cert, dropped };
+}
+
+/** Names a secret key by the public fields at the start of its packet (RFC 9580 §5.5.3). */
+async function secretKeyFingerprint(secretBody: Uint8Array): Promise<string | undefined> {
+  try {
+    const parsed = new PublicKeyPacket();
+    const used = (await (parsed.read(secretBody) as unknown as Promise<number>));
+    return fingerprintOf(secretBody.subarray(0, used));
+  } catch {
+    return undefined;
+  }
 }
 
 export function describeUser(packet: Packet): string {

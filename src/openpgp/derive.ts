@@ -57,7 +57,7 @@ export function deriveKey(cert: Cert): DerivedKey {
     userIds.push({
       text,
       email: emailOf(text),
-      created: cert_?.created ?? primary.created,
+      created: cert_?.created ?? last?.created ?? primary.created,
       expires: cert_?.signatureExpirationTime ? cert_.created + cert_.signatureExpirationTime : null,
       revoked,
       primary: cert_?.primaryUserId ?? false,

@@ -24,10 +24,9 @@ export function readKeyData(input: string | Uint8Array): KeyData {
     const decoded = decodeArmor(text ?? Buffer.from(input as Uint8Array).toString('latin1'));
     problems.push(...decoded.errors);
     for (const block of decoded.blocks) {
-      if (block.type === 'PUBLIC KEY BLOCK') chunks.push(block.data);
-      else if (block.type === 'PRIVATE KEY BLOCK' || block.type === 'SECRET KEY BLOCK') {
-        problems.push('secret key material is refused: upload only the public key (gpg --export, not --export-secret-keys)');
-      } else problems.push(`armored ${block.type.toLowerCase()} is not a public key`);
+      // Secret key blocks go on to parseCert, which rejects each key by fingerprint with the reason.
+      if (block.type === 'PUBLIC KEY BLOCK' || block.type === 'PRIVATE KEY BLOCK') chunks.push(block.data);
+      else problems.push(`armored ${block.type.toLowerCase()} is not a public key`);
     }
   } else {
     chunks.push(input as Uint8Array);

@@ -65,7 +65,7 @@ export async function mergeCert(stored: Cert | null, incoming: Cert): Promise<Me
     const target = usersById.get(user.id);
     const accepted: SigInfo[] = [];
     const thirdParty: SigInfo[] = [];
-    let certified = false;
+    let certified = false; // bound by a valid self-certification or self-revocation
     const seen = new Set<string>();
     for (const sig of user.sigs) {
       if (known.has(sig.id) || seen.has(sig.id)) continue;
@@ -74,8 +74,9 @@ export async function mergeCert(stored: Cert | null, incoming: Cert): Promise<Me
         dropped.push({ component: describeUser(user.packet), reason: `signature of type 0x${sig.type.toString(16)} does not belong on a user ID` });
       } else if (isSelfIssued(sig, primary)) {
         if (await verifyBy(primary, primary, sig, { kind: 'user', user: user.packet })) {
+          // A self-revocation binds too: the owner made it, and it marks the user ID revoked.
           accepted.push(sig);
-          if (CERTIFICATIONS.has(sig.type)) certified = true;
+          certified = true;
         } else {
           dropped.push({ component: describeUser(user.packet), reason: 'invalid self-signature' });
         }
@@ -112,14 +113,15 @@ export async function mergeCert(stored: Cert | null, incoming: Cert): Promise<Me
       if (known.has(sig.id) || seen.has(sig.id)) continue;
       seen.add(sig.id);
       if (SUBKEY_SIG_TYPES.has(sig.type) && (await selfValid(sig, { kind: 'subkey', subkey: sub.key }))) {
+        // A revocation by the primary binds too (keyrings keep revoked subkeys without their binding).
         accepted.push(sig);
-        if (sig.type === SigType.subkeyBinding) bound = true;
+        bound = true;
       } else {
         dropped.push({ component, reason: isSelfIssued(sig, primary) ? 'invalid binding or revocation signature' : 'subkey signature not made by the primary key' });
       }
     }
     if (!target && !bound) {
-      dropped.push({ component, reason: 'subkey has no valid binding signature' });
+      dropped.push({ component, reason: 'subkey has no valid binding or revocation signature by the primary key' });
       continue;
     }
     for (const s of accepted) known.add(s.id);

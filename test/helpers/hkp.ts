@@ -1,0 +1,35 @@
+// Small HKP client helpers for tests: push keys and fetch them as real clients do.
+import { readPackets, type Packet } from '../../src/openpgp/packets.js';
+import { decodeArmor } from '../../src/formats/armor.js';
+
+export async function pushKeys(baseUrl: string, keytext: string | Uint8Array, options: { mr?: boolean } = {}) {
+  const armored = typeof keytext === 'string';
+  const res = await fetch(`${baseUrl}/pks/add${options.mr === false ? '' : '?options=mr'}`, {
+    method: 'POST',
+    headers: { 'content-type': armored ? 'application/x-www-form-urlencoded' : 'application/pgp-keys' },
+    body: typeof keytext === 'string' ? new URLSearchParams({ keytext }).toString() : new Uint8Array(keytext),
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: safeJson(text) };
+}
+
+export async function lookup(baseUrl: string, params: Record<string, string>) {
+  const res = await fetch(`${baseUrl}/pks/lookup?${new URLSearchParams(params)}`);
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get('content-type'), text, json: safeJson(text), headers: res.headers };
+}
+
+/** Packets of an armored get response, for comparing keys packet by packet. */
+export function armoredPackets(text: string): Packet[] {
+  const decoded = decodeArmor(text);
+  if (decoded.blocks.length !== 1) throw new Error(`expected one armor block, got ${decoded.blocks.length}`);
+  return readPackets(decoded.blocks[0]!.data);
+}
+
+function safeJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,56 @@
+// Starts the real server on a free port against a fresh, migrated database: PGlite in memory, or a
+// new database on the PostgreSQL named by TEST_DATABASE_URL.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export type Backend = 'pglite' | 'postgresql';
+
+/** Every store the suite runs against: PGlite always, PostgreSQL when TEST_DATABASE_URL is set. */
+export const backends: Backend[] = process.env['TEST_DATABASE_URL'] ? ['pglite', 'postgresql'] : ['pglite'];
+
+export interface TestServer extends RunningServer {
+  backend: Backend;
+}
+
+export async function startTestServer(backend: Backend, env: Record<string, string> = {}): Promise<TestServer> {
+  let databaseUrl: string | undefined;
+  let dropDatabase = async () => {};
+  if (backend === 'postgresql') {
+    const adminUrl = process.env['TEST_DATABASE_URL']!;
+    const name = `keystore_test_${randomBytes(6).toString('hex')}`;
+    await adminQuery(adminUrl, `create database ${name}`);
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+    dropDatabase = () => adminQuery(adminUrl, `drop database if exists ${name} with (force)`);
+  }
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: 'memory://',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...env,
+  });
+  const server = await startServer(config, pino({ level: 'silent' }), 'test');
+  return {
+    ...server,
+    backend,
+    async close() {
+      await server.close();
+      await dropDatabase();
+    },
+  };
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
