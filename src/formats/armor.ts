@@ -35,7 +35,7 @@ export function decodeArmor(text: string): ArmorDecodeResult {
     const type = begin[1]!;
     i++;
     // Armor headers ("Key: value") run until the first empty line; tolerate a missing blank line.
-    while (i < lines.length && /^[A-Za-z][A-Za-z0-9-]*: /.test(lines[i]!)) i++;
+    while (i < lines.length && /^[A-Za-z][A-Za-z0-9-]*:( |$)/.test(lines[i]!)) i++;
     if (i < lines.length && lines[i] === '') i++;
     const body: string[] = [];
     let checksum: string | null = null;
@@ -48,6 +48,8 @@ export function decodeArmor(text: string): ArmorDecodeResult {
         i++;
         break;
       }
+      // A new block before this one ended: this one was truncated; the outer loop reads the next.
+      if (BEGIN.test(line)) break;
       if (line === '') continue;
       if (line.startsWith('=') && line.length === 5) {
         checksum = line.slice(1);

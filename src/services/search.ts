@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import type { KeyQuery } from '../store/keyRepository.js';
 
 const HEX = /^[0-9a-fA-F]+$/;
+const GROUPED_HEX = /^[0-9a-fA-F]{4}(\s+[0-9a-fA-F]{4})+$/;
 
 /**
  * Fingerprints (40/64 hex), long (16) and short (8) key IDs, with or without 0x; 9-15 hex digits are a
@@ -13,14 +14,18 @@ export function parseSearch(raw: string, exact: boolean): KeyQuery {
   const search = raw.trim();
   if (search.length === 0) throw new AppError(400, 'invalid_search', 'search parameter is empty');
   const prefixed = /^0x/i.test(search);
-  const hexCandidate = (prefixed ? search.slice(2) : search).replace(/\s+/g, '');
+  const body = prefixed ? search.slice(2) : search;
+  // Spaces are ignored after 0x, and in a fingerprint printed as groups of four hex digits.
+  const ungrouped = body.replace(/\s+/g, '');
+  const isFingerprintLength = ungrouped.length === 40 || ungrouped.length === 64;
+  const hexCandidate = prefixed || (GROUPED_HEX.test(body) && isFingerprintLength) ? ungrouped : body;
   if (HEX.test(hexCandidate)) {
     const hex = hexCandidate.toUpperCase();
     const n = hex.length;
     if (n === 40 || n === 64) return { kind: 'fingerprint', fingerprint: hex };
     if (n === 16) return { kind: 'longId', keyId: hex };
     if (n >= 9 && n <= 15 && prefixed) return { kind: 'longId', keyId: hex.padStart(16, '0') };
-    if (n === 8 && (prefixed || !/\s/.test(search))) return { kind: 'shortId', keyId: hex };
+    if (n === 8) return { kind: 'shortId', keyId: hex };
     if (prefixed) {
       throw new AppError(400, 'invalid_search', `a key ID or fingerprint has 8, 16, 40 or 64 hex digits; got ${n}`);
     }

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const MiB = 1024 * 1024;
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfig(env);
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, JSON.stringify(env)).toBeInstanceOf(ConfigError);
+  return caught as ConfigError;
+}
+
+describe('loadConfig', () => {
+  it('uses defaults for an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(11371);
+    expect(c.HOST).toBe('0.0.0.0');
+    expect(c.DATA_DIR).toBe('./data');
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.MAX_BODY_BYTES).toBeGreaterThanOrEqual(4 * MiB);
+    expect(c.DB_POOL_SIZE).toBeGreaterThanOrEqual(1);
+    expect(c.MAX_RESULTS).toBeGreaterThanOrEqual(1);
+    expect(c.LOG_LEVEL).toBe('info');
+  });
+
+  it('treats empty strings and undefined as unset', () => {
+    const c = loadConfig({
+      PORT: '',
+      HOST: '',
+      DATABASE_URL: '',
+      DATA_DIR: '',
+      DB_POOL_SIZE: '',
+      MAX_BODY_BYTES: '',
+      MAX_RESULTS: '',
+      LOG_LEVEL: undefined,
+    });
+    expect(c).toEqual(loadConfig({}));
+  });
+
+  it('ignores unrelated variables', () => {
+    const c = loadConfig({ PATH: '/usr/bin', HOME: '/root', SOMETHING: 'x' });
+    expect(c).toEqual(loadConfig({}));
+    expect(c).not.toHaveProperty('PATH');
+  });
+
+  it('reads and coerces given values', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgres://user:pw@localhost:5432/keys',
+      DATA_DIR: '/var/lib/keystore',
+      DB_POOL_SIZE: '4',
+      MAX_BODY_BYTES: '2048',
+      MAX_RESULTS: '500',
+      LOG_LEVEL: 'debug',
+    });
+    expect(c).toEqual({
+      PORT: 8080,
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgres://user:pw@localhost:5432/keys',
+      DATA_DIR: '/var/lib/keystore',
+      DB_POOL_SIZE: 4,
+      MAX_BODY_BYTES: 2048,
+      MAX_RESULTS: 500,
+      LOG_LEVEL: 'debug',
+    });
+  });
+
+  it('accepts port 0 and 65535', () => {
+    expect(loadConfig({ PORT: '0' }).PORT).toBe(0);
+    expect(loadConfig({ PORT: '65535' }).PORT).toBe(65535);
+  });
+
+  it.each(['abc', '65536', '-1', '80.5', '12abc'])('rejects PORT=%j with a message naming PORT', (value) => {
+    const err = configError({ PORT: value });
+    expect(err.message).toContain('PORT');
+    expect(err.message).toContain(JSON.stringify(value));
+  });
+
+  it('rejects a DATABASE_URL that is not a URL, naming it', () => {
+    const err = configError({ DATABASE_URL: 'not a url' });
+    expect(err.message).toContain('DATABASE_URL');
+    expect(err.message).toContain('not a url');
+  });
+
+  it.each([
+    ['LOG_LEVEL', 'verbose'],
+    ['MAX_BODY_BYTES', '100'],
+    ['MAX_BODY_BYTES', 'lots'],
+    ['DB_POOL_SIZE', '0'],
+    ['DB_POOL_SIZE', '1001'],
+    ['MAX_RESULTS', '0'],
+    ['MAX_RESULTS', '10001'],
+  ])('rejects %s=%j, naming the variable', (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err.message).toContain(name);
+  });
+
+  it('names the invalid variable, not a valid one beside it', () => {
+    const err = configError({ PORT: '8080', LOG_LEVEL: 'loud' });
+    expect(err.message).toContain('LOG_LEVEL');
+    expect(err.message).not.toContain('PORT');
+  });
+
+  it('does not turn a blank PORT into port 0', () => {
+    expect(loadConfig({ PORT: ' ' }).PORT).not.toBe(0);
+  });
+});
