@@ -24,6 +24,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('subkey_count', 'integer', (c) => c.notNull())
     .addColumn('signature_count', 'integer', (c) => c.notNull())
     .addColumn('primary_user_id', 'text')
+    // Signature facts per user ID and subkey (type, issuer, date) for vindex, computed at import.
+    .addColumn('signature_facts', 'jsonb', (c) => c.notNull())
     // Compare-and-swap counter: concurrent merges of one key retry instead of overwriting each other.
     .addColumn('revision', 'integer', (c) => c.notNull().defaultTo(1))
     .addColumn('first_seen', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
@@ -51,6 +53,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('key_identifiers_long_id_idx').on('key_identifiers').column('long_id').execute();
   await db.schema.createIndex('key_identifiers_short_id_idx').on('key_identifiers').column('short_id').execute();
 
+  // Inserted/updated counts per hour, kept up to date by every write: op=stats never scans keys.
+  await db.schema
+    .createTable('key_stats_hourly')
+    .addColumn('hour', 'timestamptz', (c) => c.primaryKey())
+    .addColumn('inserted', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('updated', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
+
   await db.schema
     .createTable('user_ids')
     .addColumn('key_row', 'bigint', (c) => c.notNull().references('keys.id').onDelete('cascade'))
@@ -72,6 +82,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('user_ids').execute();
+  await db.schema.dropTable('key_stats_hourly').execute();
   await db.schema.dropTable('key_identifiers').execute();
   await db.schema.dropTable('keys').execute();
 }

@@ -7,7 +7,10 @@ import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { KeyService } from './services/keyService.js';
 import { openDatabase, type DatabaseHandle } from './store/database.js';
+import { KeyQueries } from './store/keyQueries.js';
 import { KeyRepository } from './store/keyRepository.js';
+import { StatsRepository } from './store/statsRepository.js';
+import { LookupService } from './services/lookupService.js';
 import { migrateToLatest } from './store/migrate.js';
 
 export interface RunningServer {
@@ -25,8 +28,9 @@ export async function startServer(config: Config, logger: Logger, version: strin
     await database.close();
     throw e;
   }
-  const keys = new KeyService(new KeyRepository(database.db), { maxResults: config.MAX_RESULTS });
-  const app = createApp({ keys, logger, version, maxBodyBytes: config.MAX_BODY_BYTES });
+  const keys = new KeyService(new KeyRepository(database.db));
+  const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
+  const app = createApp({ keys, lookups, logger, version, maxBodyBytes: config.MAX_BODY_BYTES });
   const server = http.createServer(app.callback());
   server.listen(config.PORT, config.HOST);
   await once(server, 'listening');

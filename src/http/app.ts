@@ -3,12 +3,15 @@ import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
+import { renderSearchForm } from '../formats/html.js';
 import type { KeyService } from '../services/keyService.js';
+import type { LookupService } from '../services/lookupService.js';
 import { addHandler } from './hkp/add.js';
 import { lookupHandler } from './hkp/lookup.js';
 
 export interface AppDependencies {
   keys: KeyService;
+  lookups: LookupService;
   logger: Logger;
   version: string;
   maxBodyBytes: number;
@@ -26,7 +29,11 @@ export function createApp(deps: AppDependencies): Koa {
 
   const router = new Router();
   router.post('/pks/add', addHandler(deps.keys, deps.maxBodyBytes));
-  router.get('/pks/lookup', lookupHandler(deps.keys));
+  router.get('/pks/lookup', lookupHandler(deps.lookups));
+  router.get('/', (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = renderSearchForm({ host: ctx.host });
+  });
   router.get('/version', (ctx) => {
     ctx.body = { data: { version: deps.version } };
   });
@@ -82,6 +89,8 @@ function errorHandler(logger: Logger) {
 }
 
 function internalError(e: unknown, logger: Logger): AppError {
-  logger.error({ err: e }, 'unhandled error');
+  // Message and stack only: database errors carry the query parameters (search strings, key data).
+  const err = e instanceof Error ? { type: e.name, message: e.message, stack: e.stack } : { message: String(e) };
+  logger.error({ err }, 'unhandled error');
   return new AppError(500, 'internal', 'internal server error');
 }

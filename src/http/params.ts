@@ -13,6 +13,8 @@ const lookupSchema = z.object({
   options: single,
   exact: flag,
   fingerprint: flag,
+  'x-pagesize': z.preprocess((v) => (Array.isArray(v) ? v[0] : v), z.coerce.number().int().min(1).max(100000).optional()),
+  'x-pagetoken': single,
 });
 
 export interface LookupParams {
@@ -21,6 +23,8 @@ export interface LookupParams {
   mr: boolean;
   exact: boolean;
   fingerprint: boolean;
+  pageSize: number | undefined;
+  pageToken: string | undefined;
 }
 
 export function parseLookup(query: Context['query']): LookupParams {
@@ -31,7 +35,15 @@ export function parseLookup(query: Context['query']): LookupParams {
   }
   const p = parsed.data;
   if (!p.op) throw new AppError(400, 'bad_request', 'missing op parameter (get, index, vindex or stats)');
-  return { op: p.op.toLowerCase(), search: p.search, mr: hasMr(p.options), exact: p.exact, fingerprint: p.fingerprint };
+  return {
+    op: p.op.toLowerCase(),
+    search: p.search,
+    mr: hasMr(p.options),
+    exact: p.exact,
+    fingerprint: p.fingerprint,
+    pageSize: p['x-pagesize'],
+    pageToken: p['x-pagetoken'],
+  };
 }
 
 export function parseOptions(query: Context['query']): { mr: boolean } {

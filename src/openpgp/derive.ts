@@ -1,7 +1,7 @@
 // Facts a lookup needs, computed once from a merged key whose self-signatures were all verified.
 import { type Cert, type KeyMaterial, type SigInfo, SigType } from './certificate.js';
 import { isSelfIssued } from './merge.js';
-import { Tag } from './packets.js';
+import { Tag, keyIdOf } from './packets.js';
 
 export interface DerivedUserId {
   /** Decoded text (invalid UTF-8 replaced); the packet keeps the original bytes. */
@@ -23,9 +23,18 @@ export interface DerivedSubkey {
   revoked: boolean;
 }
 
+export interface SignatureFact {
+  type: number;
+  /** Long key ID of the issuer, when the signature names one. */
+  issuer: string | null;
+  created: number;
+}
+
 export interface DerivedKey extends DerivedSubkey {
   version: number;
   userIds: DerivedUserId[];
+  /** Signatures per user ID and per subkey, aligned with userIds and subkeys. */
+  signatureFacts: { userIds: SignatureFact[][]; subkeys: SignatureFact[][] };
   userAttributes: number;
   subkeys: DerivedSubkey[];
   signatures: number;
@@ -40,6 +49,7 @@ export function deriveKey(cert: Cert): DerivedKey {
   const newest = (sigs: SigInfo[]) => sigs.reduce<SigInfo | null>((best, s) => (!best || s.created >= best.created ? s : best), null);
 
   const userIds: DerivedUserId[] = [];
+  const userIdSignatures: SignatureFact[][] = [];
   const liveSelfCerts: SigInfo[] = [];
   let userAttributes = 0;
   for (const u of cert.users) {
@@ -53,6 +63,7 @@ export function deriveKey(cert: Cert): DerivedKey {
       continue;
     }
     // PostgreSQL text cannot hold NUL; the packet keeps the original bytes.
+    userIdSignatures.push(u.sigs.map(signatureFact));
     const text = utf8.decode(u.packet.body).replace(/\u0000/g, '\uFFFD');
     userIds.push({
       text,
@@ -89,7 +100,13 @@ export function deriveKey(cert: Cert): DerivedKey {
     userAttributes,
     subkeys,
     signatures,
+    signatureFacts: { userIds: userIdSignatures, subkeys: cert.subkeys.map((sub) => sub.sigs.map(signatureFact)) },
   };
+}
+
+function signatureFact(sig: SigInfo): SignatureFact {
+  const issuer = sig.issuerKeyId ?? (sig.issuerFingerprint ? keyIdOf(sig.issuerFingerprint) : null);
+  return { type: sig.type, issuer, created: sig.created };
 }
 
 function keyFacts(key: KeyMaterial, expirationTime: number | null): DerivedSubkey {

@@ -4,7 +4,7 @@ import {
   deriveKey, isCertRejected, mergeCert, parseStoredCert, parseUploadedCert, readKeyData, serializeCert,
   type Dropped, type MergeStatus, type Packet,
 } from '../openpgp/index.js';
-import type { FoundKey, KeyQuery, KeyRepository } from '../store/keyRepository.js';
+import type { KeyRepository } from '../store/keyRepository.js';
 
 export interface RejectedKey {
   fingerprint?: string;
@@ -23,20 +23,12 @@ export interface SubmitResult {
   dropped: DroppedComponent[];
 }
 
-export interface KeyServiceOptions {
-  /** Largest number of keys returned by one lookup. */
-  maxResults: number;
-}
-
 // Concurrent merges of one key retry on a revision conflict; each retry sees the other writer's result.
 const MAX_MERGE_ATTEMPTS = 100;
-// gpg 2.2 cannot read v6 keys: the legacy /pks/lookup path only serves v4.
-const LEGACY_VERSIONS = [4];
 
 export class KeyService {
   constructor(
     private readonly keys: KeyRepository,
-    private readonly options: KeyServiceOptions,
   ) {}
 
   async submit(input: string | Uint8Array): Promise<SubmitResult> {
@@ -79,11 +71,6 @@ export class KeyService {
       if (written) return { status: merged.status, fingerprint, dropped };
     }
     throw new AppError(503, 'unavailable', `key ${fingerprint} is being changed by too many writers; try again`);
-  }
-
-  /** Keys matching a search, for the legacy HKP path. */
-  async find(query: KeyQuery): Promise<FoundKey[]> {
-    return this.keys.find(query, { limit: this.options.maxResults, versions: LEGACY_VERSIONS });
   }
 
   async ping(): Promise<void> {

@@ -1,6 +1,6 @@
 // What a `search` parameter asks for (HKP draft §3.1.1 plus what clients really send). Pure.
 import { AppError } from '../errors.js';
-import type { KeyQuery } from '../store/keyRepository.js';
+import type { KeyQuery } from '../store/keyQueries.js';
 
 const HEX = /^[0-9a-fA-F]+$/;
 const GROUPED_HEX = /^[0-9a-fA-F]{4}(\s+[0-9a-fA-F]{4})+$/;

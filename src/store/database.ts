@@ -22,6 +22,8 @@ export interface KeysTable {
   subkey_count: number;
   signature_count: number;
   primary_user_id: string | null;
+  /** JSON text on write, parsed object on read. */
+  signature_facts: unknown;
   revision: Generated<number>;
   first_seen: Generated<Date>;
   last_changed: Generated<Date>;
@@ -51,8 +53,15 @@ export interface UserIdsTable {
   is_primary: boolean;
 }
 
+export interface KeyStatsHourlyTable {
+  hour: Date;
+  inserted: number;
+  updated: number;
+}
+
 export interface Database {
   keys: KeysTable;
+  key_stats_hourly: KeyStatsHourlyTable;
   key_identifiers: KeyIdentifiersTable;
   user_ids: UserIdsTable;
 }

@@ -1,6 +1,7 @@
 // Keys in PostgreSQL: the merged key bytes plus the facts lookups need, written together.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './database.js';
+import { toBytes, type SignatureFact } from './keyQueries.js';
 
 /** Facts of a (sub)key, computed at import. Times are Unix seconds. */
 export interface KeyFacts {
@@ -28,25 +29,12 @@ export interface KeyRecord extends KeyFacts {
   userAttributes: number;
   subkeys: KeyFacts[];
   signatures: number;
+  signatureFacts: { userIds: SignatureFact[][]; subkeys: SignatureFact[][] };
 }
 
 export interface StoredKey {
   row: string;
   revision: number;
-  packets: Uint8Array;
-}
-
-export type KeyQuery =
-  | { kind: 'fingerprint'; fingerprint: string }
-  | { kind: 'longId'; keyId: string }
-  | { kind: 'shortId'; keyId: string }
-  | { kind: 'email'; email: string }
-  | { kind: 'exactUserId'; text: string }
-  | { kind: 'words'; words: string[] };
-
-export interface FoundKey {
-  fingerprint: string;
-  version: number;
   packets: Uint8Array;
 }
 
@@ -76,6 +64,7 @@ export class KeyRepository {
         .executeTakeFirst();
       if (!inserted) return false;
       await insertFacts(trx, String(inserted.id), record);
+      await countChange(trx, 'inserted');
       return true;
     });
   }
@@ -94,39 +83,9 @@ export class KeyRepository {
       await trx.deleteFrom('key_identifiers').where('key_row', '=', stored.row).execute();
       await trx.deleteFrom('user_ids').where('key_row', '=', stored.row).execute();
       await insertFacts(trx, stored.row, record);
+      await countChange(trx, 'updated');
       return true;
     });
-  }
-
-  async find(query: KeyQuery, options: { limit: number; versions: number[] }): Promise<FoundKey[]> {
-    let q = this.db
-      .selectFrom('keys')
-      .select(['keys.fingerprint', 'keys.version', 'keys.packets'])
-      .where('keys.version', 'in', options.versions);
-    switch (query.kind) {
-      case 'fingerprint':
-      case 'longId':
-      case 'shortId': {
-        const column = query.kind === 'fingerprint' ? 'fingerprint' : query.kind === 'longId' ? 'long_id' : 'short_id';
-        const value = query.kind === 'fingerprint' ? query.fingerprint : query.keyId;
-        q = q.where('keys.id', 'in', this.db.selectFrom('key_identifiers').select('key_row').where(column, '=', value));
-        break;
-      }
-      case 'email':
-        q = q.where('keys.id', 'in', this.db.selectFrom('user_ids').select('key_row').where('email', '=', query.email.toLowerCase()));
-        break;
-      case 'exactUserId':
-        q = q.where('keys.id', 'in', this.db.selectFrom('user_ids').select('key_row').where(sql`lower(uid)`, '=', query.text.toLowerCase()));
-        break;
-      case 'words': {
-        let sub = this.db.selectFrom('user_ids').select('key_row');
-        for (const word of query.words) sub = sub.where(sql`lower(uid)`, 'like', `%${escapeLike(word.toLowerCase())}%`);
-        q = q.where('keys.id', 'in', sub);
-        break;
-      }
-    }
-    const rows = await q.orderBy('keys.created', 'desc').limit(options.limit).execute();
-    return rows.map((r) => ({ fingerprint: r.fingerprint, version: r.version, packets: toBytes(r.packets) }));
   }
 
   async ping(): Promise<void> {
@@ -152,6 +111,7 @@ function keyColumns(record: KeyRecord, packets: Uint8Array) {
     subkey_count: record.subkeys.length,
     signature_count: record.signatures,
     primary_user_id: primaryUid?.text ?? null,
+    signature_facts: JSON.stringify(record.signatureFacts),
   };
 }
 
@@ -189,10 +149,11 @@ async function insertFacts(trx: Kysely<Database>, row: string, record: KeyRecord
   }
 }
 
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => '\\' + c);
-}
-
-function toBytes(value: Uint8Array): Uint8Array {
-  return value instanceof Uint8Array ? value : new Uint8Array(value as ArrayLike<number>);
+/** Keeps op=stats cheap: one counter row per hour instead of scanning keys. */
+async function countChange(trx: Kysely<Database>, column: 'inserted' | 'updated'): Promise<void> {
+  await trx
+    .insertInto('key_stats_hourly')
+    .values({ hour: sql`date_trunc('hour', now())`, inserted: column === 'inserted' ? 1 : 0, updated: column === 'updated' ? 1 : 0 })
+    .onConflict((oc) => oc.column('hour').doUpdateSet((eb) => ({ [column]: eb(eb.ref(`key_stats_hourly.${column}`), '+', 1) })))
+    .execute();
 }

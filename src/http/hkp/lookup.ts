@@ -1,24 +1,87 @@
-// GET /pks/lookup: op=get serves armored keys; other ops answer 501 until implemented.
+// GET /pks/lookup: parse the parameters, ask the lookup service, format for the client.
 import type { Context } from 'koa';
 import { encodeArmor } from '../../formats/armor.js';
+import { renderIndexPage, renderKeyPage, renderStatsPage } from '../../formats/html.js';
+import { formatMachineReadableIndex } from '../../formats/machineReadableIndex.js';
 import { AppError } from '../../errors.js';
-import type { KeyService } from '../../services/keyService.js';
+import type { LookupService } from '../../services/lookupService.js';
 import { parseSearch } from '../../services/search.js';
-import { parseLookup } from '../params.js';
+import { parseLookup, wantsJson, type LookupParams } from '../params.js';
 
-export function lookupHandler(keys: KeyService) {
+export function lookupHandler(lookups: LookupService) {
   return async (ctx: Context): Promise<void> => {
     const params = parseLookup(ctx.query);
-    if (params.op !== 'get') {
-      throw new AppError(501, 'unsupported_op', `op=${params.op} is not supported`);
+    switch (params.op) {
+      case 'get':
+        return get(ctx, lookups, params);
+      case 'index':
+      case 'vindex':
+        return index(ctx, lookups, params, params.op === 'vindex');
+      case 'stats':
+        return stats(ctx, lookups, params);
+      default:
+        throw new AppError(501, 'unsupported_op', `op=${params.op} is not supported (use get, index, vindex or stats)`);
     }
-    if (!params.search) throw new AppError(400, 'invalid_search', 'missing search parameter');
-    const query = parseSearch(params.search, params.exact);
-    ctx.state['search'] = query.kind;
-    const found = await keys.find(query);
-    if (found.length === 0) throw new AppError(404, 'not_found', 'no key matches the search');
-    ctx.state['keys'] = found.length;
-    ctx.type = 'application/pgp-keys';
-    ctx.body = encodeArmor(Buffer.concat(found.map((k) => k.packets)));
   };
+}
+
+/** A page for people only when a browser asks (Accept: text/html) and mr was not asked for. */
+function wantsHtml(ctx: Context, params: LookupParams): boolean {
+  return !params.mr && (ctx.get('accept') || '').toLowerCase().includes('text/html');
+}
+
+function searchOf(ctx: Context, params: LookupParams) {
+  if (!params.search) throw new AppError(400, 'invalid_search', 'missing search parameter');
+  const query = parseSearch(params.search, params.exact);
+  ctx.state['search'] = query.kind;
+  return query;
+}
+
+async function get(ctx: Context, lookups: LookupService, params: LookupParams): Promise<void> {
+  const found = await lookups.get(searchOf(ctx, params));
+  ctx.state['keys'] = found.length;
+  const armored = encodeArmor(Buffer.concat(found.map((k) => k.packets)));
+  if (wantsHtml(ctx, params)) {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = renderKeyPage({ fingerprint: found[0]!.fingerprint, armored });
+    return;
+  }
+  ctx.type = 'application/pgp-keys';
+  ctx.body = armored;
+}
+
+async function index(ctx: Context, lookups: LookupService, params: LookupParams, verbose: boolean): Promise<void> {
+  const result = await lookups.index(searchOf(ctx, params), { pageSize: params.pageSize, pageToken: params.pageToken }, verbose);
+  ctx.state['keys'] = result.keys.length;
+  ctx.set('X-HKP-Results-Count', String(result.total));
+  if (result.nextPageToken) ctx.set('X-HKP-Next-Page-Token', result.nextPageToken);
+  const now = Math.floor(Date.now() / 1000);
+  if (wantsHtml(ctx, params)) {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = renderIndexPage({ search: params.search ?? '', keys: result.keys, verbose, now, ...(result.signatures ? { signatures: result.signatures } : {}) });
+    return;
+  }
+  ctx.type = 'text/plain; charset=utf-8';
+  ctx.body = formatMachineReadableIndex(result.keys, now);
+}
+
+async function stats(ctx: Context, lookups: LookupService, params: LookupParams): Promise<void> {
+  const s = await lookups.stats();
+  if (params.mr || wantsJson(ctx)) {
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify(s);
+    return;
+  }
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = renderStatsPage({
+    version: s.version,
+    totalKeys: s.totalKeys,
+    started: s.started,
+    inserted24h: s.last24h.inserted,
+    updated24h: s.last24h.updated,
+    inserted7d: s.last7d.inserted,
+    updated7d: s.last7d.updated,
+    hourly: s.hourly,
+    daily: s.daily,
+  });
 }

@@ -1,0 +1,172 @@
+// Read side: which keys a search matches (each kind served by an index), their bytes and index facts.
+import { expressionBuilder, sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import type { Database } from './database.js';
+
+export type KeyQuery =
+  | { kind: 'fingerprint'; fingerprint: string }
+  | { kind: 'longId'; keyId: string }
+  | { kind: 'shortId'; keyId: string }
+  | { kind: 'email'; email: string }
+  | { kind: 'exactUserId'; text: string }
+  | { kind: 'words'; words: string[] };
+
+export interface FoundKey {
+  fingerprint: string;
+  version: number;
+  packets: Uint8Array;
+}
+
+export interface SignatureFact {
+  type: number;
+  issuer: string | null;
+  created: number;
+}
+
+export interface IndexRow {
+  fingerprint: string;
+  keyId: string;
+  version: number;
+  algorithm: number;
+  bits: number;
+  created: number;
+  expires: number | null;
+  revoked: boolean;
+  userIds: { text: string; created: number; expires: number | null; revoked: boolean }[];
+  subkeys: { fingerprint: string; keyId: string; algorithm: number; bits: number; created: number; expires: number | null; revoked: boolean }[];
+  signatureFacts: { userIds: SignatureFact[][]; subkeys: SignatureFact[][] };
+}
+
+export interface Page {
+  offset: number;
+  limit: number;
+  versions: number[];
+}
+
+type Db = Kysely<Database>;
+
+/** `keys.id in (...)` for a query; every branch is served by an index. */
+function matches(db: Db, query: KeyQuery): Expression<SqlBool> {
+  const eb = expressionBuilder<Database, 'keys'>();
+  switch (query.kind) {
+    case 'fingerprint':
+      return eb('keys.id', 'in', db.selectFrom('key_identifiers').select('key_row').where('fingerprint', '=', query.fingerprint));
+    case 'longId':
+      return eb('keys.id', 'in', db.selectFrom('key_identifiers').select('key_row').where('long_id', '=', query.keyId));
+    case 'shortId':
+      return eb('keys.id', 'in', db.selectFrom('key_identifiers').select('key_row').where('short_id', '=', query.keyId));
+    case 'email':
+      return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where('email', '=', query.email.toLowerCase()));
+    case 'exactUserId':
+      return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where(sql`lower(uid)`, '=', query.text.toLowerCase()));
+    case 'words': {
+      let sub = db.selectFrom('user_ids').select('key_row');
+      for (const word of query.words) sub = sub.where(sql`lower(uid)`, 'like', `%${escapeLike(word.toLowerCase())}%`);
+      return eb('keys.id', 'in', sub);
+    }
+  }
+}
+
+/** For word searches, keys with a user ID equal to the whole search come first. */
+function exactFirst(query: KeyQuery & { kind: 'words' }) {
+  const text = query.words.join(' ').toLowerCase();
+  return sql<boolean>`exists (select 1 from user_ids u where u.key_row = keys.id and lower(u.uid) = ${text})`;
+}
+
+export class KeyQueries {
+  constructor(private readonly db: Db) {}
+
+  /** The matching keys' bytes, exact matches first, then newest. */
+  async packets(query: KeyQuery, page: Page): Promise<FoundKey[]> {
+    const rows = await this.db
+      .selectFrom('keys')
+      .select(['fingerprint', 'version', 'packets'])
+      .where('version', 'in', page.versions)
+      .where(matches(this.db, query))
+      .$if(query.kind === 'words', (qb) => qb.orderBy(exactFirst(query as KeyQuery & { kind: 'words' }), 'desc'))
+      .orderBy('created', 'desc')
+      .orderBy('id')
+      .offset(page.offset)
+      .limit(page.limit)
+      .execute();
+    return rows.map((r) => ({ fingerprint: r.fingerprint, version: r.version, packets: toBytes(r.packets) }));
+  }
+
+  async count(query: KeyQuery, versions: number[]): Promise<number> {
+    const row = await this.db
+      .selectFrom('keys')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('version', 'in', versions)
+      .where(matches(this.db, query))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Index facts of the matching keys (one page), with user IDs and subkeys. */
+  async index(query: KeyQuery, page: Page): Promise<IndexRow[]> {
+    const keys = await this.db
+      .selectFrom('keys')
+      .select(['id', 'fingerprint', 'key_id', 'version', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'signature_facts'])
+      .where('version', 'in', page.versions)
+      .where(matches(this.db, query))
+      .$if(query.kind === 'words', (qb) => qb.orderBy(exactFirst(query as KeyQuery & { kind: 'words' }), 'desc'))
+      .orderBy('created', 'desc')
+      .orderBy('id')
+      .offset(page.offset)
+      .limit(page.limit)
+      .execute();
+    if (keys.length === 0) return [];
+    const ids = keys.map((k) => k.id);
+    const [userIds, subkeys] = await Promise.all([
+      this.db.selectFrom('user_ids').select(['key_row', 'uid', 'created', 'expires', 'revoked'])
+        .where('key_row', 'in', ids).orderBy('key_row').orderBy('position').execute(),
+      this.db.selectFrom('key_identifiers').select(['key_row', 'fingerprint', 'long_id', 'algorithm', 'bits', 'created', 'expires', 'revoked'])
+        .where('key_row', 'in', ids).where('is_primary', '=', false).orderBy('key_row').orderBy('created').orderBy('fingerprint').execute(),
+    ]);
+    const byKey = new Map(keys.map((k) => [String(k.id), {
+      fingerprint: k.fingerprint,
+      keyId: k.key_id,
+      version: k.version,
+      algorithm: k.algorithm,
+      bits: k.bits,
+      created: Number(k.created),
+      expires: k.expires === null ? null : Number(k.expires),
+      revoked: k.revoked,
+      userIds: [] as IndexRow['userIds'],
+      subkeys: [] as IndexRow['subkeys'],
+      signatureFacts: k.signature_facts as IndexRow['signatureFacts'],
+    }]));
+    for (const u of userIds) {
+      byKey.get(String(u.key_row))?.userIds.push({
+        text: u.uid, created: Number(u.created), expires: u.expires === null ? null : Number(u.expires), revoked: u.revoked,
+      });
+    }
+    for (const s of subkeys) {
+      byKey.get(String(s.key_row))?.subkeys.push({
+        fingerprint: s.fingerprint, keyId: s.long_id, algorithm: s.algorithm, bits: s.bits, created: Number(s.created),
+        expires: s.expires === null ? null : Number(s.expires), revoked: s.revoked,
+      });
+    }
+    return [...byKey.values()];
+  }
+
+  /** Primary user IDs of stored keys by long key ID, to name signature issuers. */
+  async primaryUserIds(keyIds: string[]): Promise<Map<string, string>> {
+    if (keyIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('key_identifiers')
+      .innerJoin('keys', 'keys.id', 'key_identifiers.key_row')
+      .select(['key_identifiers.long_id', 'keys.primary_user_id'])
+      .where('key_identifiers.long_id', 'in', keyIds)
+      .where('key_identifiers.is_primary', '=', true)
+      .execute();
+    return new Map(rows.filter((r) => r.primary_user_id !== null).map((r) => [r.long_id, r.primary_user_id!]));
+  }
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => '\\' + c);
+}
+
+export function toBytes(value: Uint8Array): Uint8Array {
+  return value instanceof Uint8Array ? value : new Uint8Array(value as ArrayLike<number>);
+}

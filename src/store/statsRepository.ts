@@ -1,0 +1,59 @@
+// Insert/update counts for op=stats, read from the hourly counter table (never a scan of keys).
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './database.js';
+
+export interface ChangeCounts {
+  inserted: number;
+  updated: number;
+}
+
+export interface StoreStats {
+  totalKeys: number;
+  last24h: ChangeCounts;
+  last7d: ChangeCounts;
+  /** Hour (ISO, UTC) → counts, the last 24 hours that saw changes. */
+  hourly: ({ hour: string } & ChangeCounts)[];
+  /** Day (YYYY-MM-DD, UTC) → counts, the last 7 days that saw changes. */
+  daily: ({ day: string } & ChangeCounts)[];
+}
+
+export class StatsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async stats(): Promise<StoreStats> {
+    const totals = await this.db
+      .selectFrom('key_stats_hourly')
+      .select([
+        sql<string>`coalesce(sum(inserted), 0)`.as('total'),
+        sql<string>`coalesce(sum(inserted) filter (where hour > now() - interval '24 hours'), 0)`.as('inserted24h'),
+        sql<string>`coalesce(sum(updated) filter (where hour > now() - interval '24 hours'), 0)`.as('updated24h'),
+        sql<string>`coalesce(sum(inserted) filter (where hour > now() - interval '7 days'), 0)`.as('inserted7d'),
+        sql<string>`coalesce(sum(updated) filter (where hour > now() - interval '7 days'), 0)`.as('updated7d'),
+      ])
+      .executeTakeFirstOrThrow();
+    const hourly = await this.db
+      .selectFrom('key_stats_hourly')
+      .select(['hour', 'inserted', 'updated'])
+      .where('hour', '>', sql<Date>`now() - interval '24 hours'`)
+      .orderBy('hour')
+      .execute();
+    const daily = await this.db
+      .selectFrom('key_stats_hourly')
+      .select([
+        sql<string>`to_char(date_trunc('day', hour at time zone 'UTC'), 'YYYY-MM-DD')`.as('day'),
+        sql<string>`sum(inserted)`.as('inserted'),
+        sql<string>`sum(updated)`.as('updated'),
+      ])
+      .where('hour', '>', sql<Date>`now() - interval '7 days'`)
+      .groupBy(sql`1`)
+      .orderBy(sql`1`)
+      .execute();
+    return {
+      totalKeys: Number(totals.total),
+      last24h: { inserted: Number(totals.inserted24h), updated: Number(totals.updated24h) },
+      last7d: { inserted: Number(totals.inserted7d), updated: Number(totals.updated7d) },
+      hourly: hourly.map((h) => ({ hour: new Date(h.hour).toISOString(), inserted: h.inserted, updated: h.updated })),
+      daily: daily.map((d) => ({ day: d.day, inserted: Number(d.inserted), updated: Number(d.updated) })),
+    };
+  }
+}
