@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { KeyService } from './services/keyService.js';
-import { openDatabase, type DatabaseHandle } from './store/database.js';
+import { isDatabaseUnavailable, openDatabase, type DatabaseHandle } from './store/database.js';
 import { KeyQueries } from './store/keyQueries.js';
 import { KeyRepository } from './store/keyRepository.js';
 import { StatsRepository } from './store/statsRepository.js';
@@ -30,7 +30,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   }
   const keys = new KeyService(new KeyRepository(database.db));
   const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
-  const app = createApp({ keys, lookups, logger, version, maxBodyBytes: config.MAX_BODY_BYTES });
+  const app = createApp({ keys, lookups, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable });
   const server = http.createServer(app.callback());
   server.listen(config.PORT, config.HOST);
   await once(server, 'listening');

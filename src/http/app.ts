@@ -15,13 +15,15 @@ export interface AppDependencies {
   logger: Logger;
   version: string;
   maxBodyBytes: number;
+  /** Whether an unexpected error means the database is unreachable (answered 503, not 500). */
+  isUnavailable: (e: unknown) => boolean;
 }
 
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa();
   app.proxy = false;
   app.use(requestLog(deps.logger));
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, deps.isUnavailable));
   app.use(async (ctx, next) => {
     if (ctx.path.startsWith('/pks/')) ctx.set('Access-Control-Allow-Origin', '*');
     await next();
@@ -75,12 +77,14 @@ function requestLog(logger: Logger) {
   };
 }
 
-function errorHandler(logger: Logger) {
+function errorHandler(logger: Logger, isUnavailable: (e: unknown) => boolean) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
     } catch (e) {
-      const error = e instanceof AppError ? e : internalError(e, logger);
+      const error = e instanceof AppError ? e
+        : isUnavailable(e) ? new AppError(503, 'unavailable', 'the key database is not reachable; try again shortly')
+        : internalError(e, logger);
       ctx.status = error.status;
       ctx.type = 'application/json';
       ctx.body = JSON.stringify({ error: { code: error.status, message: error.message }, ...(error.details ?? {}) });

@@ -92,3 +92,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
   return { db, kind: 'pglite', close: () => db.destroy() };
 }
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+
+/** Whether an error means the database cannot be reached right now (SQLSTATE class 08, shutdown, no connections). */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  // node-postgres reports a connection lost mid-query without a code; it marks the client as ended.
+  const errors = (e as { errors?: unknown[] } | null)?.errors;
+  return Array.isArray(errors) && errors.some(isDatabaseUnavailable);
+}

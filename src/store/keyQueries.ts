@@ -101,9 +101,9 @@ export class KeyQueries {
     return Number(row.n);
   }
 
-  /** Index facts of the matching keys (one page), with user IDs and subkeys. */
-  async index(query: KeyQuery, page: Page): Promise<IndexRow[]> {
-    const keys = await this.db
+  /** The query selecting one page of matching keys' index facts (also used to EXPLAIN searches). */
+  indexQuery(query: KeyQuery, page: Page) {
+    return this.db
       .selectFrom('keys')
       .select(['id', 'fingerprint', 'key_id', 'version', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'signature_facts'])
       .where('version', 'in', page.versions)
@@ -112,8 +112,12 @@ export class KeyQueries {
       .orderBy('created', 'desc')
       .orderBy('id')
       .offset(page.offset)
-      .limit(page.limit)
-      .execute();
+      .limit(page.limit);
+  }
+
+  /** Index facts of the matching keys (one page), with user IDs and subkeys. */
+  async index(query: KeyQuery, page: Page): Promise<IndexRow[]> {
+    const keys = await this.indexQuery(query, page).execute();
     if (keys.length === 0) return [];
     const ids = keys.map((k) => k.id);
     const [userIds, subkeys] = await Promise.all([

@@ -67,7 +67,8 @@ async function index(ctx: Context, lookups: LookupService, params: LookupParams,
 
 async function stats(ctx: Context, lookups: LookupService, params: LookupParams): Promise<void> {
   const s = await lookups.stats();
-  if (params.mr || wantsJson(ctx)) {
+  // JSON for machines and curl; the page only for a browser that did not ask for mr or JSON.
+  if (!wantsHtml(ctx, params) || wantsJson(ctx)) {
     ctx.type = 'application/json';
     ctx.body = JSON.stringify(s);
     return;

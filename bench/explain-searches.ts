@@ -1,0 +1,69 @@
+// Prints the query plan (EXPLAIN ANALYZE) of each search kind on a database holding at least N keys,
+// filling it with synthetic rows (SQL-generated facts, not real keys) when it holds fewer.
+// Usage: DATABASE_URL=postgres://... npx tsx bench/explain-searches.ts [N=100000]
+import { sql } from 'kysely';
+import { openDatabase } from '../src/store/database.js';
+import { KeyQueries, type KeyQuery } from '../src/store/keyQueries.js';
+import { migrateToLatest } from '../src/store/migrate.js';
+
+const target = Number(process.argv[2] ?? 100_000);
+const url = process.env['DATABASE_URL'];
+const { db, close } = await openDatabase({ url, dataDir: process.env['DATA_DIR'] ?? './data' });
+await migrateToLatest(db);
+
+const { n } = await db.selectFrom('keys').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+const have = Number(n);
+if (have < target) {
+  console.error(`adding ${target - have} synthetic keys (have ${have})…`);
+  const first = have + 1;
+  for (let from = first; from <= target; from += 20_000) {
+    const to = Math.min(target, from + 19_999);
+    await sql`
+      with g as (
+        select i,
+          upper(md5('k' || i) || substr(md5('x' || i), 1, 8)) as fpr,
+          upper(md5('s' || i) || substr(md5('y' || i), 1, 8)) as sub,
+          (array['Alice','Bob','Carol','Dave','Erin','Frank','Grace','Heidi','Ivan','Judy','Mallory','Niaj','Olivia','Peggy','Rupert','Sybil','Trent','Victor','Walter','Zoë'])[1 + i % 20] as first_name,
+          (array['Smith','Müller','García','Nakamura','Kowalski','Okafor','Dubois','Rossi','Jensen','Novák','Vernooĳ','Haddad','Silva','Kim','Ivanova','Nguyen','Öztürk','Fischer','Ruiz','Sato'])[1 + (i / 20) % 20] as last_name
+        from generate_series(${from}::int, ${to}::int) as i
+      ), k as (
+        insert into keys (fingerprint, key_id, version, algorithm, bits, created, expires, revoked, packets, size,
+          user_id_count, user_attribute_count, subkey_count, signature_count, primary_user_id, signature_facts)
+        select fpr, right(fpr, 16), 4, 22, 255, 1500000000 + i * 600, null::bigint, false, '\\x00'::bytea, 1, 1, 0, 1, 2,
+          first_name || ' ' || last_name || ' ' || i || ' <user' || i || '@example' || (i % 97) || '.org>', '{"userIds":[[]],"subkeys":[[]]}'::jsonb
+        from g returning id, fingerprint, created, primary_user_id
+      ), ids as (
+        insert into key_identifiers (key_row, is_primary, fingerprint, long_id, short_id, algorithm, bits, created, expires, revoked)
+        select id, true, fingerprint, right(fingerprint, 16), right(fingerprint, 8), 22, 255, created, null::bigint, false from k
+        union all
+        select k.id, false, g.sub, right(g.sub, 16), right(g.sub, 8), 18, 255, k.created, null::bigint, false from k join g on g.fpr = k.fingerprint
+      )
+      insert into user_ids (key_row, position, uid, email, created, expires, revoked, is_primary)
+      select id, 0, primary_user_id, lower(substring(primary_user_id from '<(.*)>')), created, null::bigint, false, true from k
+    `.execute(db);
+    console.error(`  ${to} keys`);
+  }
+}
+await sql`analyze`.execute(db);
+
+const sample = await db.selectFrom('keys').select(['fingerprint']).orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow();
+const subkey = await db.selectFrom('key_identifiers').select(['fingerprint']).where('is_primary', '=', false).orderBy('key_row', 'desc').limit(1).executeTakeFirstOrThrow();
+const email = await db.selectFrom('user_ids').select(['email', 'uid']).where('email', 'is not', null).orderBy('key_row', 'desc').limit(1).executeTakeFirstOrThrow();
+
+const searches: [string, KeyQuery][] = [
+  ['fingerprint', { kind: 'fingerprint', fingerprint: sample.fingerprint }],
+  ['subkey fingerprint', { kind: 'fingerprint', fingerprint: subkey.fingerprint }],
+  ['long key ID', { kind: 'longId', keyId: sample.fingerprint.slice(-16) }],
+  ['short key ID', { kind: 'shortId', keyId: sample.fingerprint.slice(-8) }],
+  ['e-mail', { kind: 'email', email: email.email! }],
+  ['exact user ID', { kind: 'exactUserId', text: email.uid }],
+  ['one word', { kind: 'words', words: ['vernooĳ'] }],
+  ['two words', { kind: 'words', words: ['zoë', 'nakamura'] }],
+];
+const queries = new KeyQueries(db);
+console.log(`# Query plans on ${Math.max(have, target)} keys (${url ? 'PostgreSQL' : 'PGlite'})\n`);
+for (const [name, query] of searches) {
+  const plan = await queries.indexQuery(query, { offset: 0, limit: 100, versions: [4] }).explain('text', sql`analyze, buffers off`);
+  console.log(`## ${name}\n\n\`\`\`\n${plan.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\`\n`);
+}
+await close();

@@ -1,0 +1,223 @@
+// SingularityCE 4.x key commands against the real server, through a client that sends exactly the requests
+// SingularityCE sends (helpers/singularityClient.ts): push, pull, verify's signer lookup, search, remote status.
+import { randomBytes } from 'node:crypto';
+import * as openpgp from 'openpgp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { e2eBackend } from './helpers/run.js';
+import { SingularityClient, SingularityHttpError, goDate, verifySearchOf } from './helpers/singularityClient.js';
+
+interface Made {
+  privateKey: openpgp.PrivateKey;
+  publicKey: openpgp.PublicKey;
+  fingerprint: string;
+  armored: string;
+}
+
+async function makeKey(name: string, email: string, subkeys?: openpgp.SubkeyOptions[]): Promise<Made> {
+  const { privateKey } = await openpgp.generateKey({
+    type: 'curve25519',
+    userIDs: [{ name, email }],
+    format: 'object',
+    ...(subkeys ? { subkeys } : {}),
+  });
+  const publicKey = privateKey.toPublic();
+  return { privateKey, publicKey, fingerprint: publicKey.getFingerprint().toUpperCase(), armored: publicKey.armor() };
+}
+
+describe(`SingularityCE key commands against the server on ${e2eBackend}`, () => {
+  let server: TestServer;
+  let client: SingularityClient;
+  let pushed: Made;
+
+  beforeAll(async () => {
+    server = await startTestServer(e2eBackend);
+    client = new SingularityClient(server.url);
+    pushed = await makeKey('Singularity Puller', 'sing.pull@example.org');
+    expect((await client.push(pushed.armored, 'e2e-token')).status).toBe(200);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  describe('key push', () => {
+    it('pushes with a token, with a bare "Authorization: Bearer" and with no Authorization header: 200', async () => {
+      const cases = [
+        { label: 'token', token: 'secret-token-123', options: {} },
+        { label: 'bare Bearer', token: undefined, options: {} },
+        { label: 'no header', token: undefined, options: { omitAuthorization: true } },
+      ];
+      for (const c of cases) {
+        const key = await makeKey(`Push ${c.label}`, `push.${c.label.replace(/ /g, '-')}@example.org`);
+        expect(key.armored.endsWith('\n')).toBe(true); // the client strips it, as Singularity's armor has none
+        const res = await client.push(key.armored, c.token, c.options);
+        expect(res.status, c.label).toBe(200);
+        expect(res.body.trim().split('\n'), c.label).toHaveLength(1); // Apptainer prints this body
+        const back = await client.pull(key.fingerprint.toLowerCase());
+        expect(back.getFingerprint().toUpperCase(), c.label).toBe(key.fingerprint);
+      }
+    });
+
+    it('pushes the same key again: still 200', async () => {
+      expect((await client.push(pushed.armored, 'e2e-token')).status).toBe(200);
+    });
+  });
+
+  describe('key pull', () => {
+    it('pulls by 8 and 40 lower-case hex digits: exactly one key, the right one', async () => {
+      for (const hex of [pushed.fingerprint.slice(-8).toLowerCase(), pushed.fingerprint.toLowerCase()]) {
+        const key = await client.pull(hex);
+        expect(key.getFingerprint().toUpperCase(), hex).toBe(pushed.fingerprint);
+        expect(key.isPrivate()).toBe(false);
+        expect(key.getUserIDs()).toEqual(['Singularity Puller <sing.pull@example.org>']);
+      }
+    });
+
+    it('fails for an unknown key with status 404 and the message from the JSON body', async () => {
+      const unknown = randomBytes(20).toString('hex');
+      const direct = await fetch(`${server.url}/pks/lookup?exact=on&op=get&search=0x${unknown}`);
+      const body = (await direct.json()) as { error: { code: number; message: string } };
+      expect(body.error.code).toBe(404);
+      const error = await client.pull(unknown).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(SingularityHttpError);
+      expect((error as SingularityHttpError).status).toBe(404);
+      expect((error as SingularityHttpError).serverMessage).toBe(body.error.message);
+      expect((error as SingularityHttpError).serverMessage).not.toBe('');
+    });
+  });
+
+  describe('verify: looking up the signer', () => {
+    it('finds the whole key from a signing subkey ID whose leading zero was dropped', async () => {
+      let made: Made | undefined;
+      let subkeyId = '';
+      for (let tries = 0; tries < 500 && !made; tries++) {
+        const candidate = await makeKey('Signing Subkey', 'sing.subkey@example.org', [{ sign: true }]);
+        const subkey = candidate.publicKey.getSubkeys()[0]!;
+        const id = subkey.getKeyID().toHex();
+        if (id.startsWith('0')) {
+          made = candidate;
+          subkeyId = id;
+        }
+      }
+      expect(made, 'a key whose signing subkey ID starts with 0').toBeDefined();
+      const signingKey = await made!.publicKey.getSigningKey();
+      expect(signingKey.getKeyID().toHex()).toBe(subkeyId); // signatures name the subkey as issuer
+
+      expect((await client.push(made!.armored)).status).toBe(200);
+      const search = verifySearchOf(subkeyId);
+      expect(search.length).toBeLessThan(18);
+      expect(search).toBe(`0x${subkeyId.replace(/^0+/, '')}`);
+      const keys = await client.verifyLookup(subkeyId);
+      expect(keys).toHaveLength(1);
+      expect(keys[0]!.getFingerprint().toUpperCase()).toBe(made!.fingerprint);
+      expect(keys[0]!.getSubkeys().map((s) => s.getKeyID().toHex())).toContain(subkeyId);
+      expect(keys[0]!.getUserIDs()).toEqual(['Signing Subkey <sing.subkey@example.org>']);
+    });
+
+    it('finds a key by its primary key ID with the leading zeros dropped too', async () => {
+      // Whatever the ID, the dropped-zeros form of the primary long key ID must resolve.
+      const id = pushed.publicKey.getKeyID().toHex();
+      const keys = await client.verifyLookup(id);
+      expect(keys.map((k) => k.getFingerprint().toUpperCase())).toEqual([pushed.fingerprint]);
+    });
+  });
+
+  describe('remote status', () => {
+    it('reads the version from GET /version', async () => {
+      const version = await client.remoteStatus();
+      expect(version).toEqual(expect.any(String));
+      expect(version.length).toBeGreaterThan(0);
+    });
+  });
+
+  describe('key search (op=index, strict SingularityCE parser)', () => {
+    let searchable: Made;
+    let plus: Made;
+    let revoked: Made;
+    let twinA: Made;
+    let twinB: Made;
+
+    beforeAll(async () => {
+      searchable = await makeKey('Singularity Searcher', 'sing.search@example.org');
+      plus = await makeKey('C++ Builder 100%', 'cpp.builder@example.org');
+      const r = await makeKey('Revoked Singularity', 'sing.revoked@example.org');
+      const { publicKey: revokedKey } = await openpgp.revokeKey({ key: r.privateKey, format: 'object' });
+      revoked = { ...r, publicKey: revokedKey, armored: revokedKey.armor() };
+      twinA = await makeKey('Twinsearch Alpha', 'twin.a@example.org');
+      twinB = await makeKey('Twinsearch Beta', 'twin.b@example.org');
+      for (const k of [searchable, plus, revoked, twinA, twinB]) expect((await client.push(k.armored, 'tok')).status).toBe(200);
+    });
+
+    function keyLine(output: string, fingerprint: string): string[] {
+      const line = output.split('\n').find((l) => l.startsWith(fingerprint));
+      expect(line, output).toBeDefined();
+      return line!.split(/ {2,}/);
+    }
+
+    it('finds a key by e-mail', async () => {
+      const found = await client.search('sing.search@example.org');
+      expect(found.count, found.body).toBe(1);
+      expect(found.body).toContain(`pub:${searchable.fingerprint}:`);
+      expect(found.output).toContain('Singularity Searcher <sing.search@example.org>');
+    });
+
+    it('finds a key by name', async () => {
+      const found = await client.search('Singularity Searcher');
+      expect(found.count, found.body).toBe(1);
+      expect(found.body).toContain(`pub:${searchable.fingerprint}:`);
+    });
+
+    it('finds a key by fingerprint (upper-case hex gets a 0x prefix)', async () => {
+      const found = await client.search(searchable.fingerprint);
+      expect(found.count, found.body).toBe(1);
+      expect(found.body).toContain(`pub:${searchable.fingerprint}:`);
+      // The short view shows the last 8 characters of the fingerprint, then the bits, then the user ID.
+      const line = found.output.split('\n').find((l) => l.startsWith(searchable.fingerprint.slice(-8)));
+      expect(line, found.output).toBeDefined();
+      expect(line!.split(/ {2,}/)).toEqual([searchable.fingerprint.slice(-8), expect.stringMatching(/^25[56]$/), 'Singularity Searcher <sing.search@example.org>']);
+      expect(found.output.split('\n')[2]).toMatch(/^KEY ID +BITS +NAME\/EMAIL$/);
+    });
+
+    it('renders the -l columns', async () => {
+      const found = await client.search('sing.search@example.org', true);
+      const lines = found.output.split('\n');
+      expect(lines[0]).toBe('Showing 1 results');
+      expect(lines[2]!.split(/ {2,}/)).toEqual(['FINGERPRINT', 'ALGORITHM', 'BITS', 'CREATION DATE', 'EXPIRATION DATE', 'STATUS', 'NAME/EMAIL']);
+      const created = Math.floor(searchable.publicKey.getCreationTime().getTime() / 1000);
+      expect(keyLine(found.output, searchable.fingerprint)).toEqual([
+        searchable.fingerprint,
+        'unknown', // SingularityCE has no name for EdDSA (22)
+        expect.stringMatching(/^25[56]$/),
+        goDate(String(created)),
+        '[ultimate]',
+        '[enabled]',
+        'Singularity Searcher <sing.search@example.org>',
+      ]);
+    });
+
+    it('shows a revoked key as [revoked]', async () => {
+      const found = await client.search('sing.revoked@example.org', true);
+      expect(found.count, found.body).toBe(1);
+      expect(keyLine(found.output, revoked.fingerprint)[5]).toBe('[revoked]');
+    });
+
+    it('shows "+" and "%" in a user ID as they are (the uid field is URL-decoded)', async () => {
+      const found = await client.search('cpp.builder@example.org', true);
+      expect(found.count, found.body).toBe(1);
+      expect(keyLine(found.output, plus.fingerprint)[6]).toBe('C++ Builder 100% <cpp.builder@example.org>');
+    });
+
+    it('counts every key in info:1:N when several match', async () => {
+      const found = await client.search('Twinsearch');
+      expect(found.count, found.body).toBe(2);
+      expect(found.body).toContain(`pub:${twinA.fingerprint}:`);
+      expect(found.body).toContain(`pub:${twinB.fingerprint}:`);
+    });
+
+    it('reports no match as a 404', async () => {
+      const error = await client.search('nobody.at.all@example.org').then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(SingularityHttpError);
+      expect((error as SingularityHttpError).status).toBe(404);
+    });
+  });
+});
