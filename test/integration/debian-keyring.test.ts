@@ -1,6 +1,9 @@
 // The whole debian-keyring package (1,178 real keys) pushed one by one and in batches, then fetched
 // back by fingerprint, long and short key ID and every subkey ID with no packet lost.
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprintOf, readPackets, splitKeys, Tag, writePackets, type Packet } from '../../src/openpgp/packets.js';
 import { armoredPackets, lookup, pushKeys } from '../helpers/hkp.js';
@@ -14,6 +17,55 @@ interface RingKey {
   fingerprint: string;
   packets: Packet[];
   subkeyFingerprints: string[];
+}
+
+interface GpgView {
+  validity: string;
+  algorithm: number;
+  created: number;
+  expires: number | null;
+  userIds: string[];
+}
+
+/** What `gpg --show-keys --with-colons` says of each key: the reference for index output. */
+function gpgShowKeys(): Map<string, GpgView> {
+  const home = mkdtempSync(path.join(tmpdir(), 'keystore-gpg-'));
+  const views = new Map<string, GpgView>();
+  try {
+    for (const file of KEYRINGS) {
+      const out = execFileSync('gpg', ['--homedir', home, '--batch', '--with-colons', '--fixed-list-mode', '--show-keys', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+      let current: GpgView | null = null;
+      let inPrimary = false;
+      for (const line of out.split('\n')) {
+        const f = line.split(':');
+        if (f[0] === 'pub') {
+          current = { validity: f[1]!, algorithm: Number(f[3]), created: Number(f[5]), expires: f[6] ? Number(f[6]) : null, userIds: [] };
+          inPrimary = true;
+        } else if (f[0] === 'fpr' && current && inPrimary) {
+          views.set(f[9]!, current);
+          inPrimary = false;
+        } else if (f[0] === 'uid' && current) {
+          current.userIds.push(f[9]!.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))));
+        }
+      }
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+  return views;
+}
+
+/** SingularityCE's and OpenKeychain's strict reading of an mr index. */
+function parseMr(text: string): { pub: string[][]; uid: string[][] } {
+  const lines = text.trimEnd().split('\n');
+  const info = /^info:1:(\d+)$/.exec(lines[0] ?? '');
+  if (!info) throw new Error(`no info line: ${lines[0]}`);
+  const pub = lines.filter((l) => l.startsWith('pub:'));
+  if (pub.length !== Number(info[1])) throw new Error('info count differs from pub lines');
+  for (const l of pub) if (!/^pub:([0-9a-fA-F]+):([0-9]+):([0-9]+):([0-9]+):([0-9]*):([rde]?)$/.test(l)) throw new Error(`bad pub line ${l}`);
+  const uid = lines.filter((l) => l.startsWith('uid:'));
+  for (const l of uid) if (!/^uid:([^:]*):([0-9]+):([0-9]*):([rde]*)$/.test(l)) throw new Error(`bad uid line ${l}`);
+  return { pub: pub.map((l) => l.split(':')), uid: uid.map((l) => l.split(':')) };
 }
 
 function loadKeys(): RingKey[] {
@@ -92,6 +144,37 @@ describe.skipIf(!installed).each(backends)('the Debian keyring on %s', (backend)
         expect(primaries, id).toContain(key.fingerprint);
       }
     }
+  }, 300_000);
+
+  it('finds each key by fingerprint, e-mail and full name, listed with the dates and flags gpg shows', async () => {
+    const gpg = gpgShowKeys();
+    const now = Math.floor(Date.now() / 1000);
+    const mismatches: string[] = [];
+    for (const key of keys) {
+      const view = gpg.get(key.fingerprint);
+      expect(view, key.fingerprint).toBeDefined();
+      const byFpr = await lookup(one.url, { op: 'index', options: 'mr', fingerprint: 'on', search: `0x${key.fingerprint}` });
+      expect(byFpr.status).toBe(200);
+      const { pub } = parseMr(byFpr.text);
+      expect(pub).toHaveLength(1);
+      const [, fpr, algo, , created, expires, flag] = pub[0]!;
+      expect(fpr).toBe(key.fingerprint);
+      expect(Number(algo)).toBe(view!.algorithm);
+      expect(Number(created)).toBe(view!.created);
+      const gpgFlag = view!.validity === 'r' ? 'r' : view!.expires !== null && view!.expires <= now ? 'e' : '';
+      if (flag !== gpgFlag || (expires ? Number(expires) : null) !== view!.expires) {
+        mismatches.push(`${key.fingerprint}: ours ${expires}/${flag}, gpg ${view!.expires}/${view!.validity}`);
+      }
+      const primaryUid = view!.userIds[0]!;
+      const email = /<([^<>]+@[^<>]+)>/.exec(primaryUid)?.[1];
+      const name = primaryUid.replace(/<[^<>]*>/, '').trim();
+      for (const search of [email, name].filter((s): s is string => !!s && s.length > 0)) {
+        const res = await lookup(one.url, { op: 'index', options: 'mr', search });
+        expect(res.status, search).toBe(200);
+        expect(parseMr(res.text).pub.map((p) => p[1]), search).toContain(key.fingerprint);
+      }
+    }
+    expect(mismatches).toEqual([]);
   }, 300_000);
 
   it('reports every key unchanged when the whole set is pushed again', async () => {

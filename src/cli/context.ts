@@ -1,0 +1,31 @@
+// What every command gets from main.ts: settings (validated on first use), a logger, output, the version.
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { openDatabase, type DatabaseHandle } from '../store/database.js';
+import { migrateToLatest } from '../store/migrate.js';
+
+export interface CliContext {
+  /** Validated settings; throws ConfigError naming the bad variable. */
+  config(): Config;
+  logger(): Logger;
+  version: string;
+  /** Standard output (results); diagnostics go to the logger or stderr. */
+  print(line: string): void;
+  /** Standard error, for progress and warnings meant for a person. */
+  warn(line: string): void;
+  /** True when standard error is a terminal (progress bars). */
+  interactive: boolean;
+}
+
+/** Opens the configured database and brings its schema up to date. */
+export async function openMigratedDatabase(ctx: CliContext): Promise<DatabaseHandle> {
+  const config = ctx.config();
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
+  try {
+    await migrateToLatest(database.db);
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+  return database;
+}
