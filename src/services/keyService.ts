@@ -23,6 +23,18 @@ export interface SubmitResult {
   dropped: DroppedComponent[];
 }
 
+/** Who submits keys, for access control and the audit log. */
+export interface SubmitContext {
+  source: 'http' | 'import';
+  remoteAddress?: string | undefined;
+}
+
+export interface KeyOutcome {
+  status: MergeStatus;
+  fingerprint: string;
+  dropped: Dropped[];
+}
+
 // Concurrent merges of one key retry on a revision conflict; each retry sees the other writer's result.
 const MAX_MERGE_ATTEMPTS = 100;
 
@@ -31,7 +43,7 @@ export class KeyService {
     private readonly keys: KeyRepository,
   ) {}
 
-  async submit(input: string | Uint8Array): Promise<SubmitResult> {
+  async submit(input: string | Uint8Array, context: SubmitContext): Promise<SubmitResult> {
     const data = readKeyData(input);
     const result: SubmitResult = { inserted: [], updated: [], unchanged: [], rejected: [], dropped: [] };
     result.rejected.push(...data.problems.map((reason) => ({ reason })));
@@ -41,7 +53,7 @@ export class KeyService {
     }
     for (const packets of data.keys) {
       try {
-        const outcome = await this.submitOne(packets);
+        const outcome = await this.submitKey(packets, context);
         result[outcome.status].push(outcome.fingerprint);
         result.dropped.push(...outcome.dropped.map((d) => ({ fingerprint: outcome.fingerprint, ...d })));
       } catch (e) {
@@ -56,7 +68,8 @@ export class KeyService {
     return result;
   }
 
-  private async submitOne(packets: Packet[]): Promise<{ status: MergeStatus; fingerprint: string; dropped: Dropped[] }> {
+  /** Validates one key (its packets) and merges it into the store. Throws CertRejected when unusable. */
+  async submitKey(packets: Packet[], _context: SubmitContext): Promise<KeyOutcome> {
     const parsed = await parseUploadedCert(packets);
     const fingerprint = parsed.cert.primary.fingerprint;
     for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {

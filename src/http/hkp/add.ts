@@ -10,7 +10,7 @@ export function addHandler(keys: KeyService, maxBodyBytes: number) {
     const options = parseOptions(ctx.query);
     const body = await readBody(ctx, maxBodyBytes);
     const keytext = await extractKeyText(ctx, body);
-    const outcome = await keys.submit(keytext);
+    const outcome = await keys.submit(keytext, { source: 'http', remoteAddress: ctx.ip });
     ctx.state['keys'] = outcome.inserted.length + outcome.updated.length + outcome.unchanged.length;
     if (options.mr || wantsJson(ctx)) {
       ctx.type = 'application/json';
