@@ -11,7 +11,32 @@ const schema = z.object({
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(8 * MiB),
   MAX_RESULTS: z.coerce.number().int().min(1).max(10000).default(100),
+  // Key limits (see README "Limits"): enforced at upload and on every merge.
+  MAX_KEY_BYTES: z.coerce.number().int().min(1024).default(1 * MiB),
+  MAX_PACKET_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
+  MAX_USER_ID_BYTES: z.coerce.number().int().min(16).default(1024),
+  MAX_USER_IDS: z.coerce.number().int().min(1).default(100),
+  MAX_SUBKEYS: z.coerce.number().int().min(0).default(100),
+  MAX_SELF_SIGNATURES_PER_COMPONENT: z.coerce.number().int().min(1).default(100),
+  MAX_CERTIFICATIONS_PER_USER_ID: z.coerce.number().int().min(0).default(100),
+  CERTIFICATION_POLICY: z.enum(['stored', 'none']).default('stored'),
+  // Rate limits per client address (see README "Rate limits").
+  RATE_LIMIT: z.enum(['on', 'off']).default('on'),
+  RATE_LIMIT_GET_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  RATE_LIMIT_SEARCH_PER_MINUTE: z.coerce.number().int().min(1).default(240),
+  RATE_LIMIT_ADD_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  TRUSTED_PROXIES: z.string().default('').transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** When set, /metrics is served on this port (same HOST) instead of on PORT. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** How long a shutdown waits for requests in flight before closing their connections. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  // Access control (README "Access control"): who needs a token to push, to look up.
+  PUSH_POLICY: z.enum(['open', 'token']).default('open'),
+  LOOKUP_POLICY: z.enum(['open', 'token']).default('open'),
+  /** External base URL named by Singularity's remote configuration document; unset = from the request's Host. */
+  PUBLIC_URL: z.string().url().refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL')
+    .transform((u) => u.replace(/\/+$/, '')).optional(),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -9,6 +9,10 @@ export type ErrorCode =
   | 'unsupported_op'
   | 'unsupported_media_type'
   | 'unavailable'
+  | 'rate_limited'
+  | 'unauthorized'
+  | 'invalid_token'
+  | 'key_not_owned'
   | 'internal';
 
 export class AppError extends Error {

@@ -1,10 +1,12 @@
 // Entry point and the one place that reads the environment: settings, logger and output for the commands.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { buildProgram } from './cli/program.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 
-const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+// package.json is one level above src/main.ts (run with tsx) and two above dist/src/main.js (the build).
+const packageJsonUrl = [new URL('../package.json', import.meta.url), new URL('../../package.json', import.meta.url)].find((url) => existsSync(url))!;
+const packageJson = JSON.parse(readFileSync(packageJsonUrl, 'utf8')) as { version: string };
 
 let config: Config | undefined;
 let logger: Logger | undefined;
@@ -15,6 +17,7 @@ const program = buildProgram({
   print: (line) => process.stdout.write(line + '\n'),
   warn: (line) => process.stderr.write(line + '\n'),
   interactive: process.stderr.isTTY === true,
+  status: (line) => process.stderr.write(`\r\x1b[2K${line.slice(0, Math.max(0, (process.stderr.columns || 80) - 1))}`),
 });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -1,22 +1,47 @@
-// Builds a running keystore from explicit settings: database, migrations, services, HTTP listener.
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import http from 'node:http';
+// Builds a running keystore from explicit settings: database, migrations, services, HTTP listeners, metrics.
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { KeyLimits } from './openpgp/index.js';
+import { RateLimiter } from './http/rateLimit.js';
 import { createApp } from './http/app.js';
-import { KeyService } from './services/keyService.js';
+import { createMetricsApp } from './http/metricsApp.js';
+import { listen, type HttpListener } from './httpListener.js';
+import { Metrics } from './metrics.js';
+import { AccessService } from './services/accessService.js';
+import { KeyService, type KeyOutcomeListener } from './services/keyService.js';
+import { AuditRepository } from './store/auditRepository.js';
 import { isDatabaseUnavailable, openDatabase, type DatabaseHandle } from './store/database.js';
 import { KeyQueries } from './store/keyQueries.js';
 import { KeyRepository } from './store/keyRepository.js';
 import { StatsRepository } from './store/statsRepository.js';
+import { TokenRepository } from './store/tokenRepository.js';
 import { LookupService } from './services/lookupService.js';
 import { migrateToLatest } from './store/migrate.js';
+
+/** The key limits a configuration sets. */
+export function keyLimits(config: Config): KeyLimits {
+  return {
+    maxKeyBytes: config.MAX_KEY_BYTES,
+    maxPacketBytes: config.MAX_PACKET_BYTES,
+    maxUserIdBytes: config.MAX_USER_ID_BYTES,
+    maxUserIds: config.MAX_USER_IDS,
+    maxSubkeys: config.MAX_SUBKEYS,
+    maxSelfSignaturesPerComponent: config.MAX_SELF_SIGNATURES_PER_COMPONENT,
+    maxCertificationsPerUserId: config.MAX_CERTIFICATIONS_PER_USER_ID,
+    certificationPolicy: config.CERTIFICATION_POLICY,
+  };
+}
 
 export interface RunningServer {
   url: string;
   port: number;
+  /** Where GET /metrics is served: url, or the METRICS_PORT listener's. */
+  metricsUrl: string;
   database: DatabaseHandle;
+  /**
+   * Graceful stop: no new connections (the listening sockets are closed before this returns its promise),
+   * requests in flight finish (at most SHUTDOWN_TIMEOUT_MS), then the database is closed.
+   */
   close(): Promise<void>;
 }
 
@@ -28,23 +53,46 @@ export async function startServer(config: Config, logger: Logger, version: strin
     await database.close();
     throw e;
   }
-  const keys = new KeyService(new KeyRepository(database.db));
+  const metrics = new Metrics({ version, poolUse: database.poolStats });
+  const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
+  const keys = new KeyService(new KeyRepository(database.db), new AuditRepository(database.db), { limits: keyLimits(config), onOutcome });
+  const access = { tokens: new AccessService(new TokenRepository(database.db)), pushPolicy: config.PUSH_POLICY, lookupPolicy: config.LOOKUP_POLICY, publicUrl: config.PUBLIC_URL };
   const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
-  const app = createApp({ keys, lookups, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable });
-  const server = http.createServer(app.callback());
-  server.listen(config.PORT, config.HOST);
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  const separateMetrics = config.METRICS_PORT !== undefined;
+  const app = createApp({
+    keys, lookups, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
+    metrics, serveMetrics: !separateMetrics, access,
+    rateLimiter: config.RATE_LIMIT === 'on'
+      ? new RateLimiter({
+        perMinute: { get: config.RATE_LIMIT_GET_PER_MINUTE, search: config.RATE_LIMIT_SEARCH_PER_MINUTE, add: config.RATE_LIMIT_ADD_PER_MINUTE },
+        trustedProxies: new Set(config.TRUSTED_PROXIES),
+      })
+      : undefined,
+  });
+  const listeners: HttpListener[] = [];
+  const closeListeners = async () => {
+    const cutOff = await Promise.all(listeners.map((l) => l.close(config.SHUTDOWN_TIMEOUT_MS)));
+    const requests = cutOff.reduce((a, b) => a + b, 0);
+    if (requests > 0) logger.warn({ requests, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timeout: requests in flight were cut off');
+  };
+  try {
+    listeners.push(await listen(app.callback(), config.PORT, config.HOST));
+    if (separateMetrics) listeners.push(await listen(createMetricsApp({ metrics, logger }).callback(), config.METRICS_PORT!, config.HOST));
+  } catch (e) {
+    await closeListeners();
+    await database.close();
+    throw e;
+  }
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const urlOf = (listener: HttpListener) => `http://${host}:${listener.port}`;
+  const main = listeners[0]!;
   return {
-    url: `http://${host}:${port}`,
-    port,
+    url: urlOf(main),
+    port: main.port,
+    metricsUrl: urlOf(listeners[1] ?? main),
     database,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await closeListeners();
       await database.close();
     },
   };

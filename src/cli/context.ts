@@ -15,6 +15,8 @@ export interface CliContext {
   warn(line: string): void;
   /** True when standard error is a terminal (progress bars). */
   interactive: boolean;
+  /** On a terminal: replaces the one status line on standard error ('' clears it). */
+  status?(line: string): void;
 }
 
 /** Opens the configured database and brings its schema up to date. */

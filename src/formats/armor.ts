@@ -109,8 +109,8 @@ const CRC24_TABLE = (() => {
   return table;
 })();
 
-export function crc24(data: Uint8Array): number {
-  let crc = 0xb704ce;
+/** CRC-24 of data; pass the previous result as `crc` to continue over data read in parts. */
+export function crc24(data: Uint8Array, crc = 0xb704ce): number {
   for (let i = 0; i < data.length; i++) {
     crc = ((crc << 8) ^ CRC24_TABLE[((crc >> 16) ^ data[i]!) & 0xff]!) & 0xffffff;
   }

@@ -4,10 +4,17 @@ import Koa, { type Context, type Next } from 'koa';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { renderSearchForm } from '../formats/html.js';
+import type { Metrics } from '../metrics.js';
 import type { KeyService } from '../services/keyService.js';
 import type { LookupService } from '../services/lookupService.js';
+import { loginCheck, lookupAccess, pushAccess, type AccessSettings } from './auth.js';
 import { addHandler } from './hkp/add.js';
+import { rateLimit, type RateLimiter } from './rateLimit.js';
 import { lookupHandler } from './hkp/lookup.js';
+import { registerRemoteEndpoint } from './remoteEndpoint.js';
+import { metricsHandler } from './metricsRoute.js';
+import { requestId } from './requestId.js';
+import { requestMetrics } from './requestMetrics.js';
 
 export interface AppDependencies {
   keys: KeyService;
@@ -17,28 +24,42 @@ export interface AppDependencies {
   maxBodyBytes: number;
   /** Whether an unexpected error means the database is unreachable (answered 503, not 500). */
   isUnavailable: (e: unknown) => boolean;
+  /** Tokens and who needs one (PUSH_POLICY, LOOKUP_POLICY), and PUBLIC_URL. */
+  access: AccessSettings;
+  metrics: Metrics;
+  /** Whether GET /metrics is served here (false when METRICS_PORT gives it a port of its own). */
+  serveMetrics: boolean;
+  /** Per-client rate limits; absent when RATE_LIMIT=off. */
+  rateLimiter?: RateLimiter | undefined;
 }
 
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa();
   app.proxy = false;
+  app.use(requestId());
   app.use(requestLog(deps.logger));
+  app.use(requestMetrics(deps.metrics));
   app.use(errorHandler(deps.logger, deps.isUnavailable));
   app.use(async (ctx, next) => {
     if (ctx.path.startsWith('/pks/')) ctx.set('Access-Control-Allow-Origin', '*');
+    // Responses echo client text (searches, user IDs) inside JSON and text: never let a browser sniff them as HTML.
+    ctx.set('X-Content-Type-Options', 'nosniff');
     await next();
   });
+  if (deps.rateLimiter) app.use(rateLimit(deps.rateLimiter));
 
   const router = new Router();
-  router.post('/pks/add', addHandler(deps.keys, deps.maxBodyBytes));
-  router.get('/pks/lookup', lookupHandler(deps.lookups));
-  router.get('/', (ctx) => {
+  router.post('/pks/add', pushAccess(deps.access), addHandler(deps.keys, deps.maxBodyBytes, deps.access.pushPolicy));
+  router.get('/pks/lookup', lookupAccess(deps.access), lookupHandler(deps.lookups));
+  registerRemoteEndpoint(router, deps.access);
+  router.get('/', loginCheck(deps.access), (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = renderSearchForm({ host: ctx.host });
   });
   router.get('/version', (ctx) => {
     ctx.body = { data: { version: deps.version } };
   });
+  if (deps.serveMetrics) router.get('/metrics', metricsHandler(deps.metrics));
   router.get('/pks/health', async (ctx) => {
     try {
       await deps.keys.ping();
@@ -56,14 +77,16 @@ export function createApp(deps: AppDependencies): Koa {
 }
 
 /** One structured line per request; never key material, tokens or full search strings. */
-function requestLog(logger: Logger) {
+export function requestLog(logger: Logger) {
   return async (ctx: Context, next: Next) => {
     const start = process.hrtime.bigint();
+    const remote = ctx.ip; // read now: once a client has gone, ctx.ip throws (its socket is null)
     try {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       logger.info({
+        requestId: ctx.state['requestId'],
         method: ctx.method,
         path: ctx.path,
         op: typeof ctx.query['op'] === 'string' ? ctx.query['op'] : undefined,
@@ -71,20 +94,20 @@ function requestLog(logger: Logger) {
         status: ctx.status,
         keys: ctx.state['keys'],
         ms: Math.round(ms * 10) / 10,
-        remote: ctx.ip,
+        remote,
       }, 'request');
     }
   };
 }
 
-function errorHandler(logger: Logger, isUnavailable: (e: unknown) => boolean) {
+export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => boolean) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
     } catch (e) {
       const error = e instanceof AppError ? e
         : isUnavailable(e) ? new AppError(503, 'unavailable', 'the key database is not reachable; try again shortly')
-        : internalError(e, logger);
+        : internalError(e, logger, ctx.state['requestId']);
       ctx.status = error.status;
       ctx.type = 'application/json';
       ctx.body = JSON.stringify({ error: { code: error.status, message: error.message }, ...(error.details ?? {}) });
@@ -92,9 +115,9 @@ function errorHandler(logger: Logger, isUnavailable: (e: unknown) => boolean) {
   };
 }
 
-function internalError(e: unknown, logger: Logger): AppError {
+function internalError(e: unknown, logger: Logger, requestId: unknown): AppError {
   // Message and stack only: database errors carry the query parameters (search strings, key data).
   const err = e instanceof Error ? { type: e.name, message: e.message, stack: e.stack } : { message: String(e) };
-  logger.error({ err }, 'unhandled error');
+  logger.error({ requestId, err }, 'unhandled error');
   return new AppError(500, 'internal', 'internal server error');
 }

@@ -2,21 +2,49 @@
 import type { Context } from 'koa';
 import { AppError } from '../errors.js';
 
-export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
+/**
+ * Reads the request body, at most `limit` bytes. Over the limit it answers 413 at once and closes the
+ * connection after the answer (the rest of the body is discarded, never buffered).
+ */
+export function readBody(ctx: Context, limit: number): Promise<Buffer> {
+  const req = ctx.req;
   const declared = Number(ctx.get('content-length') || NaN);
-  if (declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      ctx.req.unpipe();
-      ctx.req.resume();
-      throw tooLarge(limit);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    const refuse = (error: AppError) => {
+      cleanup();
+      ctx.set('Connection', 'close');
+      req.resume();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limit) refuse(tooLarge(limit));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    // A client that stops sending mid-body is the client's problem (400), not the database's.
+    const onError = () => refuse(new AppError(400, 'bad_request', 'the request body was not received completely'));
+    const onAborted = onError;
+    if (declared > limit) {
+      refuse(tooLarge(limit));
+      return;
     }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
 }
 
 function tooLarge(limit: number): AppError {

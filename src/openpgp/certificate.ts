@@ -1,6 +1,8 @@
 // A transferable public key split into its components, with the facts of each signature read once.
 import { PublicKeyPacket, SignaturePacket, enums } from 'openpgp';
+import { DEFAULT_LIMITS, type KeyLimits } from './limits.js';
 import { Tag, fingerprintOf, keyIdOf, packetKey, type Packet } from './packets.js';
+import { normalizeSignature, scanSignature } from './signatureScan.js';
 
 export interface SigInfo {
   packet: Packet;
@@ -17,8 +19,8 @@ export interface SigInfo {
   /** Seconds after signature creation; null = none. */
   signatureExpirationTime: number | null;
   primaryUserId: boolean;
-  /** openpgp.js view used for verification; null for signatures it cannot read (e.g. v3). */
-  parsed: SignaturePacket | null;
+  /** openpgp.js view, parsed only when the signature is verified (undefined: not parsed yet). */
+  parsed?: SignaturePacket | null;
 }
 
 export interface KeyMaterial {
@@ -57,11 +59,19 @@ export interface Dropped {
   reason: string;
 }
 
+/**
+ * Why a key was refused, as a stable code for metrics (the reason text is for people). `unreadable_data` is
+ * for parts of an upload that held no key at all (KeyData.problems).
+ */
+export type RejectionCode =
+  | 'secret_key' | 'not_a_public_key' | 'unsupported_key' | 'no_user_id' | 'too_large' | 'unreadable_data' | 'other';
+
 /** The whole key cannot be used; reason is shown to the client. */
 export class CertRejected extends Error {
   constructor(
     readonly reason: string,
     readonly fingerprint?: string,
+    readonly code: RejectionCode = 'other',
   ) {
     super(reason);
   }
@@ -82,9 +92,32 @@ const CURVE_BITS: Record<string, number> = {
 };
 const NATIVE_ALGO_BITS: Record<number, number> = { 25: 255, 26: 448, 27: 255, 28: 448 };
 
+/** Thrown for keys whose parameters are out of the sizes any real implementation uses. */
+export class KeyParametersRejected extends Error {}
+
+// Verifying with absurd parameters costs seconds to hours of CPU (an 8192-bit DSA q): refuse them unread.
+const MAX_RSA_BITS = 16384;
+const MAX_DSA_P_BITS = 4096;
+const MAX_DSA_Q_BITS = 512;
+
+function checkParameterSizes(parsed: PublicKeyPacket): void {
+  const params = parsed.publicParams as Record<string, Uint8Array | undefined>;
+  const bits = (v: Uint8Array | undefined) => (v ? v.length * 8 : 0);
+  if ([1, 2, 3].includes(parsed.algorithm) && (bits(params['n']) > MAX_RSA_BITS || bits(params['e']) > 64)) {
+    throw new KeyParametersRejected(`RSA key larger than ${MAX_RSA_BITS} bits or with an oversized exponent`);
+  }
+  if (parsed.algorithm === 17 && (bits(params['p']) > MAX_DSA_P_BITS || bits(params['q']) > MAX_DSA_Q_BITS)) {
+    throw new KeyParametersRejected(`DSA key larger than ${MAX_DSA_P_BITS} bits or with an oversized q`);
+  }
+  if (parsed.algorithm === 16 && bits(params['p']) > MAX_RSA_BITS) {
+    throw new KeyParametersRejected(`Elgamal key larger than ${MAX_RSA_BITS} bits`);
+  }
+}
+
 export async function readKeyMaterial(packet: Packet): Promise<KeyMaterial> {
   const parsed = new PublicKeyPacket();
   await parsed.read(packet.body);
+  checkParameterSizes(parsed);
   const info = parsed.getAlgorithmInfo();
   const bits = info.bits ?? (info.curve ? CURVE_BITS[info.curve] : undefined) ?? NATIVE_ALGO_BITS[parsed.algorithm] ?? 0;
   const fingerprint = fingerprintOf(packet.body);
@@ -100,41 +133,24 @@ export async function readKeyMaterial(packet: Packet): Promise<KeyMaterial> {
   };
 }
 
-function hex(bytes: Uint8Array | null | undefined): string | null {
-  if (!bytes || bytes.length === 0) return null;
-  return Buffer.from(bytes).toString('hex').toUpperCase();
+export function readSignature(packet: Packet): SigInfo {
+  const facts = scanSignature(packet.body);
+  const normalized: Packet = { tag: packet.tag, body: normalizeSignature(packet.body) };
+  return { packet: normalized, id: packetKey(normalized), ...facts };
 }
 
-export function readSignature(packet: Packet): SigInfo {
-  const id = packetKey(packet);
-  const body = packet.body;
-  const version = body[0] ?? 0;
-  if (version === 3 && body.length >= 19) {
-    // v3 signatures: openpgp.js cannot read them; keep their facts for attribution.
-    return {
-      packet, id, version, type: body[2]!, created: Buffer.from(body).readUInt32BE(3),
-      issuerKeyId: hex(body.subarray(7, 15)), issuerFingerprint: null,
-      keyExpirationTime: null, signatureExpirationTime: null, primaryUserId: false, parsed: null,
-    };
+/** The openpgp.js view of a signature, parsed on first use; null when openpgp.js cannot read it (v3). */
+export function parsedSignature(sig: SigInfo): SignaturePacket | null {
+  if (sig.parsed === undefined) {
+    try {
+      const parsed = new SignaturePacket();
+      parsed.read(sig.packet.body);
+      sig.parsed = parsed;
+    } catch {
+      sig.parsed = null;
+    }
   }
-  const parsed = new SignaturePacket();
-  parsed.read(body);
-  // An absent issuer reads as the all-zero (wildcard) key ID.
-  const issuerHex = parsed.issuerKeyID?.toHex().toUpperCase() ?? '';
-  const issuerKeyId = issuerHex && issuerHex !== '0000000000000000' ? issuerHex : null;
-  return {
-    packet,
-    id,
-    version,
-    type: parsed.signatureType ?? -1,
-    created: parsed.created ? Math.floor(parsed.created.getTime() / 1000) : 0,
-    issuerKeyId,
-    issuerFingerprint: hex(parsed.issuerFingerprint as Uint8Array | null),
-    keyExpirationTime: parsed.keyNeverExpires === false && parsed.keyExpirationTime ? parsed.keyExpirationTime : null,
-    signatureExpirationTime: parsed.signatureNeverExpires === false && parsed.signatureExpirationTime ? parsed.signatureExpirationTime : null,
-    primaryUserId: parsed.isPrimaryUserID === true,
-    parsed,
-  };
+  return sig.parsed;
 }
 
 const SKIPPED_SILENTLY = new Set<number>([Tag.trust, Tag.marker, Tag.padding]);
@@ -143,32 +159,46 @@ const SKIPPED_SILENTLY = new Set<number>([Tag.trust, Tag.marker, Tag.padding]);
  * Splits one transferable key (its packets, primary first) into components. Unreadable or misplaced
  * packets are dropped and reported; secret key material rejects the whole key.
  */
-export async function parseCert(packets: readonly Packet[]): Promise<{ cert: Cert; dropped: Dropped[] }> {
+export async function parseCert(packets: readonly Packet[], limits: KeyLimits = DEFAULT_LIMITS): Promise<{ cert: Cert; dropped: Dropped[] }> {
   const [first, ...rest] = packets;
   if (!first || (first.tag !== Tag.publicKey && first.tag !== Tag.secretKey)) {
-    throw new CertRejected('data does not start with a public key packet');
+    throw new CertRejected('data does not start with a public key packet', undefined, 'not_a_public_key');
   }
   if (packets.some((p) => p.tag === Tag.secretKey || p.tag === Tag.secretSubkey)) {
     const fingerprint = await secretKeyFingerprint(first.body);
-    throw new CertRejected('secret key material is refused: upload only the public key (gpg --export, not --export-secret-keys)', fingerprint);
+    throw new CertRejected('secret key material is refused: upload only the public key (gpg --export, not --export-secret-keys)', fingerprint, 'secret_key');
+  }
+  if (first.body.length > limits.maxPacketBytes) {
+    throw new CertRejected(`primary key packet larger than ${limits.maxPacketBytes} bytes`, undefined, 'too_large');
   }
   let primary: KeyMaterial;
   try {
     primary = await readKeyMaterial(first);
-  } catch {
-    throw new CertRejected(`unsupported or malformed primary key (version ${first.body[0] ?? '?'})`);
+  } catch (e) {
+    if (e instanceof KeyParametersRejected) throw new CertRejected(e.message, undefined, 'unsupported_key');
+    throw new CertRejected(`unsupported or malformed primary key (version ${first.body[0] ?? '?'})`, undefined, 'unsupported_key');
   }
   const cert: Cert = { primary, direct: [], users: [], subkeys: [] };
   const dropped: Dropped[] = [];
   let sigs: SigInfo[] | null = cert.direct;
   let where = 'primary key';
+  const skipComponent = (component: string, reason: string) => {
+    dropped.push({ component, reason });
+    sigs = null;
+    where = component;
+  };
   for (const packet of rest) {
+    if (packet.body.length > limits.maxPacketBytes && !SKIPPED_SILENTLY.has(packet.tag)) {
+      if (packet.tag === Tag.signature) {
+        if (sigs) dropped.push({ component: where, reason: `signature larger than ${limits.maxPacketBytes} bytes` });
+      } else {
+        skipComponent(packet.tag === Tag.publicSubkey ? 'subkey' : describeUser(packet), `packet larger than ${limits.maxPacketBytes} bytes`);
+      }
+      continue;
+    }
     switch (packet.tag) {
       case Tag.signature: {
-        if (!sigs) {
-          dropped.push({ component: where, reason: 'signature on a dropped component' });
-          break;
-        }
+        if (!sigs) break; // the component was dropped and reported once
         try {
           sigs.push(readSignature(packet));
         } catch {
@@ -178,23 +208,31 @@ export async function parseCert(packets: readonly Packet[]): Promise<{ cert: Cer
       }
       case Tag.userId:
       case Tag.userAttribute: {
-        const user: UserComponent = { packet, id: packetKey(packet), sigs: [] };
-        cert.users.push(user);
-        sigs = user.sigs;
-        where = describeUser(packet);
+        if (packet.tag === Tag.userId && packet.body.length > limits.maxUserIdBytes) {
+          skipComponent(describeUser(packet), `user ID longer than ${limits.maxUserIdBytes} bytes`);
+        } else if (cert.users.length >= limits.maxUserIds) {
+          skipComponent(describeUser(packet), `more than ${limits.maxUserIds} user IDs`);
+        } else {
+          const user: UserComponent = { packet, id: packetKey(packet), sigs: [] };
+          cert.users.push(user);
+          sigs = user.sigs;
+          where = describeUser(packet);
+        }
         break;
       }
       case Tag.publicSubkey: {
+        if (cert.subkeys.length >= limits.maxSubkeys) {
+          skipComponent('subkey', `more than ${limits.maxSubkeys} subkeys`);
+          break;
+        }
         try {
           const key = await readKeyMaterial(packet);
           const sub: SubkeyComponent = { key, sigs: [] };
           cert.subkeys.push(sub);
           sigs = sub.sigs;
           where = `subkey ${key.fingerprint}`;
-        } catch {
-          dropped.push({ component: 'subkey', reason: 'unsupported or malformed subkey' });
-          sigs = null;
-          where = 'unreadable subkey';
+        } catch (e) {
+          skipComponent('subkey', e instanceof KeyParametersRejected ? e.message : 'unsupported or malformed subkey');
         }
         break;
       }
@@ -218,9 +256,11 @@ async function secretKeyFingerprint(secretBody: Uint8Array): Promise<string | un
   }
 }
 
+/** A short, printable name of a user ID for reports (control characters, NUL included, replaced). */
 export function describeUser(packet: Packet): string {
   if (packet.tag === Tag.userAttribute) return 'user attribute (photo ID)';
-  return `user ID "${new TextDecoder().decode(packet.body).slice(0, 80)}"`;
+  const text = new TextDecoder().decode(packet.body.subarray(0, 240)).slice(0, 80);
+  return `user ID "${text.replace(/[\u0000-\u001f\u007f]/g, '\uFFFD')}"`;
 }
 
 export const SigType = enums.signature;

@@ -1,10 +1,12 @@
 // The only module that knows OpenPGP. Everything else sees packets as bytes and derived facts.
 import { decodeArmor, looksArmored } from '../formats/armor.js';
 import { CertRejected, parseCert, type Cert, type Dropped } from './certificate.js';
+import { DEFAULT_LIMITS, NO_LIMITS, type KeyLimits } from './limits.js';
 import { PacketFramingError, readPackets, splitKeys, writePackets, type Packet } from './packets.js';
 
-export { CertRejected, parseCert, type Cert, type Dropped } from './certificate.js';
-export { mergeCert, type MergeResult, type MergeStatus } from './merge.js';
+export { CertRejected, parseCert, type Cert, type Dropped, type RejectionCode } from './certificate.js';
+export { mergeCert, type IssuerLookup, type MergeOptions, type MergeResult, type MergeStatus } from './merge.js';
+export { DEFAULT_LIMITS, type CertificationPolicy, type KeyLimits } from './limits.js';
 export { deriveKey, emailOf, type DerivedKey, type DerivedSubkey, type DerivedUserId } from './derive.js';
 export { writePackets, readPackets, fingerprintOf, type Packet } from './packets.js';
 
@@ -52,17 +54,14 @@ function looksArmoredBytes(bytes: Uint8Array): boolean {
 /** Parses stored key bytes (written by this server) back into a Cert for merging. */
 export async function parseStoredCert(bytes: Uint8Array): Promise<Cert> {
   const packets = readPackets(bytes);
-  return (await parseCert(packets)).cert;
+  // Stored keys are read without limits: lowering a limit must never drop a stored packet.
+  return (await parseCert(packets, NO_LIMITS)).cert;
 }
 
-export async function parseUploadedCert(packets: Packet[]): Promise<{ cert: Cert; dropped: Dropped[] }> {
-  return parseCert(packets);
+export async function parseUploadedCert(packets: Packet[], limits: KeyLimits = DEFAULT_LIMITS): Promise<{ cert: Cert; dropped: Dropped[] }> {
+  return parseCert(packets, limits);
 }
 
 export function isCertRejected(e: unknown): e is CertRejected {
   return e instanceof CertRejected;
-}
-
-export function serializeCert(packets: readonly Packet[]): Uint8Array {
-  return writePackets(packets);
 }

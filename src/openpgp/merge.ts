@@ -1,10 +1,12 @@
-// The one merge function: stored key + uploaded key -> canonical union, admitting only what the
-// key's owner signed. Stored components were admitted before and are never re-verified or removed.
+// The one merge function: stored key + uploaded key -> canonical union, admitting only what the key's owner
+// signed (plus third-party certifications by the certification policy), within the key limits. Stored
+// components were admitted before: they are never re-verified or removed.
 import {
   type Cert, type Dropped, type KeyMaterial, type SigInfo, type SubkeyComponent, type UserComponent,
-  CertRejected, SigType, describeUser,
+  CertRejected, SigType, describeUser, readKeyMaterial,
 } from './certificate.js';
-import { Tag, type Packet } from './packets.js';
+import type { KeyLimits } from './limits.js';
+import { Tag, readPackets, writePackets, type Packet } from './packets.js';
 import { verifyBy, type SignedData } from './verify.js';
 
 export type MergeStatus = 'inserted' | 'updated' | 'unchanged';
@@ -14,8 +16,19 @@ export interface MergeResult {
   cert: Cert;
   /** Packets of the merged key in canonical order. */
   packets: Packet[];
+  /** The merged key's bytes (packets with new-format headers). */
+  bytes: Uint8Array;
   added: { userIds: number; subkeys: number; signatures: number };
   dropped: Dropped[];
+}
+
+/** Stored keys (their bytes) whose primary key has one of the given long key IDs. */
+export type IssuerLookup = (keyIds: string[]) => Promise<Uint8Array[]>;
+
+export interface MergeOptions {
+  limits: KeyLimits;
+  /** Where third-party certifiers are looked up; without it no third-party certification is kept. */
+  lookupIssuers?: IssuerLookup | undefined;
 }
 
 const CERTIFICATIONS = new Set<number>([SigType.certGeneric, SigType.certPersona, SigType.certCasual, SigType.certPositive]);
@@ -30,10 +43,19 @@ export function isSelfIssued(sig: SigInfo, primary: KeyMaterial): boolean {
   return true;
 }
 
-export async function mergeCert(stored: Cert | null, incoming: Cert): Promise<MergeResult> {
+function issuerKeyIdOf(sig: SigInfo): string | null {
+  if (sig.issuerKeyId) return sig.issuerKeyId;
+  if (!sig.issuerFingerprint) return null;
+  return sig.issuerFingerprint.length === 64 ? sig.issuerFingerprint.slice(0, 16) : sig.issuerFingerprint.slice(-16);
+}
+
+const newestFirst = (a: SigInfo, b: SigInfo) => b.created - a.created;
+
+export async function mergeCert(stored: Cert | null, incoming: Cert, options: MergeOptions): Promise<MergeResult> {
   if (stored && stored.primary.fingerprint !== incoming.primary.fingerprint) {
     throw new Error('mergeCert called with different primary keys');
   }
+  const { limits } = options;
   const primary = stored?.primary ?? incoming.primary;
   const dropped: Dropped[] = [];
   const added = { userIds: 0, subkeys: 0, signatures: 0 };
@@ -46,108 +68,215 @@ export async function mergeCert(stored: Cert | null, incoming: Cert): Promise<Me
   };
   for (const sig of allSigs(result)) known.add(sig.id);
 
-  const selfValid = async (sig: SigInfo, signed: SignedData) => isSelfIssued(sig, primary) && verifyBy(primary, primary, sig, signed);
+  /** New signatures of one component, de-duplicated against the stored key and within the upload. */
+  const fresh = (sigs: SigInfo[]) => {
+    const out: SigInfo[] = [];
+    for (const sig of sigs) {
+      if (known.has(sig.id)) continue;
+      known.add(sig.id);
+      out.push(sig);
+    }
+    return out;
+  };
+
+  /** Verifies the owner's new signatures on a component, newest first, within the per-component limit. */
+  const acceptSelfSigs = async (component: string, existing: SigInfo[], candidates: SigInfo[], signed: SignedData) => {
+    const room = Math.max(0, limits.maxSelfSignaturesPerComponent - existing.filter((s) => isSelfIssued(s, primary)).length);
+    const ordered = [...candidates].sort(newestFirst);
+    for (const sig of ordered.slice(room)) dropped.push({ component, reason: `more than ${limits.maxSelfSignaturesPerComponent} signatures by the key on one component` });
+    const accepted: SigInfo[] = [];
+    for (const sig of ordered.slice(0, room)) {
+      if (await verifyBy(primary, primary, sig, signed)) accepted.push(sig);
+      else dropped.push({ component, reason: 'invalid self-signature' });
+    }
+    return accepted;
+  };
 
   // Signatures on the primary key: only the key's own revocations and direct-key signatures.
-  for (const sig of incoming.direct) {
-    if (known.has(sig.id)) continue;
-    if (DIRECT_SIG_TYPES.has(sig.type) && (await selfValid(sig, { kind: 'key' }))) {
-      result.direct.push(sig);
-      known.add(sig.id);
-      added.signatures++;
-    } else {
-      dropped.push({ component: 'primary key', reason: sig.type === SigType.keyRevocation ? 'revocation not made by the key itself' : 'signature not made by the key itself' });
-    }
+  const directCandidates: SigInfo[] = [];
+  for (const sig of fresh(incoming.direct)) {
+    if (DIRECT_SIG_TYPES.has(sig.type) && isSelfIssued(sig, primary)) directCandidates.push(sig);
+    else dropped.push({ component: 'primary key', reason: sig.type === SigType.keyRevocation ? 'revocation not made by the key itself' : 'signature not made by the key itself' });
   }
+  const acceptedDirect = await acceptSelfSigs('primary key', result.direct, directCandidates, { kind: 'key' });
+  result.direct.push(...acceptedDirect);
+  added.signatures += acceptedDirect.length;
 
   const usersById = new Map(result.users.map((u) => [u.id, u]));
+  const certifications: { user: UserComponent; sigs: SigInfo[] }[] = [];
   for (const user of incoming.users) {
-    const target = usersById.get(user.id);
-    const accepted: SigInfo[] = [];
+    const component = describeUser(user.packet);
+    let target = usersById.get(user.id);
+    const selfSigs: SigInfo[] = [];
     const thirdParty: SigInfo[] = [];
-    let certified = false; // bound by a valid self-certification or self-revocation
-    const seen = new Set<string>();
-    for (const sig of user.sigs) {
-      if (known.has(sig.id) || seen.has(sig.id)) continue;
-      seen.add(sig.id);
-      if (!USER_SIG_TYPES.has(sig.type)) {
-        dropped.push({ component: describeUser(user.packet), reason: `signature of type 0x${sig.type.toString(16)} does not belong on a user ID` });
-      } else if (isSelfIssued(sig, primary)) {
-        if (await verifyBy(primary, primary, sig, { kind: 'user', user: user.packet })) {
-          // A self-revocation binds too: the owner made it, and it marks the user ID revoked.
-          accepted.push(sig);
-          certified = true;
-        } else {
-          dropped.push({ component: describeUser(user.packet), reason: 'invalid self-signature' });
-        }
-      } else {
-        // Third-party certification: kept as it is on user IDs the owner has bound.
-        thirdParty.push(sig);
+    for (const sig of fresh(user.sigs)) {
+      if (!USER_SIG_TYPES.has(sig.type)) dropped.push({ component, reason: `signature of type 0x${sig.type.toString(16)} does not belong on a user ID` });
+      else if (isSelfIssued(sig, primary)) selfSigs.push(sig);
+      else thirdParty.push(sig);
+    }
+    // A self-certification or a self-revocation binds the user ID: the owner made either.
+    const accepted = await acceptSelfSigs(component, target?.sigs ?? [], selfSigs, { kind: 'user', user: user.packet });
+    if (!target) {
+      if (accepted.length === 0) {
+        dropped.push({ component, reason: 'no valid self-signature by the primary key' });
+        continue;
       }
-    }
-    if (!target && !certified) {
-      dropped.push({ component: describeUser(user.packet), reason: 'no valid self-signature by the primary key' });
-      continue;
-    }
-    const newSigs = [...accepted, ...thirdParty];
-    for (const s of newSigs) known.add(s.id);
-    added.signatures += newSigs.length;
-    if (target) {
-      target.sigs.push(...newSigs);
-    } else {
-      const component: UserComponent = { packet: user.packet, id: user.id, sigs: newSigs };
-      result.users.push(component);
-      usersById.set(user.id, component);
+      if (result.users.length >= limits.maxUserIds) {
+        dropped.push({ component, reason: `more than ${limits.maxUserIds} user IDs` });
+        continue;
+      }
+      target = { packet: user.packet, id: user.id, sigs: [] };
+      result.users.push(target);
+      usersById.set(user.id, target);
       if (user.packet.tag === Tag.userId) added.userIds++;
     }
+    target.sigs.push(...accepted);
+    added.signatures += accepted.length;
+    if (thirdParty.length > 0) certifications.push({ user: target, sigs: thirdParty });
   }
 
   const subkeysByFpr = new Map(result.subkeys.map((s) => [s.key.fingerprint, s]));
   for (const sub of incoming.subkeys) {
-    const target = subkeysByFpr.get(sub.key.fingerprint);
-    const accepted: SigInfo[] = [];
-    let bound = false;
-    const seen = new Set<string>();
     const component = `subkey ${sub.key.fingerprint}`;
-    for (const sig of sub.sigs) {
-      if (known.has(sig.id) || seen.has(sig.id)) continue;
-      seen.add(sig.id);
-      if (SUBKEY_SIG_TYPES.has(sig.type) && (await selfValid(sig, { kind: 'subkey', subkey: sub.key }))) {
-        // A revocation by the primary binds too (keyrings keep revoked subkeys without their binding).
-        accepted.push(sig);
-        bound = true;
-      } else {
-        dropped.push({ component, reason: isSelfIssued(sig, primary) ? 'invalid binding or revocation signature' : 'subkey signature not made by the primary key' });
+    let target = subkeysByFpr.get(sub.key.fingerprint);
+    const candidates: SigInfo[] = [];
+    for (const sig of fresh(sub.sigs)) {
+      if (SUBKEY_SIG_TYPES.has(sig.type) && isSelfIssued(sig, primary)) candidates.push(sig);
+      else dropped.push({ component, reason: isSelfIssued(sig, primary) ? 'signature of the wrong type on a subkey' : 'subkey signature not made by the primary key' });
+    }
+    // A revocation by the primary binds too (keyrings keep revoked subkeys without their binding).
+    const accepted = await acceptSelfSigs(component, target?.sigs ?? [], candidates, { kind: 'subkey', subkey: sub.key });
+    if (!target) {
+      if (accepted.length === 0) {
+        dropped.push({ component, reason: 'subkey has no valid binding or revocation signature by the primary key' });
+        continue;
       }
-    }
-    if (!target && !bound) {
-      dropped.push({ component, reason: 'subkey has no valid binding or revocation signature by the primary key' });
-      continue;
-    }
-    for (const s of accepted) known.add(s.id);
-    added.signatures += accepted.length;
-    if (target) {
-      target.sigs.push(...accepted);
-    } else {
-      const comp: SubkeyComponent = { key: sub.key, sigs: accepted };
-      result.subkeys.push(comp);
-      subkeysByFpr.set(sub.key.fingerprint, comp);
+      if (result.subkeys.length >= limits.maxSubkeys) {
+        dropped.push({ component, reason: `more than ${limits.maxSubkeys} subkeys` });
+        continue;
+      }
+      target = { key: sub.key, sigs: [] };
+      result.subkeys.push(target);
+      subkeysByFpr.set(sub.key.fingerprint, target);
       added.subkeys++;
     }
+    target.sigs.push(...accepted);
+    added.signatures += accepted.length;
   }
 
+  added.signatures += await acceptCertifications(certifications, primary, options, dropped);
+
   if (!result.users.some((u) => u.packet.tag === Tag.userId)) {
-    throw new CertRejected('key has no user ID with a valid self-signature (gpg cannot import such a key)', primary.fingerprint);
+    throw new CertRejected('key has no user ID with a valid self-signature (gpg cannot import such a key)', primary.fingerprint, 'no_user_id');
   }
   canonicalize(result, primary);
+  const packets = certPackets(result);
+  const bytes = writePackets(packets);
   const changed = !stored || added.userIds + added.subkeys + added.signatures > 0;
+  if (changed && bytes.length > limits.maxKeyBytes) {
+    throw new CertRejected(`the key would be larger than the limit of ${limits.maxKeyBytes} bytes`, primary.fingerprint, 'too_large');
+  }
   return {
     status: !stored ? 'inserted' : changed ? 'updated' : 'unchanged',
     cert: result,
-    packets: certPackets(result),
+    packets,
+    bytes,
     added,
-    dropped,
+    dropped: summarize(dropped),
   };
+}
+
+/**
+ * Third-party certifications on bound user IDs, by the certification policy: kept when the issuer's key is
+ * stored here and the signature verifies, oldest first, until the user ID holds the maximum; later ones are
+ * dropped. Verification attempts are bounded too, so a flood costs at most a few signature checks per user ID.
+ */
+async function acceptCertifications(
+  pending: { user: UserComponent; sigs: SigInfo[] }[],
+  primary: KeyMaterial,
+  options: MergeOptions,
+  dropped: Dropped[],
+): Promise<number> {
+  const { limits, lookupIssuers } = options;
+  if (pending.length === 0) return 0;
+  if (limits.certificationPolicy === 'none' || !lookupIssuers) {
+    for (const p of pending) for (const _ of p.sigs) dropped.push({ component: describeUser(p.user.packet), reason: 'third-party certifications are not kept here' });
+    return 0;
+  }
+  const keyIds = new Set<string>();
+  for (const p of pending) for (const s of p.sigs) {
+    const id = issuerKeyIdOf(s);
+    if (id) keyIds.add(id);
+  }
+  const issuers = new Map<string, KeyMaterial[]>();
+  for (const bytes of keyIds.size > 0 ? await lookupIssuers([...keyIds]) : []) {
+    try {
+      const key = await readKeyMaterial(readPackets(bytes.subarray(0, firstPacketEnd(bytes)))[0]!);
+      issuers.set(key.keyId, [...(issuers.get(key.keyId) ?? []), key]);
+    } catch {
+      // An unreadable stored key cannot certify anything.
+    }
+  }
+  let accepted = 0;
+  for (const { user, sigs } of pending) {
+    const component = describeUser(user.packet);
+    let room = limits.maxCertificationsPerUserId - user.sigs.filter((s) => !isSelfIssued(s, primary)).length;
+    let attempts = 2 * Math.max(room, 0);
+    for (const sig of [...sigs].sort((a, b) => a.created - b.created)) {
+      const candidates = issuers.get(issuerKeyIdOf(sig) ?? '') ?? [];
+      if (room <= 0) {
+        dropped.push({ component, reason: `this user ID already holds the maximum of ${limits.maxCertificationsPerUserId} third-party certifications` });
+      } else if (candidates.length === 0) {
+        dropped.push({ component, reason: 'third-party certification by a key not stored here' });
+      } else if (attempts-- <= 0) {
+        dropped.push({ component, reason: 'too many third-party certifications failed to verify' });
+      } else {
+        let ok = false;
+        for (const issuer of candidates) {
+          if (sig.issuerFingerprint && sig.issuerFingerprint !== issuer.fingerprint) continue;
+          if (await verifyBy(issuer, primary, sig, { kind: 'user', user: user.packet })) {
+            ok = true;
+            break;
+          }
+        }
+        if (ok) {
+          user.sigs.push(sig);
+          room--;
+          accepted++;
+        } else {
+          dropped.push({ component, reason: 'third-party certification does not verify' });
+        }
+      }
+    }
+  }
+  return accepted;
+}
+
+/** Length of the first packet (header included) of a byte string, or the whole length if unreadable. */
+function firstPacketEnd(bytes: Uint8Array): number {
+  const first = bytes[0] ?? 0;
+  if (first & 0x40) {
+    const l0 = bytes[1] ?? 0;
+    if (l0 < 192) return 2 + l0;
+    if (l0 < 224) return 3 + ((l0 - 192) << 8) + (bytes[2] ?? 0) + 192;
+    return bytes.length;
+  }
+  const n = 1 << (first & 0x03);
+  let length = 0;
+  for (let i = 0; i < n; i++) length = length * 256 + (bytes[1 + i] ?? 0);
+  return Math.min(bytes.length, 1 + n + length);
+}
+
+/** One entry per component and reason, with a count, so a flood does not flood the response. */
+function summarize(dropped: Dropped[]): Dropped[] {
+  const counts = new Map<string, { d: Dropped; n: number }>();
+  for (const d of dropped) {
+    const key = `${d.component}\u0000${d.reason}`;
+    const entry = counts.get(key);
+    if (entry) entry.n++;
+    else counts.set(key, { d, n: 1 });
+  }
+  return [...counts.values()].map(({ d, n }) => (n === 1 ? d : { component: d.component, reason: `${d.reason} (${n} signatures)` }));
 }
 
 function* allSigs(cert: Cert): Generator<SigInfo> {

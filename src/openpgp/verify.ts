@@ -6,7 +6,7 @@
 // - policy subpackets that make openpgp.js refuse a signature after checking it (a designated
 //   revoker, unknown critical subpackets or notations) are ignored: the packet is stored unchanged.
 import { config as defaultConfig, enums, type PublicKeyPacket } from 'openpgp';
-import type { KeyMaterial, SigInfo } from './certificate.js';
+import { parsedSignature, type KeyMaterial, type SigInfo } from './certificate.js';
 import type { Packet } from './packets.js';
 
 const verifyConfig = {
@@ -41,7 +41,7 @@ export type SignedData =
   | { kind: 'subkey'; subkey: KeyMaterial };
 
 export async function verifyBy(issuer: KeyMaterial, primary: KeyMaterial, sig: SigInfo, signed: SignedData): Promise<boolean> {
-  const parsed = sig.parsed;
+  const parsed = parsedSignature(sig);
   if (!parsed) return false;
   const data: Record<string, unknown> = { key: keyForHash(primary.packet.body) };
   if (signed.kind === 'user') {

@@ -13,6 +13,8 @@ const GROUPED_HEX = /^[0-9a-fA-F]{4}(\s+[0-9a-fA-F]{4})+$/;
 export function parseSearch(raw: string, exact: boolean): KeyQuery {
   const search = raw.trim();
   if (search.length === 0) throw new AppError(400, 'invalid_search', 'search parameter is empty');
+  // No user ID search needs control characters (other than whitespace), and PostgreSQL text cannot hold NUL.
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(search)) throw new AppError(400, 'invalid_search', 'search contains control characters');
   const prefixed = /^0x/i.test(search);
   const body = prefixed ? search.slice(2) : search;
   // Spaces are ignored after 0x, and in a fingerprint printed as groups of four hex digits.

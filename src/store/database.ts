@@ -59,11 +59,34 @@ export interface KeyStatsHourlyTable {
   updated: number;
 }
 
+export interface AccessTokensTable {
+  id: Generated<string>;
+  secret_sha256: string;
+  email: string;
+  created: Generated<Date>;
+  revoked_at: Date | null;
+  last_used: Date | null;
+}
+
+export interface PushAuditTable {
+  id: Generated<string>;
+  at: Generated<Date>;
+  source: 'http' | 'import';
+  remote_address: string | null;
+  token_id: string | null;
+  fingerprint: string | null;
+  outcome: 'inserted' | 'updated' | 'unchanged' | 'refused';
+  /** JSON text on write, parsed object on read. */
+  detail: unknown;
+}
+
 export interface Database {
   keys: KeysTable;
   key_stats_hourly: KeyStatsHourlyTable;
   key_identifiers: KeyIdentifiersTable;
   user_ids: UserIdsTable;
+  access_tokens: AccessTokensTable;
+  push_audit: PushAuditTable;
 }
 
 export interface DatabaseOptions {
@@ -74,24 +97,52 @@ export interface DatabaseOptions {
   poolSize?: number;
 }
 
+/** Connections of a PostgreSQL pool at one moment. */
+export interface PoolStats {
+  /** Open connections, idle or in use. */
+  total: number;
+  idle: number;
+  /** Queries waiting for a connection. */
+  waiting: number;
+  max: number;
+}
+
 export interface DatabaseHandle {
   db: Kysely<Database>;
   kind: 'postgresql' | 'pglite';
+  /** The pool's connections now; absent for the embedded database, which has no pool. */
+  poolStats?: () => PoolStats;
   close(): Promise<void>;
 }
 
+// Waiting longer than this for a connection (unreachable server, or every connection busy) fails the query,
+// which is answered 503, rather than holding the request until a proxy in front gives up.
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
-    // An idle client losing its server must not crash the process; the next query reports it.
+    const max = options.poolSize ?? 10;
+    const pool = new pg.Pool({ connectionString: options.url, max, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    // A client losing its server must not crash the process (an 'error' event without a listener throws):
+    // the pool listens while a client is idle, this listener while it is checked out between queries.
+    // The next query on it fails and is answered 503; the pool then discards the client.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgresql', close: () => db.destroy() };
+    const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
+    return { db, kind: 'postgresql', poolStats, close: () => db.destroy() };
   }
   const lite = await PGlite.create(options.dataDir, { extensions: { pg_trgm } });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
   return { db, kind: 'pglite', close: () => db.destroy() };
 }
+
+const UNAVAILABLE_MESSAGES = [
+  'Connection terminated', // 'Connection terminated unexpectedly', '... due to connection timeout'
+  'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+  'timeout exceeded when trying to connect',
+];
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
 
@@ -99,7 +150,10 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 export function isDatabaseUnavailable(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-  // node-postgres reports a connection lost mid-query without a code; it marks the client as ended.
+  // node-postgres reports a connection lost mid-query, a client already broken, or a connect timeout without a code.
+  const message = (e as { message?: unknown } | null)?.message;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((m) => message.startsWith(m))) return true;
+  // A host with several addresses refusing on each: an AggregateError of the attempts.
   const errors = (e as { errors?: unknown[] } | null)?.errors;
   return Array.isArray(errors) && errors.some(isDatabaseUnavailable);
 }

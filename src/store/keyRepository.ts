@@ -88,6 +88,17 @@ export class KeyRepository {
     });
   }
 
+  /** Bytes of stored keys whose primary key has one of these long key IDs (third-party certifiers). */
+  async primaryKeysByKeyId(keyIds: string[]): Promise<Uint8Array[]> {
+    if (keyIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('keys')
+      .select('packets')
+      .where('id', 'in', this.db.selectFrom('key_identifiers').select('key_row').where('long_id', 'in', keyIds).where('is_primary', '=', true))
+      .execute();
+    return rows.map((r) => toBytes(r.packets));
+  }
+
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
   }

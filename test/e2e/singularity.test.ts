@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createToken } from '../../src/cli/token.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { e2eBackend } from './helpers/run.js';
 import { SingularityClient, SingularityHttpError, goDate, verifySearchOf } from './helpers/singularityClient.js';
@@ -219,5 +220,56 @@ describe(`SingularityCE key commands against the server on ${e2eBackend}`, () =>
       expect(error).toBeInstanceOf(SingularityHttpError);
       expect((error as SingularityHttpError).status).toBe(404);
     });
+  });
+});
+
+describe(`SingularityCE against a server that requires tokens to push (PUSH_POLICY=token) on ${e2eBackend}`, () => {
+  let server: TestServer;
+  let client: SingularityClient;
+  let token: string;
+
+  beforeAll(async () => {
+    server = await startTestServer(e2eBackend, { PUSH_POLICY: 'token' });
+    client = new SingularityClient(server.url);
+    token = (await createToken(server.database.db, 'sing.owner@example.org')).secret;
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('key push without a token (bare Bearer, or no header) fails with 401 and the server\'s message', async () => {
+    const key = await makeKey('Singularity Owner', 'sing.owner@example.org');
+    for (const options of [{}, { omitAuthorization: true }]) {
+      const error = await client.push(key.armored, undefined, options).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(SingularityHttpError);
+      expect((error as SingularityHttpError).status).toBe(401);
+      expect((error as SingularityHttpError).serverMessage).toMatch(/^a valid access token is required to push keys: no token was given/);
+      expect((error as SingularityHttpError).message).toContain((error as SingularityHttpError).serverMessage);
+    }
+    const wrong = await client.push(key.armored, 'ks_wrong').then(() => undefined, (e: unknown) => e);
+    expect((wrong as SingularityHttpError).serverMessage).toMatch(/unknown or revoked/);
+  });
+
+  it('remote add + remote login read the configuration document and verify the token; key push then works', async () => {
+    const services = await client.remoteLogin(token);
+    expect(services.get('keyserver')).toBe(server.url);
+    expect(services.get('token')).toBe(server.url);
+    const remote = new SingularityClient(services.get('keyserver')!);
+    const key = await makeKey('Singularity Owner', 'sing.owner@example.org');
+    expect((await remote.push(key.armored, token)).status).toBe(200);
+    expect((await remote.pull(key.fingerprint.toLowerCase())).getFingerprint().toUpperCase()).toBe(key.fingerprint);
+  });
+
+  it('refuses a key without the token\'s e-mail with 403 and the Sylabs-style message', async () => {
+    const key = await makeKey('Somebody Else', 'somebody.else@example.org');
+    const error = await client.push(key.armored, token).then(() => undefined, (e: unknown) => e);
+    expect((error as SingularityHttpError).status).toBe(403);
+    expect((error as SingularityHttpError).serverMessage).toBe(`key ${key.fingerprint} does not contain identity with email 'sing.owner@example.org'`);
+  });
+
+  it('remote login with a wrong token fails as "Invalid Credentials"; keyserver login accepts only a valid token', async () => {
+    await expect(client.remoteLogin('ks_wrong')).rejects.toThrow('error response from server: Invalid Credentials');
+    await expect(client.keyserverLogin(token)).resolves.toBeUndefined();
+    await expect(client.keyserverLogin('ks_wrong')).rejects.toThrow(/401/);
   });
 });

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import * as openpgp from 'openpgp';
 import { readPackets, splitKeys, writePackets, Tag, type Packet } from '../../src/openpgp/packets.js';
+import { normalizeSignature } from '../../src/openpgp/signatureScan.js';
 
 export interface TestKey {
   privateKey: openpgp.PrivateKey;
@@ -67,6 +68,13 @@ export function fixtureKeys(bytes: Uint8Array): Packet[][] {
   return splitKeys(readPackets(bytes)).keys;
 }
 
+/**
+ * Packets as sorted comparable strings. Signatures are compared as the server stores them: with the unsigned
+ * (unhashed) area reduced to issuer and embedded-signature subpackets (see normalizeSignature).
+ */
 export function packetSet(packets: Packet[]): string[] {
-  return packets.filter((p) => p.tag !== Tag.trust).map((p) => `${p.tag}:${Buffer.from(p.body).toString('hex')}`).sort();
+  return packets
+    .filter((p) => p.tag !== Tag.trust)
+    .map((p) => `${p.tag}:${Buffer.from(p.tag === Tag.signature ? normalizeSignature(p.body) : p.body).toString('hex')}`)
+    .sort();
 }

@@ -2,7 +2,7 @@
 // new database on the PostgreSQL named by TEST_DATABASE_URL.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 
@@ -15,7 +15,7 @@ export interface TestServer extends RunningServer {
   backend: Backend;
 }
 
-export async function startTestServer(backend: Backend, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(backend: Backend, env: Record<string, string> = {}, logger: Logger = pino({ level: 'silent' })): Promise<TestServer> {
   let databaseUrl: string | undefined;
   let dropDatabase = async () => {};
   if (backend === 'postgresql') {
@@ -31,10 +31,12 @@ export async function startTestServer(backend: Backend, env: Record<string, stri
     PORT: '0',
     HOST: '127.0.0.1',
     DATA_DIR: 'memory://',
+    // Tests push and fetch far faster than any client; the rate-limit tests turn it on.
+    RATE_LIMIT: 'off',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
   });
-  const server = await startServer(config, pino({ level: 'silent' }), 'test');
+  const server = await startServer(config, logger, 'test');
   return {
     ...server,
     backend,

@@ -25,6 +25,8 @@ describe('loadConfig', () => {
     expect(c.DB_POOL_SIZE).toBeGreaterThanOrEqual(1);
     expect(c.MAX_RESULTS).toBeGreaterThanOrEqual(1);
     expect(c.LOG_LEVEL).toBe('info');
+    expect(c.METRICS_PORT).toBeUndefined();
+    expect(c.SHUTDOWN_TIMEOUT_MS).toBe(10_000);
   });
 
   it('treats empty strings and undefined as unset', () => {
@@ -37,6 +39,8 @@ describe('loadConfig', () => {
       MAX_BODY_BYTES: '',
       MAX_RESULTS: '',
       LOG_LEVEL: undefined,
+      METRICS_PORT: '',
+      SHUTDOWN_TIMEOUT_MS: '',
     });
     expect(c).toEqual(loadConfig({}));
   });
@@ -57,8 +61,13 @@ describe('loadConfig', () => {
       MAX_BODY_BYTES: '2048',
       MAX_RESULTS: '500',
       LOG_LEVEL: 'debug',
+      METRICS_PORT: '9100',
+      SHUTDOWN_TIMEOUT_MS: '2500',
+      PUSH_POLICY: 'token',
+      LOOKUP_POLICY: 'token',
+      PUBLIC_URL: 'https://keys.example.org/',
     });
-    expect(c).toEqual({
+    expect(c).toMatchObject({
       PORT: 8080,
       HOST: '127.0.0.1',
       DATABASE_URL: 'postgres://user:pw@localhost:5432/keys',
@@ -67,6 +76,11 @@ describe('loadConfig', () => {
       MAX_BODY_BYTES: 2048,
       MAX_RESULTS: 500,
       LOG_LEVEL: 'debug',
+      METRICS_PORT: 9100,
+      SHUTDOWN_TIMEOUT_MS: 2500,
+      PUSH_POLICY: 'token',
+      LOOKUP_POLICY: 'token',
+      PUBLIC_URL: 'https://keys.example.org',
     });
   });
 
@@ -95,6 +109,14 @@ describe('loadConfig', () => {
     ['DB_POOL_SIZE', '1001'],
     ['MAX_RESULTS', '0'],
     ['MAX_RESULTS', '10001'],
+    ['METRICS_PORT', '65536'],
+    ['METRICS_PORT', 'nine'],
+    ['SHUTDOWN_TIMEOUT_MS', '-1'],
+    ['SHUTDOWN_TIMEOUT_MS', '1.5'],
+    ['PUSH_POLICY', 'closed'],
+    ['LOOKUP_POLICY', 'TOKEN'],
+    ['PUBLIC_URL', 'keys.example.org'],
+    ['PUBLIC_URL', 'ftp://keys.example.org'],
   ])('rejects %s=%j, naming the variable', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.message).toContain(name);
@@ -104,6 +126,13 @@ describe('loadConfig', () => {
     const err = configError({ PORT: '8080', LOG_LEVEL: 'loud' });
     expect(err.message).toContain('LOG_LEVEL');
     expect(err.message).not.toContain('PORT');
+  });
+
+  it('leaves pushes and lookups open and PUBLIC_URL unset by default; PUBLIC_URL loses its trailing slashes', () => {
+    const c = loadConfig({});
+    expect([c.PUSH_POLICY, c.LOOKUP_POLICY, c.PUBLIC_URL]).toEqual(['open', 'open', undefined]);
+    expect(loadConfig({ PUBLIC_URL: 'http://127.0.0.1:11371//' }).PUBLIC_URL).toBe('http://127.0.0.1:11371');
+    expect(loadConfig({ PUBLIC_URL: 'https://example.org/keys/' }).PUBLIC_URL).toBe('https://example.org/keys');
   });
 
   it('does not turn a blank PORT into port 0', () => {

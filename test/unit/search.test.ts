@@ -144,3 +144,9 @@ describe('parseSearch: text', () => {
     expectBadSearch('\t\n', true);
   });
 });
+
+describe('parseSearch control characters', () => {
+  it.each(['a\u0000b', '\u0000', 'alice\u0007', '0x\u0000'])('refuses %j with a 400', (search) => {
+    expect(() => parseSearch(search, false)).toThrow(expect.objectContaining({ status: 400, code: 'invalid_search' }));
+  });
+});

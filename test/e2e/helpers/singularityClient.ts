@@ -93,6 +93,45 @@ export class SingularityClient {
     return { body: text, count, output: `Showing ${count} results\n\n${output}`, nextPageToken: res.headers.get('x-hkp-next-page-token') };
   }
 
+  /**
+   * `singularity remote add NAME HOST` + `remote login` (internal/pkg/remote/endpoint GetAllServices and
+   * VerifyToken): read the remote's configuration document, then check the token at the token service's
+   * /v1/token-status. Answers the services by name (keystoreAPI is the `keyserver`); fails as Singularity does.
+   */
+  async remoteLogin(token: string): Promise<Map<string, string>> {
+    const res = await fetch(new URL('/assets/config/config.prod.json', this.baseUrl), { headers: { 'user-agent': USER_AGENT }, signal: AbortSignal.timeout(10_000) });
+    if (res.status !== 200) throw new Error('error response from server: <nil>');
+    const document: unknown = JSON.parse(await res.text());
+    // Go decodes it into map[string]map[string]interface{}: every top-level value must be an object.
+    if (!isObject(document) || !Object.values(document).every(isObject)) throw new Error('jsonresp: failed to unmarshal response');
+    const services = new Map<string, string>();
+    for (const [name, value] of Object.entries(document as Record<string, Record<string, unknown>>)) {
+      const uri = value['uri'];
+      if (typeof uri !== 'string') continue;
+      const service = name.replace(/API$/, '');
+      services.set(service === 'keystore' ? 'keyserver' : service, uri);
+    }
+    const tokenService = services.get('token');
+    if (!tokenService) throw new Error('no authentication service found');
+    const check = await fetch(`${tokenService}/v1/token-status`, {
+      headers: { authorization: `Bearer ${token}`, 'user-agent': USER_AGENT },
+      signal: AbortSignal.timeout(10_000),
+    });
+    await check.text();
+    if (check.status !== 200) {
+      const words: Record<number, string> = { 404: 'Invalid Credentials', 500: 'Internal Server Error' };
+      throw new Error(`error response from server: ${words[check.status] ?? 'Unknown'}`);
+    }
+    return services;
+  }
+
+  /** `singularity keyserver login URL`: GET the keyserver URL with the token; anything but 200 fails. */
+  async keyserverLogin(token: string): Promise<void> {
+    const res = await fetch(this.baseUrl, { headers: { authorization: `Bearer ${token}`, 'user-agent': USER_AGENT }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    await res.text();
+    if (res.status !== 200) throw new Error(`error response from server: ${res.status} ${res.statusText}`);
+  }
+
   /** `singularity remote status`: GET /version, {"data":{"version":"x.y.z"}}. */
   async remoteStatus(): Promise<string> {
     const { text } = await this.request('GET', '/version', {});
@@ -123,6 +162,10 @@ function queryEscape(s: string): string {
     else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** github.com/sylabs/json-resp ReadError: {"error":{"code":N,"message":"..."}}. */

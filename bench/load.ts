@@ -1,0 +1,161 @@
+// Drives a server with one request list for a fixed time: wrk (with bench/wrk.lua rotating through the list)
+// when installed, else autocannon. Both report completed requests, latency percentiles and answers by kind.
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import type { HkpRequest } from './queries.js';
+
+export type Tool = 'wrk' | 'autocannon';
+
+export interface LoadOptions {
+  url: string;
+  requests: HkpRequest[];
+  connections: number;
+  durationSeconds: number;
+  connectionClose: boolean;
+  /** Where wrk's request list is written. */
+  listFile: string;
+}
+
+export interface LoadResult {
+  /** Completed requests (any status). */
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** 404 answers: a key the server does not hold (a rejected key, an unsupported search). */
+  notFound: number;
+  /** Other non-2xx answers, connection errors and timeouts. */
+  errors: number;
+  bytes: number;
+}
+
+const WRK_SCRIPT = fileURLToPath(new URL('./wrk.lua', import.meta.url));
+
+export function wrkInstalled(): boolean {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (e) {
+    // wrk --version prints its usage and exits 1; only a missing binary is an ENOENT.
+    return (e as { code?: string }).code !== 'ENOENT';
+  }
+}
+
+export function runLoad(tool: Tool, options: LoadOptions): Promise<LoadResult> {
+  if (tool === 'wrk') return runWrk(options);
+  // autocannon's reconnectRate drops the response it reconnects after, and with "Connection: close" alone it
+  // writes the next request on the closing socket: a connection per request gets its own small driver.
+  return options.connectionClose ? runNewConnections(options) : runAutocannon(options);
+}
+
+async function runWrk(options: LoadOptions): Promise<LoadResult> {
+  await writeFile(options.listFile, options.requests.map((r) => `${r.method} ${r.path}${r.body !== undefined ? ` ${r.body}` : ''}`).join('\n') + '\n');
+  const threads = Math.max(1, Math.min(options.connections, availableParallelism()));
+  const args = [
+    '-t', String(threads), '-c', String(options.connections), '-d', `${options.durationSeconds}s`, '--timeout', '10s',
+    '-s', WRK_SCRIPT, ...(options.connectionClose ? ['-H', 'Connection: close'] : []), options.url, '--', options.listFile, String(threads),
+  ];
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited with ${code}:\n${out}`))));
+  });
+  const line = output.split('\n').find((l) => l.startsWith('WRK_RESULT '));
+  if (!line) throw new Error(`wrk printed no result:\n${output}`);
+  const r = JSON.parse(line.slice('WRK_RESULT '.length)) as {
+    requests: number; durationUs: number; bytes: number; p50Us: number; p99Us: number; notFound: number; otherStatus: number;
+    connectErrors: number; readErrors: number; writeErrors: number; timeouts: number;
+  };
+  const seconds = r.durationUs / 1e6;
+  return {
+    requests: r.requests,
+    seconds,
+    requestsPerSecond: r.requests / seconds,
+    p50Ms: r.p50Us / 1000,
+    p99Ms: r.p99Us / 1000,
+    notFound: r.notFound,
+    errors: r.otherStatus + r.connectErrors + r.readErrors + r.writeErrors + r.timeouts,
+    bytes: r.bytes,
+  };
+}
+
+async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
+  // One counter shared by every connection, so that each request of the list is sent once per round.
+  let next = 0;
+  const list = options.requests;
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: options.durationSeconds,
+    timeout: 10,
+    ...(options.connectionClose ? { reconnectRate: 1, headers: { connection: 'close' } } : {}),
+    requests: [{
+      setupRequest: (request) => {
+        const r = list[next++ % list.length]!;
+        const headers = { ...request.headers, ...(r.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) };
+        return { ...request, method: r.method, path: r.path, headers, ...(r.body !== undefined ? { body: r.body } : {}) };
+      },
+    }],
+  });
+  const notFound = Number(result.statusCodeStats['404']?.count ?? 0);
+  const completed = result.latency.totalCount ?? result.requests.total;
+  return {
+    requests: completed,
+    seconds: result.duration,
+    requestsPerSecond: completed / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    notFound,
+    errors: result.non2xx - notFound + result.errors,
+    bytes: result.throughput.total,
+  };
+}
+
+/** Closed loops, one per connection, each request on a new connection with "Connection: close". */
+async function runNewConnections(options: LoadOptions): Promise<LoadResult> {
+  const url = new URL(options.url);
+  const list = options.requests;
+  const latencies: number[] = [];
+  let next = 0;
+  let notFound = 0;
+  let errors = 0;
+  let bytes = 0;
+  const started = process.hrtime.bigint();
+  const deadline = started + BigInt(options.durationSeconds * 1e9);
+  const send = (r: HkpRequest) => new Promise<void>((resolve) => {
+    const sent = process.hrtime.bigint();
+    const headers: Record<string, string> = { connection: 'close' };
+    if (r.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const request = http.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent: false, timeout: 10_000 }, (response) => {
+      response.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      response.on('end', () => {
+        latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
+        if (response.statusCode === 404) notFound++;
+        else if (!response.statusCode || response.statusCode < 200 || response.statusCode > 299) errors++;
+        resolve();
+      });
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', () => {
+      errors++;
+      resolve();
+    });
+    request.end(r.body);
+  });
+  const loop = async () => {
+    while (process.hrtime.bigint() < deadline) await send(list[next++ % list.length]!);
+  };
+  await Promise.all(Array.from({ length: options.connections }, loop));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  latencies.sort((a, b) => a - b);
+  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+  return { requests: latencies.length, seconds, requestsPerSecond: latencies.length / seconds, p50Ms: percentile(50), p99Ms: percentile(99), notFound, errors, bytes };
+}

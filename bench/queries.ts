@@ -1,0 +1,103 @@
+// The fixed request lists of each scenario, built from the dataset with a seeded generator, so every run
+// (and every server measured in a run) gets the same requests in the same order.
+import type { KeyRecord } from './generate.js';
+import { armorKey, readKeys } from './dataset.js';
+import { pick, seededRandom, seedOf } from './random.js';
+
+export interface HkpRequest {
+  method: 'GET' | 'POST';
+  /** Path and query string. */
+  path: string;
+  /** application/x-www-form-urlencoded body (POST). */
+  body?: string;
+}
+
+export type ScenarioId = 'get-fpr' | 'get-fpr-close' | 'get-longid' | 'index-email' | 'index-name' | 'index-shortid' | 'push-stored' | 'push-new';
+
+export interface Scenario {
+  id: ScenarioId;
+  title: string;
+  kind: 'read' | 'push';
+  /** Sends "Connection: close" (a new connection per request, as gpg's dirmngr does). */
+  connectionClose: boolean;
+}
+
+export const SCENARIOS: Scenario[] = [
+  { id: 'get-fpr', title: 'get by fingerprint', kind: 'read', connectionClose: false },
+  { id: 'get-fpr-close', title: 'get by fingerprint, Connection: close', kind: 'read', connectionClose: true },
+  { id: 'get-longid', title: 'get by long key ID', kind: 'read', connectionClose: false },
+  { id: 'index-email', title: 'index by e-mail', kind: 'read', connectionClose: false },
+  { id: 'index-name', title: 'index by name words', kind: 'read', connectionClose: false },
+  { id: 'index-shortid', title: 'index by short key ID', kind: 'read', connectionClose: false },
+  { id: 'push-stored', title: 'push of a stored key', kind: 'push', connectionClose: false },
+  { id: 'push-new', title: 'push of a new key', kind: 'push', connectionClose: false },
+];
+
+/** The path gpg --recv-keys / --search-keys sends. */
+const get = (search: string): HkpRequest => ({ method: 'GET', path: `/pks/lookup?op=get&options=mr&search=${search}` });
+const index = (search: string): HkpRequest => ({ method: 'GET', path: `/pks/lookup?op=index&options=mr&fingerprint=on&search=${search}` });
+
+/** gpg sends the search text percent-encoded, spaces as %20 and "@" as is. */
+function encodeSearch(text: string): string {
+  return encodeURIComponent(text).replace(/%40/g, '@');
+}
+
+export function emailOf(userId: string): string | null {
+  const bracketed = /<([^<>\s]+@[^<>\s]+)>\s*$/.exec(userId);
+  if (bracketed) return bracketed[1]!;
+  return /^[^\s<>@]+@[^\s<>@]+$/.test(userId.trim()) ? userId.trim() : null;
+}
+
+/** "First Last" of a user ID: its name part without comment and e-mail, first and last word. */
+export function nameWordsOf(userId: string): string | null {
+  const name = userId.replace(/<[^>]*>/g, ' ').replace(/\([^)]*\)/g, ' ').trim();
+  const words = name.split(/\s+/).filter((w) => w.length >= 2 && !w.includes('@'));
+  if (words.length === 0) return null;
+  return words.length === 1 ? words[0]! : `${words[0]} ${words[words.length - 1]}`;
+}
+
+/** `count` requests, each made from a key drawn at random (keys that give none are drawn again). */
+function draw(id: string, keys: KeyRecord[], count: number, make: (key: KeyRecord, random: () => number) => HkpRequest | null): HkpRequest[] {
+  const random = seededRandom(seedOf(id));
+  const out: HkpRequest[] = [];
+  for (let attempts = 0; out.length < count && attempts < count * 20; attempts++) {
+    const request = make(pick(random, keys), random);
+    if (request) out.push(request);
+  }
+  return out;
+}
+
+export interface ListOptions {
+  /** Requests in each read list. */
+  queries: number;
+  /** Stored keys in the push-stored list. */
+  pushQueries: number;
+}
+
+/** The request lists of the read scenarios and of pushes of stored keys. */
+export async function buildLists(keys: KeyRecord[], options: ListOptions): Promise<Map<ScenarioId, HkpRequest[]>> {
+  const n = options.queries;
+  const lists = new Map<ScenarioId, HkpRequest[]>();
+  const byFingerprint = draw('get-fpr', keys, n, (k) => get(`0x${k.fingerprint}`));
+  lists.set('get-fpr', byFingerprint);
+  lists.set('get-fpr-close', byFingerprint);
+  lists.set('get-longid', draw('get-longid', keys, n, (k) => get(`0x${k.fingerprint.slice(-16)}`)));
+  lists.set('index-email', draw('index-email', keys, n, (k, random) => {
+    const emails = k.userIds.map(emailOf).filter((e): e is string => e !== null);
+    return emails.length > 0 ? index(encodeSearch(pick(random, emails))) : null;
+  }));
+  lists.set('index-name', draw('index-name', keys, n, (k, random) => {
+    const names = k.userIds.map(nameWordsOf).filter((w): w is string => w !== null);
+    return names.length > 0 ? index(encodeSearch(pick(random, names))) : null;
+  }));
+  lists.set('index-shortid', draw('index-shortid', keys, n, (k) => index(`0x${k.fingerprint.slice(-8)}`)));
+  const random = seededRandom(seedOf('push-stored'));
+  const stored = Array.from({ length: Math.min(options.pushQueries, keys.length) }, () => pick(random, keys));
+  lists.set('push-stored', await pushes(stored));
+  return lists;
+}
+
+/** POST /pks/add requests, one key each, armored and form-encoded as gpg --send-keys sends them. */
+export async function pushes(keys: KeyRecord[]): Promise<HkpRequest[]> {
+  return (await readKeys(keys)).map((bytes) => ({ method: 'POST', path: '/pks/add', body: `keytext=${encodeURIComponent(armorKey(bytes))}` }));
+}

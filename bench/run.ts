@@ -1,0 +1,239 @@
+// npm run bench: loads a dataset into a fresh store, starts `keystore serve`, drives it with wrk (or autocannon)
+// over fixed request lists, optionally side by side with another HKP server (--target), and writes the
+// results as Markdown and JSON under bench/results/. See README.md "Benchmark" and `npm run bench -- --help`.
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { FRESH_POOL, loadDataset, writeKeydump, type Dataset } from './dataset.js';
+import { syntheticKeys } from './generate.js';
+import { runLoad } from './load.js';
+import { HELP, parseOptions, UsageError, type BenchOptions } from './options.js';
+import { ProcessSampler } from './procstat.js';
+import { buildLists, pushes, type HkpRequest, type Scenario, type ScenarioId } from './queries.js';
+import { renderMarkdown, scaleLabel, type BenchReport, type Measured, type RunResult, type ScaleResult } from './report.js';
+import { build, importKeys, ROOT, startKeystore, type ImportResult, type RunningKeystore } from './server.js';
+import { createStore, type Store } from './store.js';
+
+let options: BenchOptions;
+try {
+  options = parseOptions(process.argv.slice(2), process.env);
+} catch (e) {
+  if (!(e instanceof UsageError)) throw e;
+  console.error(`npm run bench: ${e.message} (see --help)`);
+  process.exit(2);
+}
+if (options.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const { durationSeconds, concurrencies, scenarios, target, targetPids, tool, freshPerRun, warmupSeconds } = options;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const cleanups: (() => Promise<void>)[] = [];
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`\n${signal}: cleaning up (again to quit at once)`);
+    void runCleanups().finally(() => process.exit(130));
+  });
+}
+async function runCleanups(): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((e: unknown) => log(`cleanup failed: ${String(e)}`));
+}
+
+function progress(what: string): (done: number, total: number, rate: number) => void {
+  let last = 0;
+  return (done, total, rate) => {
+    if (Date.now() - last < 2000 && done < total) return;
+    last = Date.now();
+    log(`  ${what}: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} keys generated (${Math.round(rate)} keys/s)`);
+  };
+}
+
+async function prepareDataset(synthetic: number, workDir: string): Promise<{ dataset: Dataset; seconds: number }> {
+  const started = Date.now();
+  const dataset = await loadDataset({ syntheticCount: synthetic, debian: options.debian, workDir, onProgress: progress('dataset') });
+  if (dataset.debianFiles.length === 0 && options.debian) log('  the Debian keyrings are not installed (apt-get install debian-keyring): synthetic keys only');
+  if (dataset.all.length === 0) throw new Error('the dataset is empty: no Debian keyrings and no synthetic keys (--keys 0)');
+  return { dataset, seconds: (Date.now() - started) / 1000 };
+}
+
+async function measure(server: MeasuredServer, scenario: Scenario, concurrency: number, requests: HkpRequest[], listFile: string): Promise<Measured> {
+  const usage = new ProcessSampler(server.pids);
+  const db = server.dbPids ? new ProcessSampler(server.dbPids) : null;
+  await Promise.all([usage.start(), db?.start()]);
+  const load = runLoad(tool, { url: server.url, requests, connections: concurrency, durationSeconds, connectionClose: scenario.connectionClose, listFile });
+  // The samplers stop whatever the run's outcome, before its error (if any) is thrown.
+  const [serverUsage, dbUsage] = await load.then(() => Promise.all([usage.stop(), db?.stop()]), async (e: unknown) => {
+    await Promise.all([usage.stop(), db?.stop()]);
+    throw e;
+  });
+  const result = await load;
+  const sampled = (await server.pids()).length > 0;
+  return {
+    ...result,
+    cpuSeconds: sampled ? serverUsage.cpuSeconds : null,
+    peakRssBytes: sampled ? serverUsage.peakRssBytes : null,
+    dbCpuSeconds: dbUsage ? dbUsage.cpuSeconds : null,
+  };
+}
+
+function summary(m: Measured): string {
+  const extra = [m.errors > 0 ? `${m.errors} errors` : '', m.notFound > 0 ? `${m.notFound} 404` : ''].filter(Boolean).join(', ');
+  return `${Math.round(m.requestsPerSecond).toLocaleString('en-US')} req/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms${extra ? ` (${extra})` : ''}`;
+}
+
+async function runScale(synthetic: number): Promise<ScaleResult> {
+  const workDir = await mkdtemp(path.join(tmpdir(), 'keystore-bench-'));
+  cleanups.push(() => (options.keep ? Promise.resolve() : rm(workDir, { recursive: true, force: true })));
+  log(`\n== ${synthetic.toLocaleString('en-US')} synthetic keys${options.debian ? ' + the Debian keyrings' : ''} ==`);
+  const { dataset, seconds: generationSeconds } = await prepareDataset(synthetic, workDir);
+  const pushNewRuns = scenarios.some((s) => s.id === 'push-new') ? concurrencies.length : 0;
+  const fresh = pushNewRuns > 0 ? await syntheticKeys(FRESH_POOL, freshPerRun * pushNewRuns, { onProgress: progress('new keys to push') }) : [];
+
+  const store: Store = await createStore(options.adminUrl ?? undefined, workDir);
+  cleanups.push(async () => {
+    await store.close(options.keep);
+    if (options.keep) log(`kept: ${store.description} (${Object.entries(store.env).map(([k, v]) => `${k}=${v}`).join(' ')})`);
+  });
+  log(`  store: ${store.description}`);
+  const imports = await importDataset(store, dataset);
+  const databaseBytes = await store.size();
+
+  const keystore: RunningKeystore = await startKeystore(store.env);
+  cleanups.push(() => keystore.stop());
+  const idle = new ProcessSampler(async () => [keystore.pid]);
+  await idle.start();
+  const idleRssBytes = (await idle.stop()).peakRssBytes || null;
+  log(`  keystore serve at ${keystore.url} (pid ${keystore.pid})`);
+
+  const lists = await buildLists(dataset.all, { queries: options.queries, pushQueries: options.pushQueries });
+  const servers: Servers = {
+    keystore: { url: keystore.url, pids: async () => [keystore.pid], ...(store.kind === 'postgresql' ? { dbPids: () => store.backendPids() } : {}) },
+    ...(target ? { target: { url: target, pids: async () => targetPids } } : {}),
+  };
+  const listFile = path.join(workDir, 'requests.txt');
+  await warmUp(servers, lists, listFile);
+  const runs: RunResult[] = [];
+  for (const scenario of scenarios) {
+    for (const [level, concurrency] of (scenario.connectionClose ? [4] : concurrencies).entries()) {
+      // Each push-of-a-new-key run has keys of its own, so that every push is new to the server.
+      const requests = scenario.id === 'push-new' ? await pushes(fresh.slice(level * freshPerRun, (level + 1) * freshPerRun)) : lists.get(scenario.id)!;
+      runs.push(await measureRun(servers, scenario, concurrency, requests, listFile));
+    }
+  }
+  const databaseBytesAfterRuns = await store.size();
+  await runCleanups();
+  return {
+    debianKeys: dataset.debian.length, syntheticKeys: dataset.synthetic.length, store: store.description, generationSeconds,
+    imports, storedKeys: (imports.debian?.inserted ?? 0) + (imports.synthetic?.inserted ?? 0), databaseBytes, databaseBytesAfterRuns, idleRssBytes, runs,
+  };
+}
+
+/** `keystore import` of the Debian keyrings, then of the synthetic keys: one import rate each. */
+async function importDataset(store: Store, dataset: Dataset): Promise<ScaleResult['imports']> {
+  const imports: ScaleResult['imports'] = {};
+  if (dataset.debianFiles.length > 0) {
+    imports.debian = await importKeys(store.env, dataset.debianFiles);
+    log(`  import, Debian: ${describeImport(imports.debian)}`);
+  }
+  if (dataset.syntheticFiles.length > 0) {
+    imports.synthetic = await importKeys(store.env, dataset.syntheticFiles);
+    log(`  import, synthetic: ${describeImport(imports.synthetic)}`);
+  }
+  return imports;
+}
+
+interface MeasuredServer {
+  url: string;
+  /** Processes whose CPU and RSS are the server's (none: not sampled). */
+  pids: () => Promise<number[]>;
+  /** PostgreSQL backends of its database. */
+  dbPids?: () => Promise<number[]>;
+}
+
+interface Servers {
+  keystore: MeasuredServer;
+  target?: MeasuredServer;
+}
+
+async function warmUp(servers: Servers, lists: Map<ScenarioId, HkpRequest[]>, listFile: string): Promise<void> {
+  if (warmupSeconds === 0) return;
+  log(`  warm-up: ${warmupSeconds} s per read scenario`);
+  for (const scenario of scenarios.filter((s) => s.kind === 'read' && !s.connectionClose)) {
+    for (const server of [servers.keystore, ...(servers.target ? [servers.target] : [])]) {
+      await runLoad(tool, { url: server.url, requests: lists.get(scenario.id)!, connections: 4, durationSeconds: warmupSeconds, connectionClose: false, listFile });
+    }
+  }
+}
+
+/** One scenario at one concurrency: keystore, then the target right after it with the same requests. */
+async function measureRun(servers: Servers, scenario: Scenario, concurrency: number, requests: HkpRequest[], listFile: string): Promise<RunResult> {
+  const keystore = await measure(servers.keystore, scenario, concurrency, requests, listFile);
+  const target = servers.target ? await measure(servers.target, scenario, concurrency, requests, listFile) : undefined;
+  let line = `  ${scenario.title}, ${concurrency} conn.: keystore ${summary(keystore)}`;
+  if (target) line += ` | target ${summary(target)} | ratio ${(keystore.requestsPerSecond / Math.max(1e-9, target.requestsPerSecond)).toFixed(2)}`;
+  log(line);
+  return {
+    scenario: scenario.id, title: scenario.title, concurrency, listSize: requests.length, keystore, ...(target ? { target } : {}), loadAverage: loadavg()[0]!,
+  };
+}
+
+function describeImport(r: ImportResult): string {
+  return `${r.keys} keys in ${r.seconds.toFixed(1)} s (${Math.round(r.keysPerSecond)} keys/s), ${r.inserted} stored, ${r.rejected + r.failed} rejected`;
+}
+
+function commit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head} + uncommitted changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  if (options.writeKeydump) {
+    const workDir = await mkdtemp(path.join(tmpdir(), 'keystore-bench-'));
+    try {
+      const { dataset } = await prepareDataset(options.scales[options.scales.length - 1]!, workDir);
+      const files = await writeKeydump(dataset, options.writeKeydump);
+      log(`wrote ${dataset.all.length.toLocaleString('en-US')} keys in ${files.length} keydump files to ${options.writeKeydump}`);
+      log(`e.g.: bench/sks/start.sh ${options.writeKeydump} 11380`);
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+    return;
+  }
+  const started = new Date();
+  const machine = { cores: availableParallelism(), memoryBytes: totalmem(), loadAverage: loadavg(), node: process.version, platform: process.platform };
+  log(`keystore benchmark: ${tool}, ${durationSeconds} s per run, concurrency ${concurrencies.join('/')}, ${options.adminUrl ? 'PostgreSQL (DATABASE_URL)' : 'PGlite'}${target ? `, target ${target}` : ''}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
+  if (options.build) {
+    log('building (npm run build)…');
+    await build();
+  }
+  const results: ScaleResult[] = [];
+  for (const synthetic of options.scales) results.push(await runScale(synthetic));
+  const report: BenchReport = {
+    started: started.toISOString(), finished: new Date().toISOString(), machine, commit: commit(), tool, durationSeconds, target, scales: results,
+  };
+  const markdown = renderMarkdown(report);
+  await mkdir(options.out, { recursive: true });
+  const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const base = path.join(options.out, stamp);
+  await writeFile(`${base}.md`, markdown + '\n');
+  await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
+  console.log(markdown);
+  log(`written: ${base}.md, ${base}.json (${results.map(scaleLabel).join('; ')})`);
+}
+
+main().catch(async (e: unknown) => {
+  log(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  await runCleanups();
+  process.exit(1);
+});
+

@@ -1,0 +1,90 @@
+// keystore token create|list|revoke: access tokens for PUSH_POLICY=token / LOOKUP_POLICY=token.
+import type { Command } from 'commander';
+import type { Kysely } from 'kysely';
+import { AccessService, type NewToken, type TokenInfo } from '../services/accessService.js';
+import type { Database } from '../store/database.js';
+import { TokenRepository } from '../store/tokenRepository.js';
+import { openMigratedDatabase, type CliContext } from './context.js';
+
+function accessService(db: Kysely<Database>): AccessService {
+  return new AccessService(new TokenRepository(db));
+}
+
+export function createToken(db: Kysely<Database>, email: string): Promise<NewToken> {
+  return accessService(db).create(email);
+}
+
+export function listTokens(db: Kysely<Database>): Promise<TokenInfo[]> {
+  return accessService(db).list();
+}
+
+export function revokeToken(db: Kysely<Database>, id: string): Promise<TokenInfo> {
+  return accessService(db).revoke(id);
+}
+
+/** What `token create` prints: the secret alone on the last line, so scripts can take it with `tail -n 1`. */
+export function formatNewToken(token: NewToken): string[] {
+  return [
+    `token ${token.id} created for ${token.email}; only its hash is stored, so it is shown this once:`,
+    token.secret,
+  ];
+}
+
+/** What `token list` prints: one line per token, never a secret. */
+export function formatTokenList(tokens: TokenInfo[]): string[] {
+  if (tokens.length === 0) return ['no tokens (create one with: keystore token create --email ADDRESS)'];
+  const rows = tokens.map((t) => [
+    t.id,
+    t.email,
+    t.created.toISOString(),
+    t.lastUsed ? t.lastUsed.toISOString() : 'never',
+    t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'active',
+  ]);
+  return table([['ID', 'EMAIL', 'CREATED', 'LAST USED', 'STATUS'], ...rows]);
+}
+
+export function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+}
+
+export function registerToken(program: Command, ctx: CliContext): void {
+  const token = program.command('token').description('manage access tokens (PUSH_POLICY=token, LOOKUP_POLICY=token)');
+
+  const withDatabase = async (work: (db: Kysely<Database>) => Promise<void>) => {
+    const database = await openMigratedDatabase(ctx);
+    try {
+      await work(database.db);
+    } finally {
+      await database.close();
+    }
+  };
+
+  token
+    .command('create')
+    .description('create a token for an e-mail address; prints the token once, alone on the last line')
+    .requiredOption('--email <address>', 'the address keys pushed with this token must carry')
+    .action((options: { email: string }) => withDatabase(async (db) => {
+      for (const line of formatNewToken(await createToken(db, options.email))) ctx.print(line);
+    }));
+
+  token
+    .command('list')
+    .description('list tokens: id, e-mail, created, last used, revoked (never the secrets)')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) => withDatabase(async (db) => {
+      const tokens = await listTokens(db);
+      if (options.json) ctx.print(JSON.stringify(tokens));
+      else for (const line of formatTokenList(tokens)) ctx.print(line);
+    }));
+
+  token
+    .command('revoke')
+    .description('revoke a token by id (see token list); it stops working at once')
+    .argument('<id>', 'token id')
+    .action((id: string) => withDatabase(async (db) => {
+      const revoked = await revokeToken(db, id);
+      ctx.print(`token ${revoked.id} (${revoked.email}) is revoked since ${revoked.revokedAt?.toISOString()}`);
+    }));
+}

@@ -1,0 +1,93 @@
+// Prometheus metrics of one server instance, in a registry of its own (never prom-client's global one).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** A database pool's connections at scrape time (the shape of store/database.ts PoolStats). */
+export interface PoolUse {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
+
+export type KeyOutcomeName = 'inserted' | 'updated' | 'unchanged' | 'rejected';
+
+export interface RequestLabels {
+  /** A fixed name per route (see http/requestMetrics.ts), never the raw URL. */
+  route: string;
+  method: string;
+  status: number;
+}
+
+export interface MetricsOptions {
+  version: string;
+  /** Read at each scrape; absent when there is no pool (embedded database): no pool metrics then. */
+  poolUse?: (() => PoolUse) | undefined;
+}
+
+const KEY_OUTCOMES: KeyOutcomeName[] = ['inserted', 'updated', 'unchanged', 'rejected'];
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'route' | 'method' | 'status'>;
+  private readonly durations: Histogram<'route' | 'method'>;
+  private readonly keys: Counter<'outcome'>;
+  private readonly rejections: Counter<'reason'>;
+
+  constructor(options: MetricsOptions) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'keystore_build_info', help: 'Always 1; the version label says which keystore runs', labelNames: ['version'], registers })
+      .set({ version: options.version }, 1);
+    this.requests = new Counter({
+      name: 'keystore_http_requests_total', help: 'HTTP requests answered, by route, method and status',
+      labelNames: ['route', 'method', 'status'], registers,
+    });
+    this.durations = new Histogram({
+      name: 'keystore_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route and method',
+      labelNames: ['route', 'method'], buckets: DURATION_BUCKETS, registers,
+    });
+    this.keys = new Counter({
+      name: 'keystore_keys_total', help: 'Keys submitted to /pks/add, by outcome (inserted, updated, unchanged, rejected)',
+      labelNames: ['outcome'], registers,
+    });
+    for (const outcome of KEY_OUTCOMES) this.keys.inc({ outcome }, 0);
+    this.rejections = new Counter({
+      name: 'keystore_keys_rejected_total', help: 'Keys (or unreadable parts of an upload) refused, by reason code',
+      labelNames: ['reason'], registers,
+    });
+    if (options.poolUse) this.registerPoolGauges(options.poolUse);
+  }
+
+  private registerPoolGauges(poolUse: () => PoolUse): void {
+    const poolGauge = (name: string, help: string, read: (use: PoolUse) => number) => new Gauge({
+      name, help, registers: [this.registry],
+      collect() {
+        this.set(read(poolUse()));
+      },
+    });
+    poolGauge('keystore_db_pool_connections', 'Open PostgreSQL connections, idle or in use', (u) => u.total);
+    poolGauge('keystore_db_pool_idle_connections', 'Open PostgreSQL connections not in use', (u) => u.idle);
+    poolGauge('keystore_db_pool_waiting_queries', 'Queries waiting for a PostgreSQL connection', (u) => u.waiting);
+    poolGauge('keystore_db_pool_max_connections', 'Most PostgreSQL connections the pool opens (DB_POOL_SIZE)', (u) => u.max);
+  }
+
+  observeRequest(labels: RequestLabels, seconds: number): void {
+    this.requests.inc({ route: labels.route, method: labels.method, status: labels.status });
+    this.durations.observe({ route: labels.route, method: labels.method }, seconds);
+  }
+
+  countKey(outcome: KeyOutcomeName, reason?: string): void {
+    this.keys.inc({ outcome });
+    if (outcome === 'rejected') this.rejections.inc({ reason: reason ?? 'other' });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

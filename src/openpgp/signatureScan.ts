@@ -1,0 +1,141 @@
+// Reads the facts of a signature packet needed to attribute and order it — version, type, creation time,
+// issuer, expiry times, primary-user-ID flag — without parsing its key material (cheap enough for floods).
+// RFC 9580 §5.2.3 (v4/v6) and §5.2.2 (v3).
+
+export interface SignatureFacts {
+  version: number;
+  type: number;
+  /** Unix seconds; 0 when absent. */
+  created: number;
+  issuerKeyId: string | null;
+  issuerFingerprint: string | null;
+  keyExpirationTime: number | null;
+  signatureExpirationTime: number | null;
+  primaryUserId: boolean;
+}
+
+export class SignatureScanError extends Error {}
+
+const SUBPACKET = { created: 2, signatureExpiry: 3, keyExpiry: 9, issuer: 16, primaryUserId: 25, issuerFingerprint: 33 } as const;
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase();
+}
+
+function u32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!;
+}
+
+export function scanSignature(body: Uint8Array): SignatureFacts {
+  const version = body[0];
+  if (version === 3) {
+    if (body.length < 19 || body[1] !== 5) throw new SignatureScanError('truncated v3 signature');
+    return {
+      version, type: body[2]!, created: u32(body, 3), issuerKeyId: hex(body.subarray(7, 15)), issuerFingerprint: null,
+      keyExpirationTime: null, signatureExpirationTime: null, primaryUserId: false,
+    };
+  }
+  if (version !== 4 && version !== 6) throw new SignatureScanError(`unsupported signature version ${version}`);
+  const countBytes = version === 6 ? 4 : 2;
+  const facts: SignatureFacts = {
+    version, type: body[1] ?? -1, created: 0, issuerKeyId: null, issuerFingerprint: null,
+    keyExpirationTime: null, signatureExpirationTime: null, primaryUserId: false,
+  };
+  let pos = 4;
+  for (const hashed of [true, false]) {
+    if (pos + countBytes > body.length) throw new SignatureScanError('truncated signature');
+    const count = countBytes === 4 ? u32(body, pos) : (body[pos]! << 8) + body[pos + 1]!;
+    pos += countBytes;
+    const end = pos + count;
+    if (end > body.length) throw new SignatureScanError('truncated signature subpackets');
+    readSubpackets(body.subarray(pos, end), hashed, facts);
+    pos = end;
+  }
+  if (pos + 2 > body.length) throw new SignatureScanError('truncated signature');
+  return facts;
+}
+
+function readSubpackets(area: Uint8Array, hashed: boolean, facts: SignatureFacts): void {
+  let pos = 0;
+  while (pos < area.length) {
+    const l0 = area[pos]!;
+    let length: number;
+    if (l0 < 192) {
+      length = l0;
+      pos += 1;
+    } else if (l0 < 255) {
+      if (pos + 1 >= area.length) throw new SignatureScanError('truncated subpacket length');
+      length = ((l0 - 192) << 8) + area[pos + 1]! + 192;
+      pos += 2;
+    } else {
+      if (pos + 5 > area.length) throw new SignatureScanError('truncated subpacket length');
+      length = u32(area, pos + 1);
+      pos += 5;
+    }
+    if (length < 1 || pos + length > area.length) throw new SignatureScanError('malformed subpacket');
+    const type = area[pos]! & 0x7f;
+    const data = area.subarray(pos + 1, pos + length);
+    pos += length;
+    // Only the hashed area is signed: times and flags count only there; the issuer is a hint either way.
+    if (type === SUBPACKET.issuer && data.length === 8) facts.issuerKeyId ??= hex(data);
+    else if (type === SUBPACKET.issuerFingerprint && data.length >= 21) facts.issuerFingerprint ??= hex(data.subarray(1));
+    else if (!hashed) continue;
+    else if (type === SUBPACKET.created && data.length === 4) facts.created = u32(data, 0);
+    else if (type === SUBPACKET.keyExpiry && data.length === 4) facts.keyExpirationTime = u32(data, 0) || null;
+    else if (type === SUBPACKET.signatureExpiry && data.length === 4) facts.signatureExpirationTime = u32(data, 0) || null;
+    else if (type === SUBPACKET.primaryUserId && data.length === 1) facts.primaryUserId = data[0] !== 0;
+  }
+}
+
+// Unhashed subpackets kept: the issuer hints and an embedded back-signature (gpg puts the primary-key binding
+// of signing subkeys there). Everything else in the unhashed area is unsigned: anyone could change it.
+const KEPT_UNHASHED = new Set([16, 32, 33]);
+const MAX_EMBEDDED_SIGNATURE = 4096;
+
+/**
+ * The signature with its unhashed area reduced to the subpackets worth keeping. Copies of one signature
+ * that differ only in unsigned bytes become identical, so nobody can add "new" signatures to someone
+ * else's key by padding a genuine one.
+ */
+export function normalizeSignature(body: Uint8Array): Uint8Array {
+  const version = body[0];
+  if (version !== 4 && version !== 6) return body;
+  const countBytes = version === 6 ? 4 : 2;
+  const readCount = (at: number) => (countBytes === 4 ? u32(body, at) : (body[at]! << 8) + body[at + 1]!);
+  const unhashedAt = 4 + countBytes + readCount(4);
+  if (unhashedAt + countBytes > body.length) throw new SignatureScanError('truncated signature');
+  const unhashedLength = readCount(unhashedAt);
+  const areaStart = unhashedAt + countBytes;
+  const areaEnd = areaStart + unhashedLength;
+  if (areaEnd > body.length) throw new SignatureScanError('truncated signature subpackets');
+  const kept: Uint8Array[] = [];
+  let pos = areaStart;
+  let changed = false;
+  while (pos < areaEnd) {
+    const start = pos;
+    const l0 = body[pos]!;
+    let length: number;
+    if (l0 < 192) {
+      length = l0;
+      pos += 1;
+    } else if (l0 < 255) {
+      length = ((l0 - 192) << 8) + body[pos + 1]! + 192;
+      pos += 2;
+    } else {
+      length = u32(body, pos + 1);
+      pos += 5;
+    }
+    const end = pos + length;
+    if (length < 1 || end > areaEnd) throw new SignatureScanError('malformed subpacket');
+    const type = body[pos]! & 0x7f;
+    if (KEPT_UNHASHED.has(type) && (type !== 32 || length <= MAX_EMBEDDED_SIGNATURE)) kept.push(body.subarray(start, end));
+    else changed = true;
+    pos = end;
+  }
+  if (!changed) return body;
+  const area = Buffer.concat(kept);
+  const count = countBytes === 4
+    ? Uint8Array.of((area.length >>> 24) & 0xff, (area.length >>> 16) & 0xff, (area.length >>> 8) & 0xff, area.length & 0xff)
+    : Uint8Array.of((area.length >> 8) & 0xff, area.length & 0xff);
+  return new Uint8Array(Buffer.concat([body.subarray(0, unhashedAt), count, area, body.subarray(areaEnd)]));
+}

@@ -1,0 +1,84 @@
+// What the audit log records about a push: per key its outcome, what was added and dropped, or why it was refused.
+import type { Dropped } from '../openpgp/index.js';
+import type { AuditEntry, AuditOutcome } from '../store/auditRepository.js';
+import type { AuthenticatedToken } from './accessService.js';
+
+/** Who pushed: the part of a submit context the audit log keeps (a token's id, never its secret). */
+export interface PushOrigin {
+  source: 'http' | 'import';
+  remoteAddress?: string | undefined;
+  token?: AuthenticatedToken | null | undefined;
+}
+
+export interface AddedComponents {
+  userIds: number;
+  subkeys: number;
+  signatures: number;
+}
+
+// A flooded key can drop thousands of components: the log keeps the first ones and the total.
+const MAX_DROPPED_LISTED = 100;
+const MAX_REASONS_LISTED = 20;
+
+/**
+ * The audit rows of one push, written together at its end: a row per key (by fingerprint), and one row for
+ * all the parts of the upload that named no key (unreadable data, malformed primary keys), so that junk uploads of
+ * thousands of parts cost one row, not thousands.
+ */
+export class PushAuditBatch {
+  private readonly rows: AuditEntry[] = [];
+  private readonly unidentified: string[] = [];
+
+  constructor(private readonly origin: PushOrigin) {}
+
+  accepted(outcome: Parameters<typeof acceptedEntry>[1]): void {
+    this.rows.push(acceptedEntry(this.origin, outcome));
+  }
+
+  refused(fingerprint: string | null, reason: string): void {
+    if (fingerprint === null) this.unidentified.push(reason);
+    else this.rows.push(refusedEntry(this.origin, fingerprint, reason));
+  }
+
+  entries(): AuditEntry[] {
+    if (this.unidentified.length === 0) return this.rows;
+    if (this.unidentified.length === 1) return [...this.rows, refusedEntry(this.origin, null, this.unidentified[0]!)];
+    const counts = new Map<string, number>();
+    for (const reason of this.unidentified) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+    const reasons = [...counts].slice(0, MAX_REASONS_LISTED).map(([reason, count]) => ({ reason, count }));
+    return [...this.rows, {
+      ...who(this.origin),
+      fingerprint: null,
+      outcome: 'refused',
+      detail: { reason: `${this.unidentified.length} parts of the upload held no usable key`, reasons },
+    }];
+  }
+}
+
+function acceptedEntry(
+  origin: PushOrigin,
+  outcome: { status: Exclude<AuditOutcome, 'refused'>; fingerprint: string; added: AddedComponents; dropped: Dropped[] },
+): AuditEntry {
+  return {
+    ...who(origin),
+    fingerprint: outcome.fingerprint,
+    outcome: outcome.status,
+    detail: { added: outcome.added, ...droppedDetail(outcome.dropped) },
+  };
+}
+
+function refusedEntry(origin: PushOrigin, fingerprint: string | null, reason: string): AuditEntry {
+  return { ...who(origin), fingerprint, outcome: 'refused', detail: { reason } };
+}
+
+function who(origin: PushOrigin) {
+  return { source: origin.source, remoteAddress: origin.remoteAddress ?? null, tokenId: origin.token?.id ?? null };
+}
+
+function droppedDetail(dropped: Dropped[]) {
+  if (dropped.length === 0) return {};
+  return {
+    dropped: dropped.slice(0, MAX_DROPPED_LISTED).map((d) => ({ component: d.component, reason: d.reason })),
+    ...(dropped.length > MAX_DROPPED_LISTED ? { droppedTotal: dropped.length } : {}),
+  };
+}

@@ -1,0 +1,74 @@
+// A throw-away PostgreSQL cluster of the Debian binaries, in a temporary folder on its own port, that a test
+// can stop and start (as .ci/run starts one). Run as the postgres user when the tests run as root.
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+const PG_ROOT = '/usr/lib/postgresql';
+
+/** The bin folder of the newest installed PostgreSQL with initdb and pg_ctl, or undefined. */
+export function postgresBinaries(): string | undefined {
+  if (!existsSync(PG_ROOT)) return undefined;
+  const versions = readdirSync(PG_ROOT).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  return versions.map((v) => join(PG_ROOT, v, 'bin')).find((bin) => existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl')));
+}
+
+export interface PrivatePostgres {
+  url: string;
+  port: number;
+  start(): Promise<void>;
+  /** pg_ctl stop -m fast: connections are terminated, new ones refused. */
+  stop(): Promise<void>;
+  /** Stops the cluster (if running) and deletes its folder. */
+  destroy(): Promise<void>;
+}
+
+export async function createPrivatePostgres(bin: string, firstPort = 55440): Promise<PrivatePostgres> {
+  const dir = await mkdtemp(join(tmpdir(), 'keystore-pg-'));
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) await chown(dir, ...(await postgresIds()));
+  const run = async (command: string) => {
+    const [file, args] = asRoot ? ['su', ['postgres', '-s', '/bin/sh', '-c', command]] : ['/bin/sh', ['-c', command]];
+    await execFileAsync(file, args as string[], { timeout: 60_000 });
+  };
+  const data = join(dir, 'data');
+  const port = await freePort(firstPort);
+  await run(`${bin}/initdb -D ${data} -U postgres --auth=trust >/dev/null`);
+  const start = () => run(`${bin}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1' -l ${dir}/log -w start >/dev/null`);
+  const stop = () => run(`${bin}/pg_ctl -D ${data} -m fast -w stop >/dev/null`);
+  await start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    start,
+    stop,
+    async destroy() {
+      await stop().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postgresIds(): Promise<[number, number]> {
+  const { stdout: uid } = await execFileAsync('id', ['-u', 'postgres']);
+  const { stdout: gid } = await execFileAsync('id', ['-g', 'postgres']);
+  return [Number(uid.trim()), Number(gid.trim())];
+}
+
+/** The first port from `from` on that nothing listens on at 127.0.0.1. */
+async function freePort(from: number): Promise<number> {
+  for (let port = from; port < from + 100; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}..${from + 99}`);
+}
