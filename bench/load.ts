@@ -16,6 +16,8 @@ export interface LoadOptions {
   connections: number;
   durationSeconds: number;
   connectionClose: boolean;
+  /** Sends each request of the list at most once: the run ends when the list is used up, or at the duration. */
+  once: boolean;
   /** Where wrk's request list is written. */
   listFile: string;
 }
@@ -48,9 +50,10 @@ export function wrkInstalled(): boolean {
 
 export function runLoad(tool: Tool, options: LoadOptions): Promise<LoadResult> {
   if (tool === 'wrk') return runWrk(options);
-  // autocannon's reconnectRate drops the response it reconnects after, and with "Connection: close" alone it
-  // writes the next request on the closing socket: a connection per request gets its own small driver.
-  return options.connectionClose ? runNewConnections(options) : runAutocannon(options);
+  // autocannon's reconnectRate drops the response it reconnects after, with "Connection: close" alone it writes
+  // the next request on the closing socket, and it cannot stop at the end of a list within a duration: those
+  // runs get a small driver of their own.
+  return options.connectionClose || options.once ? runNodeClient(options) : runAutocannon(options);
 }
 
 async function runWrk(options: LoadOptions): Promise<LoadResult> {
@@ -58,7 +61,7 @@ async function runWrk(options: LoadOptions): Promise<LoadResult> {
   const threads = Math.max(1, Math.min(options.connections, availableParallelism()));
   const args = [
     '-t', String(threads), '-c', String(options.connections), '-d', `${options.durationSeconds}s`, '--timeout', '10s',
-    '-s', WRK_SCRIPT, ...(options.connectionClose ? ['-H', 'Connection: close'] : []), options.url, '--', options.listFile, String(threads),
+    '-s', WRK_SCRIPT, ...(options.connectionClose ? ['-H', 'Connection: close'] : []), options.url, '--', options.listFile, String(threads), options.once ? 'once' : 'cycle',
   ];
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -71,10 +74,10 @@ async function runWrk(options: LoadOptions): Promise<LoadResult> {
   const line = output.split('\n').find((l) => l.startsWith('WRK_RESULT '));
   if (!line) throw new Error(`wrk printed no result:\n${output}`);
   const r = JSON.parse(line.slice('WRK_RESULT '.length)) as {
-    requests: number; durationUs: number; bytes: number; p50Us: number; p99Us: number; notFound: number; otherStatus: number;
+    requests: number; durationUs: number; activeUs: number; bytes: number; p50Us: number; p99Us: number; notFound: number; otherStatus: number;
     connectErrors: number; readErrors: number; writeErrors: number; timeouts: number;
   };
-  const seconds = r.durationUs / 1e6;
+  const seconds = (options.once ? r.activeUs : r.durationUs) / 1e6;
   return {
     requests: r.requests,
     seconds,
@@ -119,10 +122,11 @@ async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-/** Closed loops, one per connection, each request on a new connection with "Connection: close". */
-async function runNewConnections(options: LoadOptions): Promise<LoadResult> {
+/** Closed loops, one per connection, with Node's HTTP client; with connectionClose a new connection per request. */
+async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
   const url = new URL(options.url);
   const list = options.requests;
+  const agent = options.connectionClose ? false : new http.Agent({ keepAlive: true, maxSockets: options.connections });
   const latencies: number[] = [];
   let next = 0;
   let notFound = 0;
@@ -132,9 +136,9 @@ async function runNewConnections(options: LoadOptions): Promise<LoadResult> {
   const deadline = started + BigInt(options.durationSeconds * 1e9);
   const send = (r: HkpRequest) => new Promise<void>((resolve) => {
     const sent = process.hrtime.bigint();
-    const headers: Record<string, string> = { connection: 'close' };
+    const headers: Record<string, string> = options.connectionClose ? { connection: 'close' } : {};
     if (r.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const request = http.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent: false, timeout: 10_000 }, (response) => {
+    const request = http.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent, timeout: 10_000 }, (response) => {
       response.on('data', (chunk: Buffer) => (bytes += chunk.length));
       response.on('end', () => {
         latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
@@ -151,9 +155,10 @@ async function runNewConnections(options: LoadOptions): Promise<LoadResult> {
     request.end(r.body);
   });
   const loop = async () => {
-    while (process.hrtime.bigint() < deadline) await send(list[next++ % list.length]!);
+    while (process.hrtime.bigint() < deadline && !(options.once && next >= list.length)) await send(list[next++ % list.length]!);
   };
   await Promise.all(Array.from({ length: options.connections }, loop));
+  if (agent) agent.destroy();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   latencies.sort((a, b) => a - b);
   const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;

@@ -17,7 +17,7 @@ export const HELP = `npm run bench -- [options]
   --no-debian         leave out the Debian keyrings
   --queries N         requests in each read list (default 2000)
   --push-queries N    stored keys in the list of re-pushes (default 500)
-  --fresh N           new keys for each push-of-a-new-key run (default 500 per second of --duration)
+  --fresh N           new keys for each push-of-a-new-key run, each pushed once (default 1000 per second of --duration)
   --warmup S          seconds of warm-up per read scenario before measuring (default 1; 0 = none)
   --keep              keep the database (PostgreSQL) or PGlite folder and print where it is
   --no-build          use dist/ as it is (default: npm run build first)
@@ -110,7 +110,7 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
     tool: (values.tool as Tool | undefined) ?? (wrkInstalled() ? 'wrk' : 'autocannon'),
     queries: count(values.queries, '--queries', 1),
     pushQueries: count(values['push-queries'], '--push-queries', 1),
-    freshPerRun: values.fresh ? count(values.fresh, '--fresh', 1) : Math.max(1000, 500 * durationSeconds),
+    freshPerRun: values.fresh ? count(values.fresh, '--fresh', 1) : 1000 * durationSeconds,
     warmupSeconds: count(values.warmup, '--warmup'),
     keep: values.keep,
     build: !values['no-build'],

@@ -20,17 +20,19 @@ export interface Scenario {
   kind: 'read' | 'push';
   /** Sends "Connection: close" (a new connection per request, as gpg's dirmngr does). */
   connectionClose: boolean;
+  /** Each request at most once (pushes of new keys): the run ends early when the list is used up. */
+  once: boolean;
 }
 
 export const SCENARIOS: Scenario[] = [
-  { id: 'get-fpr', title: 'get by fingerprint', kind: 'read', connectionClose: false },
-  { id: 'get-fpr-close', title: 'get by fingerprint, Connection: close', kind: 'read', connectionClose: true },
-  { id: 'get-longid', title: 'get by long key ID', kind: 'read', connectionClose: false },
-  { id: 'index-email', title: 'index by e-mail', kind: 'read', connectionClose: false },
-  { id: 'index-name', title: 'index by name words', kind: 'read', connectionClose: false },
-  { id: 'index-shortid', title: 'index by short key ID', kind: 'read', connectionClose: false },
-  { id: 'push-stored', title: 'push of a stored key', kind: 'push', connectionClose: false },
-  { id: 'push-new', title: 'push of a new key', kind: 'push', connectionClose: false },
+  { id: 'get-fpr', title: 'get by fingerprint', kind: 'read', connectionClose: false, once: false },
+  { id: 'get-fpr-close', title: 'get by fingerprint, Connection: close', kind: 'read', connectionClose: true, once: false },
+  { id: 'get-longid', title: 'get by long key ID', kind: 'read', connectionClose: false, once: false },
+  { id: 'index-email', title: 'index by e-mail', kind: 'read', connectionClose: false, once: false },
+  { id: 'index-name', title: 'index by name words', kind: 'read', connectionClose: false, once: false },
+  { id: 'index-shortid', title: 'index by short key ID', kind: 'read', connectionClose: false, once: false },
+  { id: 'push-stored', title: 'push of a stored key', kind: 'push', connectionClose: false, once: false },
+  { id: 'push-new', title: 'push of a new key', kind: 'push', connectionClose: false, once: true },
 ];
 
 /** The path gpg --recv-keys / --search-keys sends. */
@@ -51,7 +53,7 @@ export function emailOf(userId: string): string | null {
 /** "First Last" of a user ID: its name part without comment and e-mail, first and last word. */
 export function nameWordsOf(userId: string): string | null {
   const name = userId.replace(/<[^>]*>/g, ' ').replace(/\([^)]*\)/g, ' ').trim();
-  const words = name.split(/\s+/).filter((w) => w.length >= 2 && !w.includes('@'));
+  const words = name.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w) && !w.includes('@'));
   if (words.length === 0) return null;
   return words.length === 1 ? words[0]! : `${words[0]} ${words[words.length - 1]}`;
 }

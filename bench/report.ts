@@ -98,8 +98,12 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
     return row;
   });
   lines.push(...table(header, rows), '');
-  const wrapped = s.runs.filter((r) => r.scenario === 'push-new' && r.keystore.requests > r.listSize);
-  if (wrapped.length > 0) lines.push(`Note: push of a new key ran out of new keys at concurrency ${wrapped.map((r) => r.concurrency).join(', ')} (the rest were re-pushes); raise --fresh.`, '');
+  const short = (m: Measured | undefined) => m !== undefined && m.seconds < 0.95 * report.durationSeconds;
+  for (const r of s.runs.filter((run) => run.scenario === 'push-new' && (short(run.keystore) || short(run.target)))) {
+    const who = [short(r.keystore) ? `keystore in ${r.keystore.seconds.toFixed(1)} s` : '', short(r.target) ? `the target in ${r.target!.seconds.toFixed(1)} s` : ''].filter(Boolean).join(', ');
+    lines.push(`Note: at concurrency ${r.concurrency}, the ${r.listSize} new keys were all pushed before the end of the run (${who}); --fresh gives more.`);
+  }
+  lines.push('');
   return lines;
 }
 

@@ -65,7 +65,7 @@ async function measure(server: MeasuredServer, scenario: Scenario, concurrency: 
   const usage = new ProcessSampler(server.pids);
   const db = server.dbPids ? new ProcessSampler(server.dbPids) : null;
   await Promise.all([usage.start(), db?.start()]);
-  const load = runLoad(tool, { url: server.url, requests, connections: concurrency, durationSeconds, connectionClose: scenario.connectionClose, listFile });
+  const load = runLoad(tool, { url: server.url, requests, connections: concurrency, durationSeconds, connectionClose: scenario.connectionClose, once: scenario.once, listFile });
   // The samplers stop whatever the run's outcome, before its error (if any) is thrown.
   const [serverUsage, dbUsage] = await load.then(() => Promise.all([usage.stop(), db?.stop()]), async (e: unknown) => {
     await Promise.all([usage.stop(), db?.stop()]);
@@ -165,7 +165,7 @@ async function warmUp(servers: Servers, lists: Map<ScenarioId, HkpRequest[]>, li
   log(`  warm-up: ${warmupSeconds} s per read scenario`);
   for (const scenario of scenarios.filter((s) => s.kind === 'read' && !s.connectionClose)) {
     for (const server of [servers.keystore, ...(servers.target ? [servers.target] : [])]) {
-      await runLoad(tool, { url: server.url, requests: lists.get(scenario.id)!, connections: 4, durationSeconds: warmupSeconds, connectionClose: false, listFile });
+      await runLoad(tool, { url: server.url, requests: lists.get(scenario.id)!, connections: 4, durationSeconds: warmupSeconds, connectionClose: false, once: false, listFile });
     }
   }
 }

@@ -10,13 +10,13 @@ import { Metrics } from './metrics.js';
 import { AccessService } from './services/accessService.js';
 import { KeyService, type KeyOutcomeListener } from './services/keyService.js';
 import { AuditRepository } from './store/auditRepository.js';
-import { isDatabaseUnavailable, openDatabase, type DatabaseHandle } from './store/database.js';
+import { isDatabaseUnavailable, type DatabaseHandle } from './store/database.js';
 import { KeyQueries } from './store/keyQueries.js';
 import { KeyRepository } from './store/keyRepository.js';
 import { StatsRepository } from './store/statsRepository.js';
 import { TokenRepository } from './store/tokenRepository.js';
 import { LookupService } from './services/lookupService.js';
-import { migrateToLatest } from './store/migrate.js';
+import { openMigratedDatabase } from './store/migrate.js';
 
 /** The key limits a configuration sets. */
 export function keyLimits(config: Config): KeyLimits {
@@ -46,13 +46,7 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, logger: Logger, version: string): Promise<RunningServer> {
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
-  try {
-    await migrateToLatest(database.db);
-  } catch (e) {
-    await database.close();
-    throw e;
-  }
+  const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
   const metrics = new Metrics({ version, poolUse: database.poolStats });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
   const keys = new KeyService(new KeyRepository(database.db), new AuditRepository(database.db), { limits: keyLimits(config), onOutcome });

@@ -1,8 +1,8 @@
 // What every command gets from main.ts: settings (validated on first use), a logger, output, the version.
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { openDatabase, type DatabaseHandle } from '../store/database.js';
-import { migrateToLatest } from '../store/migrate.js';
+import type { DatabaseHandle } from '../store/database.js';
+import { openMigratedDatabase as openMigrated } from '../store/migrate.js';
 
 export interface CliContext {
   /** Validated settings; throws ConfigError naming the bad variable. */
@@ -22,12 +22,5 @@ export interface CliContext {
 /** Opens the configured database and brings its schema up to date. */
 export async function openMigratedDatabase(ctx: CliContext): Promise<DatabaseHandle> {
   const config = ctx.config();
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
-  try {
-    await migrateToLatest(database.db);
-  } catch (e) {
-    await database.close();
-    throw e;
-  }
-  return database;
+  return openMigrated({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
 }

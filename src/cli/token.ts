@@ -43,7 +43,7 @@ export function formatTokenList(tokens: TokenInfo[]): string[] {
   return table([['ID', 'EMAIL', 'CREATED', 'LAST USED', 'STATUS'], ...rows]);
 }
 
-export function table(rows: string[][]): string[] {
+function table(rows: string[][]): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));

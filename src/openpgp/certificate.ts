@@ -2,23 +2,12 @@
 import { PublicKeyPacket, SignaturePacket, enums } from 'openpgp';
 import { DEFAULT_LIMITS, type KeyLimits } from './limits.js';
 import { Tag, fingerprintOf, keyIdOf, packetKey, type Packet } from './packets.js';
-import { normalizeSignature, scanSignature } from './signatureScan.js';
+import { normalizeSignature, scanSignature, type SignatureFacts } from './signatureScan.js';
 
-export interface SigInfo {
+export interface SigInfo extends SignatureFacts {
   packet: Packet;
   /** De-duplication identity (tag + body). */
   id: string;
-  version: number;
-  type: number;
-  /** Unix seconds. */
-  created: number;
-  issuerKeyId: string | null;
-  issuerFingerprint: string | null;
-  /** Seconds after key creation, from a self-signature; null = none. */
-  keyExpirationTime: number | null;
-  /** Seconds after signature creation; null = none. */
-  signatureExpirationTime: number | null;
-  primaryUserId: boolean;
   /** openpgp.js view, parsed only when the signature is verified (undefined: not parsed yet). */
   parsed?: SignaturePacket | null;
 }
@@ -57,6 +46,8 @@ export interface Cert {
 export interface Dropped {
   component: string;
   reason: string;
+  /** Set when the drop may be undone later: the certification's issuer is not stored (yet). */
+  awaitsIssuer?: true;
 }
 
 /**

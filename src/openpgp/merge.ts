@@ -227,7 +227,7 @@ async function acceptCertifications(
       if (room <= 0) {
         dropped.push({ component, reason: `this user ID already holds the maximum of ${limits.maxCertificationsPerUserId} third-party certifications` });
       } else if (candidates.length === 0) {
-        dropped.push({ component, reason: 'third-party certification by a key not stored here' });
+        dropped.push({ component, reason: 'third-party certification by a key not stored here', awaitsIssuer: true });
       } else if (attempts-- <= 0) {
         dropped.push({ component, reason: 'too many third-party certifications failed to verify' });
       } else {
@@ -276,7 +276,7 @@ function summarize(dropped: Dropped[]): Dropped[] {
     if (entry) entry.n++;
     else counts.set(key, { d, n: 1 });
   }
-  return [...counts.values()].map(({ d, n }) => (n === 1 ? d : { component: d.component, reason: `${d.reason} (${n} signatures)` }));
+  return [...counts.values()].map(({ d, n }) => (n === 1 ? d : { ...d, reason: `${d.reason} (${n} signatures)` }));
 }
 
 function* allSigs(cert: Cert): Generator<SigInfo> {

@@ -26,14 +26,11 @@ export interface KeySubmitter {
   close(): Promise<void>;
 }
 
-// The merge's wording for a certification whose issuer is not stored; see merge.ts acceptCertifications.
-const AWAITS_ISSUER = /by a key not stored here/;
-
 /** Validates and merges one key's bytes, as /pks/add does, and says what became of it. */
 export async function submitKeyBytes(keys: KeyService, bytes: Uint8Array): Promise<KeyResult> {
   try {
     const outcome = await keys.submitKey(readPackets(bytes), { source: 'import' });
-    return { status: outcome.status, fingerprint: outcome.fingerprint, awaitsIssuers: outcome.dropped.some((d) => AWAITS_ISSUER.test(d.reason)) };
+    return { status: outcome.status, fingerprint: outcome.fingerprint, awaitsIssuers: outcome.dropped.some((d) => d.awaitsIssuer === true) };
   } catch (e) {
     const fingerprint = primaryFingerprint(bytes);
     if (isCertRejected(e)) return { status: 'rejected', reason: e.reason, ...((e.fingerprint ?? fingerprint) ? { fingerprint: e.fingerprint ?? fingerprint } : {}) };

@@ -41,6 +41,9 @@ export interface StoredKey {
 // E-mails longer than any real address are not indexed (keeps the btree index within its row limit).
 const MAX_INDEXED_EMAIL = 254;
 
+// Longest primary key packet with its header: RSA 16384 (the largest key size accepted) is about 2.1 KB.
+const PRIMARY_PACKET_PREFIX = 8192;
+
 export class KeyRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -88,12 +91,15 @@ export class KeyRepository {
     });
   }
 
-  /** Bytes of stored keys whose primary key has one of these long key IDs (third-party certifiers). */
+  /**
+   * The leading bytes of stored keys whose primary key has one of these long key IDs (third-party certifiers):
+   * enough for the primary key packet, which comes first (key packets are at most a few KB), not whole keys.
+   */
   async primaryKeysByKeyId(keyIds: string[]): Promise<Uint8Array[]> {
     if (keyIds.length === 0) return [];
     const rows = await this.db
       .selectFrom('keys')
-      .select('packets')
+      .select(sql<Uint8Array>`substring(packets from 1 for ${PRIMARY_PACKET_PREFIX})`.as('packets'))
       .where('id', 'in', this.db.selectFrom('key_identifiers').select('key_row').where('long_id', 'in', keyIds).where('is_primary', '=', true))
       .execute();
     return rows.map((r) => toBytes(r.packets));

@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
+import { openDatabase, type DatabaseHandle, type DatabaseOptions } from './database.js';
 
 // From src/store (sources) or dist/src/store (build), migrations/ sits two levels up.
 const DEFAULT_FOLDER = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -28,4 +29,16 @@ export async function migrateToLatest(db: Kysely<any>, folder = DEFAULT_FOLDER):
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return results ?? [];
+}
+
+/** Opens the database and brings its schema up to date (closing it again if that fails). */
+export async function openMigratedDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  const database = await openDatabase(options);
+  try {
+    await migrateToLatest(database.db);
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+  return database;
 }

@@ -15,18 +15,27 @@ export interface TestServer extends RunningServer {
   backend: Backend;
 }
 
+export interface TestDatabase {
+  /** Connection string of a new, empty PostgreSQL database; undefined for PGlite (in memory). */
+  url: string | undefined;
+  drop(): Promise<void>;
+}
+
+/** A new empty database on TEST_DATABASE_URL's server, or nothing to create for PGlite. */
+export async function createTestDatabase(backend: Backend): Promise<TestDatabase> {
+  if (backend !== 'postgresql') return { url: undefined, drop: async () => {} };
+  const adminUrl = process.env['TEST_DATABASE_URL']!;
+  const name = `keystore_test_${randomBytes(6).toString('hex')}`;
+  await adminQuery(adminUrl, `create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => adminQuery(adminUrl, `drop database if exists ${name} with (force)`) };
+}
+
 export async function startTestServer(backend: Backend, env: Record<string, string> = {}, logger: Logger = pino({ level: 'silent' })): Promise<TestServer> {
-  let databaseUrl: string | undefined;
-  let dropDatabase = async () => {};
-  if (backend === 'postgresql') {
-    const adminUrl = process.env['TEST_DATABASE_URL']!;
-    const name = `keystore_test_${randomBytes(6).toString('hex')}`;
-    await adminQuery(adminUrl, `create database ${name}`);
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    dropDatabase = () => adminQuery(adminUrl, `drop database if exists ${name} with (force)`);
-  }
+  const database = await createTestDatabase(backend);
+  const databaseUrl = database.url;
+  const dropDatabase = database.drop;
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',

@@ -2,12 +2,10 @@
 // export imported into an empty store, stdin; on each backend (with PostgreSQL, merges run in worker threads);
 // and the real command line as a subprocess.
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importKeyService, startImportWorkers } from '../../src/cli/import.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -15,10 +13,10 @@ import { encodeArmor } from '../../src/formats/armor.js';
 import { fingerprintOf, readPackets, splitKeys, writePackets } from '../../src/openpgp/packets.js';
 import { CHECKSUM_FILE, MANIFEST_FILE, runExport } from '../../src/services/exportService.js';
 import { inProcessSubmitter, runImport, type ImportOptions, type ImportReport, type KeySubmitter } from '../../src/services/importService.js';
-import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
+import type { DatabaseHandle } from '../../src/store/database.js';
 import { ExportQueries } from '../../src/store/exportQueries.js';
-import { migrateToLatest } from '../../src/store/migrate.js';
-import { backends, type Backend } from '../helpers/server.js';
+import { openMigratedDatabase } from '../../src/store/migrate.js';
+import { backends, createTestDatabase, type Backend } from '../helpers/server.js';
 
 const RINGS = ['debian-keyring', 'debian-maintainers', 'debian-nonupload', 'debian-role-keys'].map((n) => `/usr/share/keyrings/${n}.gpg`);
 const installed = RINGS.every((f) => existsSync(f));
@@ -35,32 +33,12 @@ interface Store {
 
 /** A fresh migrated database: PGlite in memory, or a new database on TEST_DATABASE_URL's server. */
 async function freshStore(backend: Backend, env: Record<string, string> = {}): Promise<Store> {
-  let url: string | undefined;
-  let drop = async () => {};
-  if (backend === 'postgresql') {
-    const admin = process.env['TEST_DATABASE_URL']!;
-    const name = `keystore_import_${randomBytes(6).toString('hex')}`;
-    await adminQuery(admin, `create database ${name}`);
-    const u = new URL(admin);
-    u.pathname = `/${name}`;
-    url = u.toString();
-    drop = () => adminQuery(admin, `drop database if exists ${name} with (force)`);
-  }
-  const config = loadConfig({ DATA_DIR: 'memory://', ...(url ? { DATABASE_URL: url } : {}), ...env });
-  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 4 });
-  await migrateToLatest(db.db);
-  return { db, config, close: async () => { await db.close(); await drop(); } };
+  const database = await createTestDatabase(backend);
+  const config = loadConfig({ DATA_DIR: 'memory://', ...(database.url ? { DATABASE_URL: database.url } : {}), ...env });
+  const db = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 4 });
+  return { db, config, close: async () => { await db.close(); await database.drop(); } };
 }
 
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * Worker threads with PostgreSQL (as the command does by default) for the tests that ask for them (starting
