@@ -44,21 +44,28 @@ async function runCleanups(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((e: unknown) => log(`cleanup failed: ${String(e)}`));
 }
 
-function progress(what: string): (done: number, total: number, rate: number) => void {
+/** Generation progress on stderr, at most every 2 s; `generated` says how many keys were made (0: all cached). */
+function progress(what: string): { onProgress: (done: number, total: number, rate: number) => void; generated: () => number } {
   let last = 0;
-  return (done, total, rate) => {
-    if (Date.now() - last < 2000 && done < total) return;
-    last = Date.now();
-    log(`  ${what}: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} keys generated (${Math.round(rate)} keys/s)`);
+  let generated = 0;
+  return {
+    onProgress: (done, total, rate) => {
+      generated = done;
+      if (Date.now() - last < 2000 && done < total) return;
+      last = Date.now();
+      log(`  ${what}: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} keys generated (${Math.round(rate)} keys/s)`);
+    },
+    generated: () => generated,
   };
 }
 
-async function prepareDataset(synthetic: number, workDir: string): Promise<{ dataset: Dataset; seconds: number }> {
+async function prepareDataset(synthetic: number, workDir: string): Promise<{ dataset: Dataset; generation: ScaleResult['generation'] }> {
   const started = Date.now();
-  const dataset = await loadDataset({ syntheticCount: synthetic, debian: options.debian, workDir, onProgress: progress('dataset') });
+  const generating = progress('dataset');
+  const dataset = await loadDataset({ syntheticCount: synthetic, debian: options.debian, workDir, onProgress: generating.onProgress });
   if (dataset.debianFiles.length === 0 && options.debian) log('  the Debian keyrings are not installed (apt-get install debian-keyring): synthetic keys only');
   if (dataset.all.length === 0) throw new Error('the dataset is empty: no Debian keyrings and no synthetic keys (--keys 0)');
-  return { dataset, seconds: (Date.now() - started) / 1000 };
+  return { dataset, generation: { keys: generating.generated(), seconds: (Date.now() - started) / 1000 } };
 }
 
 async function measure(server: MeasuredServer, scenario: Scenario, concurrency: number, requests: HkpRequest[], listFile: string): Promise<Measured> {
@@ -90,9 +97,9 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'keystore-bench-'));
   cleanups.push(() => (options.keep ? Promise.resolve() : rm(workDir, { recursive: true, force: true })));
   log(`\n== ${synthetic.toLocaleString('en-US')} synthetic keys${options.debian ? ' + the Debian keyrings' : ''} ==`);
-  const { dataset, seconds: generationSeconds } = await prepareDataset(synthetic, workDir);
+  const { dataset, generation } = await prepareDataset(synthetic, workDir);
   const pushNewRuns = scenarios.some((s) => s.id === 'push-new') ? concurrencies.length : 0;
-  const fresh = pushNewRuns > 0 ? await syntheticKeys(FRESH_POOL, freshPerRun * pushNewRuns, { onProgress: progress('new keys to push') }) : [];
+  const fresh = pushNewRuns > 0 ? await syntheticKeys(FRESH_POOL, freshPerRun * pushNewRuns, { onProgress: progress('new keys to push').onProgress }) : [];
 
   const store: Store = await createStore(options.adminUrl ?? undefined, workDir);
   cleanups.push(async () => {
@@ -128,7 +135,7 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   const databaseBytesAfterRuns = await store.size();
   await runCleanups();
   return {
-    debianKeys: dataset.debian.length, syntheticKeys: dataset.synthetic.length, store: store.description, generationSeconds,
+    debianKeys: dataset.debian.length, syntheticKeys: dataset.synthetic.length, store: store.description, generation,
     imports, storedKeys: (imports.debian?.inserted ?? 0) + (imports.synthetic?.inserted ?? 0), databaseBytes, databaseBytesAfterRuns, idleRssBytes, runs,
   };
 }

@@ -75,19 +75,22 @@ function exactFirst(query: KeyQuery & { kind: 'words' }) {
 export class KeyQueries {
   constructor(private readonly db: Db) {}
 
-  /** The matching keys' bytes, exact matches first, then newest. */
-  async packets(query: KeyQuery, page: Page): Promise<FoundKey[]> {
-    const rows = await this.db
+  /** One page of the matching keys, exact matches first, then newest. */
+  private matchingPage(query: KeyQuery, page: Page) {
+    return this.db
       .selectFrom('keys')
-      .select(['fingerprint', 'version', 'packets'])
       .where('version', 'in', page.versions)
       .where(matches(this.db, query))
       .$if(query.kind === 'words', (qb) => qb.orderBy(exactFirst(query as KeyQuery & { kind: 'words' }), 'desc'))
       .orderBy('created', 'desc')
       .orderBy('id')
       .offset(page.offset)
-      .limit(page.limit)
-      .execute();
+      .limit(page.limit);
+  }
+
+  /** The matching keys' bytes, exact matches first, then newest. */
+  async packets(query: KeyQuery, page: Page): Promise<FoundKey[]> {
+    const rows = await this.matchingPage(query, page).select(['fingerprint', 'version', 'packets']).execute();
     return rows.map((r) => ({ fingerprint: r.fingerprint, version: r.version, packets: toBytes(r.packets) }));
   }
 
@@ -103,16 +106,8 @@ export class KeyQueries {
 
   /** The query selecting one page of matching keys' index facts (also used to EXPLAIN searches). */
   indexQuery(query: KeyQuery, page: Page) {
-    return this.db
-      .selectFrom('keys')
-      .select(['id', 'fingerprint', 'key_id', 'version', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'signature_facts'])
-      .where('version', 'in', page.versions)
-      .where(matches(this.db, query))
-      .$if(query.kind === 'words', (qb) => qb.orderBy(exactFirst(query as KeyQuery & { kind: 'words' }), 'desc'))
-      .orderBy('created', 'desc')
-      .orderBy('id')
-      .offset(page.offset)
-      .limit(page.limit);
+    return this.matchingPage(query, page)
+      .select(['id', 'fingerprint', 'key_id', 'version', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'signature_facts']);
   }
 
   /** Index facts of the matching keys (one page), with user IDs and subkeys. */
