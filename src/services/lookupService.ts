@@ -52,10 +52,11 @@ export class LookupService {
   async index(query: KeyQuery, page: PageRequest, verbose: boolean): Promise<IndexResult> {
     const limit = Math.min(page.pageSize ?? this.options.maxResults, this.options.maxResults);
     const offset = page.pageToken ? decodePageToken(page.pageToken) : 0;
-    const [keys, total] = await Promise.all([
-      this.queries.index(query, { offset, limit, versions: LEGACY_VERSIONS }),
-      this.queries.count(query, LEGACY_VERSIONS),
-    ]);
+    const keys = await this.queries.index(query, { offset, limit, versions: LEGACY_VERSIONS });
+    // A page that is not full, after the first matches, tells the total without counting (most searches).
+    const total = keys.length < limit && (keys.length > 0 || offset === 0)
+      ? offset + keys.length
+      : await this.queries.count(query, LEGACY_VERSIONS);
     if (total === 0) throw new AppError(404, 'not_found', 'no key matches the search');
     const nextPageToken = offset + keys.length < total ? encodePageToken(offset + keys.length) : null;
     const result: IndexResult = { keys, total, nextPageToken };

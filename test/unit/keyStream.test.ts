@@ -3,8 +3,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeArmor } from '../../src/formats/armor.js';
 import { KeySplitter, KeyStreamReader, primaryFingerprint, readKeyStream, type KeyStreamItem } from '../../src/openpgp/keyStream.js';
-import { concatBytes, packetHeader, writePackets, Tag, type Packet } from '../../src/openpgp/packets.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
+import { concatBytes, fingerprintOf, packetHeader, writePackets, Tag, type Packet } from '../../src/openpgp/packets.js';
+import { fixtureBytes, fixtureKeys, makeKey, type TestKey } from '../helpers/keys.js';
 
 let keys: TestKey[];
 let bytes: Uint8Array[];
@@ -98,10 +98,17 @@ describe('KeySplitter and KeyStreamReader on binary input', () => {
   });
 
   it('skips a truncated key whose last packet runs into the next key', () => {
-    const truncated = bytes[1]!.subarray(0, bytes[1]!.length - 20);
-    const items = read([concatBytes([bytes[0]!, truncated, bytes[2]!])]);
-    expect(keyBytes(items)).toEqual([hex(bytes[0]!), hex(bytes[2]!)]);
-    expect(items[1]).toMatchObject({ kind: 'skipped', offset: bytes[0]!.length, length: truncated.length, fingerprint: keys[1]!.fingerprint });
+    // Fixed keys (Debian fixtures): with random key bytes the truncated key's last packet can end on a
+    // plausible boundary inside the next key (about 1 run in 100), and no reader can tell that apart.
+    const fixedKeys = ['ed25519.gpg', 'expired.gpg', 'non-ascii-uid.gpg'].map((f) => fixtureKeys(fixtureBytes(f))[0]!);
+    const fixed = fixedKeys.map((packets) => writePackets(packets));
+    const truncated = fixed[1]!.subarray(0, fixed[1]!.length - 20);
+    const items = read([concatBytes([fixed[0]!, truncated, fixed[2]!])]);
+    expect(keyBytes(items)).toEqual([hex(fixed[0]!), hex(fixed[2]!)]);
+    expect(items[1]).toMatchObject({ kind: 'skipped', offset: fixed[0]!.length, fingerprint: fingerprintOf(fixedKeys[1]![0]!.body) });
+    // A plausible packet header inside the broken key can split the skipped region: together they cover it.
+    const skippedBytes = items.reduce((n, i) => n + (i.kind === 'skipped' ? i.length : 0), 0);
+    expect(skippedBytes).toBe(truncated.length);
   });
 
   it('skips garbage before the first key and a truncated key at the end', () => {
