@@ -3,26 +3,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { ImportSummary } from '../src/services/importService.js';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
 
-export interface ImportResult {
-  files: number;
-  keys: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  rejected: number;
-  failed: number;
-  /** As the import reports it (reading, merging, the certification pass). */
-  seconds: number;
-  keysPerSecond: number;
-  /** Including the process's start and migrations. */
-  wallSeconds: number;
-  maxRssBytes: number;
-  reasons: Record<string, number>;
-}
+/** What `keystore import --json` prints, plus the wall time including the process's start and migrations. */
+export type ImportResult =
+  Pick<ImportSummary, 'files' | 'keys' | 'inserted' | 'updated' | 'unchanged' | 'rejected' | 'failed' | 'reasons' | 'seconds' | 'keysPerSecond'>
+  & { maxRssBytes: number; wallSeconds: number };
 
 /** Runs `keystore import --json FILES` against the store and returns its summary. */
 export async function importKeys(env: Record<string, string>, files: string[]): Promise<ImportResult> {

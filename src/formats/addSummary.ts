@@ -21,6 +21,7 @@ export function addSummaryJson(o: AddOutcome): string {
     updated: o.updated,
     unchanged: o.unchanged,
     rejected: o.rejected,
-    dropped: o.dropped,
+    // Only the documented fields: internal flags on a dropped component stay inside the server.
+    dropped: o.dropped.map(({ fingerprint, component, reason }) => ({ fingerprint, component, reason })),
   });
 }

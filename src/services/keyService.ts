@@ -145,10 +145,11 @@ export class KeyService {
       const stored = await this.keys.findForMerge(fingerprint);
       const storedCert = stored ? await parseStoredCert(stored.packets) : null;
       const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers });
-      checkKeyOwnership(context.pushPolicy ?? 'open', context.token ?? null, fingerprint, storedCert, merged.cert);
+      // Derived once: the ownership check reads its user IDs, the store writes it.
+      const record = deriveKey(merged.cert);
+      checkKeyOwnership(context.pushPolicy ?? 'open', context.token ?? null, fingerprint, storedCert, record.userIds);
       const dropped = [...parsed.dropped, ...merged.dropped];
       if (merged.status === 'unchanged') return { status: 'unchanged', fingerprint, dropped, added: merged.added };
-      const record = deriveKey(merged.cert);
       const written = stored ? await this.keys.update(stored, record, merged.bytes) : await this.keys.insert(record, merged.bytes);
       if (written) return { status: merged.status, fingerprint, dropped, added: merged.added };
     }

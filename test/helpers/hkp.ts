@@ -13,10 +13,24 @@ export async function pushKeys(baseUrl: string, keytext: string | Uint8Array, op
   return { status: res.status, text, json: safeJson(text) };
 }
 
-export async function lookup(baseUrl: string, params: Record<string, string>) {
-  const res = await fetch(`${baseUrl}/pks/lookup?${new URLSearchParams(params)}`);
+export interface TextResponse {
+  status: number;
+  type: string | null;
+  text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: any;
+  headers: Headers;
+}
+
+/** fetch, with the body read as text and, when it is JSON, parsed. */
+export async function fetchText(url: string, init?: RequestInit): Promise<TextResponse> {
+  const res = await fetch(url, init);
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type'), text, json: safeJson(text), headers: res.headers };
+}
+
+export async function lookup(baseUrl: string, params: Record<string, string>, headers: Record<string, string> = {}) {
+  return fetchText(`${baseUrl}/pks/lookup?${new URLSearchParams(params)}`, { headers });
 }
 
 /** Packets of an armored get response, for comparing keys packet by packet. */

@@ -5,7 +5,7 @@ import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken, revokeToken } from '../../src/cli/token.js';
 import { listAudit } from '../../src/cli/audit.js';
-import { lookup } from '../helpers/hkp.js';
+import { fetchText, lookup } from '../helpers/hkp.js';
 import { armorPackets, fromPrivate, makeKey, type TestKey } from '../helpers/keys.js';
 import { backends, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -18,15 +18,7 @@ async function push(baseUrl: string, keytext: string, authorization?: string) {
 }
 
 async function get(baseUrl: string, path: string, authorization?: string) {
-  const res = await fetch(`${baseUrl}${path}`, authorization === undefined ? {} : { headers: { authorization } });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json, headers: res.headers };
+  return fetchText(`${baseUrl}${path}`, authorization === undefined ? {} : { headers: { authorization } });
 }
 
 const bearer = (secret: string) => `Bearer ${secret}`;

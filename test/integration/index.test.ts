@@ -3,7 +3,7 @@
 // HTML pages for browsers, and the statistics document. Contract: shared/reference/hkp-clients.md §1-2.
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pushKeys } from '../helpers/hkp.js';
+import { fetchText, pushKeys, type TextResponse } from '../helpers/hkp.js';
 import { debianFixtures, fixtureBytes, fromPrivate, makeKey, type DebianFixture, type TestKey } from '../helpers/keys.js';
 import { backends, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -46,25 +46,9 @@ function expectedBits(f: FixtureFacts): number {
   return bits;
 }
 
-interface Response {
-  status: number;
-  type: string | null;
-  text: string;
-  json: any;
-  headers: Headers;
-}
-
-async function request(server: TestServer, path: string, params: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<Response> {
+async function request(server: TestServer, path: string, params: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<TextResponse> {
   const query = Object.keys(params).length > 0 ? `?${new URLSearchParams(params)}` : '';
-  const res = await fetch(`${server.url}${path}${query}`, { headers });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, type: res.headers.get('content-type'), text, json, headers: res.headers };
+  return fetchText(`${server.url}${path}${query}`, { headers });
 }
 
 const lookup = (server: TestServer, params: Record<string, string>, headers: Record<string, string> = {}) =>
