@@ -2,11 +2,18 @@
 // filling it with synthetic rows (SQL-generated facts, not real keys) when it holds fewer.
 // Usage: DATABASE_URL=postgres://... npx tsx bench/explain-searches.ts [N=100000]
 import { sql } from 'kysely';
+import { userIdWords } from '../src/openpgp/index.js';
+import { parseSearch } from '../src/services/search.js';
 import { openDatabase } from '../src/store/database.js';
 import { KeyQueries, type KeyQuery } from '../src/store/keyQueries.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 
 const target = Number(process.argv[2] ?? 100_000);
+const FIRST_NAMES = ['Alice', 'Bob', 'Carol', 'Dave', 'Erin', 'Frank', 'Grace', 'Heidi', 'Ivan', 'Judy', 'Mallory', 'Niaj', 'Olivia', 'Peggy', 'Rupert', 'Sybil', 'Trent', 'Victor', 'Walter', 'Zoë'];
+const LAST_NAMES = ['Smith', 'Müller', 'García', 'Nakamura', 'Kowalski', 'Okafor', 'Dubois', 'Rossi', 'Jensen', 'Novák', 'Vernooĳ', 'Haddad', 'Silva', 'Kim', 'Ivanova', 'Nguyen', 'Öztürk', 'Fischer', 'Ruiz', 'Sato'];
+// user_ids.words as the app writes them (userIdWords), without lower() in SQL (which depends on the locale).
+const firstWords = FIRST_NAMES.map((n) => userIdWords(n)[0]!);
+const lastWords = LAST_NAMES.map((n) => userIdWords(n)[0]!);
 const url = process.env['DATABASE_URL'];
 const { db, close } = await openDatabase({ url, dataDir: process.env['DATA_DIR'] ?? './data' });
 await migrateToLatest(db);
@@ -23,8 +30,10 @@ if (have < target) {
         select i,
           upper(md5('k' || i) || substr(md5('x' || i), 1, 8)) as fpr,
           upper(md5('s' || i) || substr(md5('y' || i), 1, 8)) as sub,
-          (array['Alice','Bob','Carol','Dave','Erin','Frank','Grace','Heidi','Ivan','Judy','Mallory','Niaj','Olivia','Peggy','Rupert','Sybil','Trent','Victor','Walter','Zoë'])[1 + i % 20] as first_name,
-          (array['Smith','Müller','García','Nakamura','Kowalski','Okafor','Dubois','Rossi','Jensen','Novák','Vernooĳ','Haddad','Silva','Kim','Ivanova','Nguyen','Öztürk','Fischer','Ruiz','Sato'])[1 + (i / 20) % 20] as last_name
+          (${sql.val(FIRST_NAMES)}::text[])[1 + i % 20] as first_name,
+          (${sql.val(LAST_NAMES)}::text[])[1 + (i / 20) % 20] as last_name,
+          (${sql.val(firstWords)}::text[])[1 + i % 20] as first_word,
+          (${sql.val(lastWords)}::text[])[1 + (i / 20) % 20] as last_word
         from generate_series(${from}::int, ${to}::int) as i
       ), k as (
         insert into keys (fingerprint, key_id, version, algorithm, bits, created, expires, revoked, packets, size,
@@ -38,8 +47,10 @@ if (have < target) {
         union all
         select k.id, false, g.sub, right(g.sub, 16), right(g.sub, 8), 18, 255, k.created, null::bigint, false from k join g on g.fpr = k.fingerprint
       )
-      insert into user_ids (key_row, position, uid, email, created, expires, revoked, is_primary)
-      select id, 0, primary_user_id, lower(substring(primary_user_id from '<(.*)>')), created, null::bigint, false, true from k
+      insert into user_ids (key_row, position, uid, email, words, created, expires, revoked, is_primary)
+      select k.id, 0, k.primary_user_id, lower(substring(k.primary_user_id from '<(.*)>')),
+        array[g.first_word, g.last_word, g.i::text, 'user' || g.i, 'example' || (g.i % 97), 'org'], k.created, null::bigint, false, true
+      from k join g on g.fpr = k.fingerprint
     `.execute(db);
     console.error(`  ${to} keys`);
   }
@@ -57,8 +68,8 @@ const searches: [string, KeyQuery][] = [
   ['short key ID', { kind: 'shortId', keyId: sample.fingerprint.slice(-8) }],
   ['e-mail', { kind: 'email', email: email.email! }],
   ['exact user ID', { kind: 'exactUserId', text: email.uid }],
-  ['one word', { kind: 'words', words: ['vernooĳ'] }],
-  ['two words', { kind: 'words', words: ['zoë', 'nakamura'] }],
+  ['one word', parseSearch('Vernooĳ', false)],
+  ['two words', parseSearch('Zoë Nakamura', false)],
 ];
 const queries = new KeyQueries(db);
 console.log(`# Query plans on ${Math.max(have, target)} keys (${url ? 'PostgreSQL' : 'PGlite'})\n`);

@@ -15,6 +15,7 @@ export const HELP = `npm run bench -- [options]
   --target-pid PIDS   sample CPU and memory of the target's processes (comma-separated)
   --tool wrk|autocannon  load generator (default wrk when installed)
   --no-debian         leave out the Debian keyrings
+  --workers N|auto    keystore's WORKERS (processes serving HTTP; default: the server's own, auto on PostgreSQL)
   --queries N         requests in each read list (default 2000)
   --push-queries N    stored keys in the list of re-pushes (default 500)
   --fresh N           new keys for each push-of-a-new-key run, each pushed once (default 1000 per second of --duration)
@@ -46,6 +47,8 @@ export interface BenchOptions {
   build: boolean;
   writeKeydump: string | null;
   out: string;
+  /** keystore's WORKERS setting; null = the server's default. */
+  workers: string | null;
   /** PostgreSQL server to create the benchmark database on (DATABASE_URL); null = PGlite. */
   adminUrl: string | null;
 }
@@ -75,6 +78,7 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
         'target-pid': { type: 'string' },
         tool: { type: 'string' },
         'no-debian': { type: 'boolean', default: false },
+        workers: { type: 'string' },
         queries: { type: 'string', default: '2000' },
         'push-queries': { type: 'string', default: '500' },
         fresh: { type: 'string' },
@@ -116,6 +120,7 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
     build: !values['no-build'],
     writeKeydump: values['write-keydump'] ?? null,
     out: values.out,
+    workers: values.workers ?? null,
     adminUrl: env['DATABASE_URL'] || null,
   };
 }

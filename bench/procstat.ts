@@ -1,7 +1,7 @@
 // CPU time and memory of processes during a load run, read from /proc (Linux): utime + stime from
 // /proc/PID/stat, resident set size (VmRSS) from /proc/PID/status, sampled every SAMPLE_MS.
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 const SAMPLE_MS = 200;
 const PID_REFRESH_MS = 1000;
@@ -104,4 +104,30 @@ export class ProcessSampler {
     }
     this.peak = Math.max(this.peak, rss);
   }
+}
+
+/** A process and all its descendants (e.g. a cluster's primary and workers), from /proc/PID/stat's ppid field. */
+export async function processTree(root: number): Promise<number[]> {
+  
+  const children = new Map<number, number[]>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
 }

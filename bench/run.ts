@@ -9,7 +9,7 @@ import { FRESH_POOL, loadDataset, writeKeydump, type Dataset } from './dataset.j
 import { syntheticKeys } from './generate.js';
 import { runLoad } from './load.js';
 import { HELP, parseOptions, UsageError, type BenchOptions } from './options.js';
-import { ProcessSampler } from './procstat.js';
+import { processTree, ProcessSampler } from './procstat.js';
 import { buildLists, pushes, type HkpRequest, type Scenario, type ScenarioId } from './queries.js';
 import { renderMarkdown, scaleLabel, type BenchReport, type Measured, type RunResult, type ScaleResult } from './report.js';
 import { build, importKeys, ROOT, startKeystore, type ImportResult, type RunningKeystore } from './server.js';
@@ -110,16 +110,16 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   const imports = await importDataset(store, dataset);
   const databaseBytes = await store.size();
 
-  const keystore: RunningKeystore = await startKeystore(store.env);
+  const keystore: RunningKeystore = await startKeystore({ ...store.env, ...(options.workers ? { WORKERS: options.workers } : {}) });
   cleanups.push(() => keystore.stop());
-  const idle = new ProcessSampler(async () => [keystore.pid]);
+  const idle = new ProcessSampler(() => processTree(keystore.pid));
   await idle.start();
   const idleRssBytes = (await idle.stop()).peakRssBytes || null;
   log(`  keystore serve at ${keystore.url} (pid ${keystore.pid})`);
 
   const lists = await buildLists(dataset.all, { queries: options.queries, pushQueries: options.pushQueries });
   const servers: Servers = {
-    keystore: { url: keystore.url, pids: async () => [keystore.pid], ...(store.kind === 'postgresql' ? { dbPids: () => store.backendPids() } : {}) },
+    keystore: { url: keystore.url, pids: () => processTree(keystore.pid), ...(store.kind === 'postgresql' ? { dbPids: () => store.backendPids() } : {}) },
     ...(target ? { target: { url: target, pids: async () => targetPids } } : {}),
   };
   const listFile = path.join(workDir, 'requests.txt');

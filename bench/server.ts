@@ -36,12 +36,15 @@ export interface RunningKeystore {
   stop(): Promise<void>;
 }
 
-/** Starts `keystore serve` on a free loopback port without rate limits, and waits until /pks/health answers 200. */
+/**
+ * Starts `keystore serve` on a free loopback port without rate limits, logging as in production (one line per
+ * request, to /dev/null), and waits until /pks/health answers 200.
+ */
 export async function startKeystore(env: Record<string, string>): Promise<RunningKeystore> {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN, 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT: 'off', LOG_LEVEL: 'warn', METRICS_PORT: '' },
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT: 'off', LOG_LEVEL: 'info', METRICS_PORT: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -11,6 +11,9 @@ const schema = z.object({
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(8 * MiB),
   MAX_RESULTS: z.coerce.number().int().min(1).max(10000).default(100),
+  // Answers to op=get/index kept in memory per process (README "Lookup cache"); 0 bytes turns it off.
+  LOOKUP_CACHE_BYTES: z.coerce.number().int().min(0).default(32 * MiB),
+  LOOKUP_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   // Key limits (see README "Limits"): enforced at upload and on every merge.
   MAX_KEY_BYTES: z.coerce.number().int().min(1024).default(1 * MiB),
   MAX_PACKET_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
@@ -29,6 +32,14 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** When set, /metrics is served on this port (same HOST) instead of on PORT. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * Processes serving HTTP (cluster mode, README "Settings"): `auto` = one per CPU, or 1 to 64. Only with
+   * DATABASE_URL: the embedded database lives inside one process. Unset = `auto` with DATABASE_URL, else 1.
+   */
+  WORKERS: z.string().trim().toLowerCase()
+    .refine((v) => v === 'auto' || (/^[0-9]+$/.test(v) && Number(v) >= 1 && Number(v) <= 64), 'must be auto or a whole number from 1 to 64')
+    .transform((v): 'auto' | number => (v === 'auto' ? 'auto' : Number(v)))
+    .optional(),
   /** How long a shutdown waits for requests in flight before closing their connections. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   // Access control (README "Access control"): who needs a token to push, to look up.
@@ -39,7 +50,10 @@ const schema = z.object({
     .transform((u) => u.replace(/\/+$/, '')).optional(),
 });
 
-export type Config = z.infer<typeof schema>;
+export type Config = Omit<z.infer<typeof schema>, 'WORKERS'> & {
+  /** `auto` (one per CPU) only with DATABASE_URL; always 1 with the embedded database. */
+  WORKERS: 'auto' | number;
+};
 
 export class ConfigError extends Error {}
 
@@ -52,5 +66,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const name = String(issue.path[0] ?? 'environment');
     throw new ConfigError(`invalid ${name}=${JSON.stringify(cleaned[name] ?? '')}: ${issue.message}`);
   }
-  return parsed.data;
+  const { WORKERS: workers, ...settings } = parsed.data;
+  if (settings.DATABASE_URL) return { ...settings, WORKERS: workers ?? 'auto' };
+  // PGlite is in-process: one process only. `auto` means as many as useful, which is 1 here; a number is an error.
+  if (typeof workers === 'number' && workers > 1) {
+    throw new ConfigError(`invalid WORKERS=${JSON.stringify(cleaned['WORKERS'])}: more than one worker needs DATABASE_URL (PostgreSQL); the embedded database lives in one process`);
+  }
+  return { ...settings, WORKERS: 1 };
 }

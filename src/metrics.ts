@@ -18,10 +18,20 @@ export interface RequestLabels {
   status: number;
 }
 
+/** Cluster mode (src/cluster.ts): /metrics answers the sum over every worker, not this worker's registry alone. */
+export interface ClusterMetrics {
+  /** Called once with this worker's registry, which the primary then collects at each scrape. */
+  share(registry: Registry): void;
+  /** Every worker's metrics summed, in Prometheus text format (the primary collects them). */
+  render(): Promise<string>;
+}
+
 export interface MetricsOptions {
   version: string;
   /** Read at each scrape; absent when there is no pool (embedded database): no pool metrics then. */
   poolUse?: (() => PoolUse) | undefined;
+  /** Set in a cluster worker: render() answers for the whole cluster. */
+  cluster?: ClusterMetrics | undefined;
 }
 
 const KEY_OUTCOMES: KeyOutcomeName[] = ['inserted', 'updated', 'unchanged', 'rejected'];
@@ -33,11 +43,13 @@ export class Metrics {
   private readonly durations: Histogram<'route' | 'method'>;
   private readonly keys: Counter<'outcome'>;
   private readonly rejections: Counter<'reason'>;
+  private readonly cluster: ClusterMetrics | undefined;
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    new Gauge({ name: 'keystore_build_info', help: 'Always 1; the version label says which keystore runs', labelNames: ['version'], registers })
+    // `first`, not the sum, over the workers of a cluster: still 1.
+    new Gauge({ name: 'keystore_build_info', help: 'Always 1; the version label says which keystore runs', labelNames: ['version'], registers, aggregator: 'first' })
       .set({ version: options.version }, 1);
     this.requests = new Counter({
       name: 'keystore_http_requests_total', help: 'HTTP requests answered, by route, method and status',
@@ -57,6 +69,8 @@ export class Metrics {
       labelNames: ['reason'], registers,
     });
     if (options.poolUse) this.registerPoolGauges(options.poolUse);
+    this.cluster = options.cluster;
+    this.cluster?.share(this.registry);
   }
 
   private registerPoolGauges(poolUse: () => PoolUse): void {
@@ -82,9 +96,9 @@ export class Metrics {
     if (outcome === 'rejected') this.rejections.inc({ reason: reason ?? 'other' });
   }
 
-  /** The Prometheus text exposition of every metric. */
+  /** The Prometheus text exposition of every metric (in a cluster worker: summed over all workers). */
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.cluster ? this.cluster.render() : this.registry.metrics();
   }
 
   get contentType(): string {

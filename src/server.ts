@@ -4,9 +4,10 @@ import type { Config } from './config.js';
 import type { KeyLimits } from './openpgp/index.js';
 import { RateLimiter } from './http/rateLimit.js';
 import { createApp } from './http/app.js';
+import { LookupCache } from './http/hkp/lookupCache.js';
 import { createMetricsApp } from './http/metricsApp.js';
 import { listen, type HttpListener } from './httpListener.js';
-import { Metrics } from './metrics.js';
+import { Metrics, type ClusterMetrics } from './metrics.js';
 import { AccessService } from './services/accessService.js';
 import { KeyService, type KeyOutcomeListener } from './services/keyService.js';
 import { AuditRepository } from './store/auditRepository.js';
@@ -45,16 +46,30 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger, version: string): Promise<RunningServer> {
+export interface StartOptions {
+  /** In a cluster worker (src/cluster.ts): /metrics reports the sum over all workers. */
+  clusterMetrics?: ClusterMetrics | undefined;
+}
+
+export async function startServer(config: Config, logger: Logger, version: string, options: StartOptions = {}): Promise<RunningServer> {
   const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
-  const metrics = new Metrics({ version, poolUse: database.poolStats });
+  const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
-  const keys = new KeyService(new KeyRepository(database.db), new AuditRepository(database.db), { limits: keyLimits(config), onOutcome });
+  // Other instances' writes arrive by LISTEN; until it is listening (and whenever it is not) nothing is cached.
+  const lookupCache = new LookupCache({
+    maxBytes: config.LOOKUP_CACHE_BYTES, maxAgeMs: config.LOOKUP_CACHE_MAX_AGE_SECONDS * 1000, listening: !database.listenForKeyChanges,
+  });
+  const changeListener = config.LOOKUP_CACHE_BYTES > 0
+    ? database.listenForKeyChanges?.({ change: (news) => lookupCache.invalidate(news), listening: (on) => lookupCache.setListening(on) })
+    : undefined;
+  const keys = new KeyService(new KeyRepository(database.db), new AuditRepository(database.db), {
+    limits: keyLimits(config), onOutcome, onWritten: (change) => lookupCache.invalidate(change),
+  });
   const access = { tokens: new AccessService(new TokenRepository(database.db)), pushPolicy: config.PUSH_POLICY, lookupPolicy: config.LOOKUP_POLICY, publicUrl: config.PUBLIC_URL };
   const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
   const separateMetrics = config.METRICS_PORT !== undefined;
   const app = createApp({
-    keys, lookups, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
+    keys, lookups, lookupCache, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
     metrics, serveMetrics: !separateMetrics, access,
     rateLimiter: config.RATE_LIMIT === 'on'
       ? new RateLimiter({
@@ -74,6 +89,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     if (separateMetrics) listeners.push(await listen(createMetricsApp({ metrics, logger }).callback(), config.METRICS_PORT!, config.HOST));
   } catch (e) {
     await closeListeners();
+    await changeListener?.close();
     await database.close();
     throw e;
   }
@@ -87,6 +103,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     database,
     async close() {
       await closeListeners();
+      await changeListener?.close();
       await database.close();
     },
   };

@@ -24,10 +24,13 @@ export interface ImportWorkerData {
   poolSize: number;
 }
 
+// Connections per worker thread: it writes its keys in batches, a few at a time (KeyBatcher).
+const WORKER_POOL_SIZE = 4;
+
 /** Worker threads merging keys, each with its own pool to config.DATABASE_URL (PostgreSQL only). */
 export function startImportWorkers(config: Config, workers: number, perWorker: number): Promise<KeySubmitter> {
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const data: ImportWorkerData = { config, poolSize: perWorker };
+  const data: ImportWorkerData = { config, poolSize: Math.min(perWorker, WORKER_POOL_SIZE) };
   return startWorkerPool({ script: new URL(`./importWorker.${ext}`, import.meta.url), data, workers, perWorker });
 }
 
@@ -44,7 +47,7 @@ export function registerImport(program: Command, ctx: CliContext): void {
     .description('import keys from files, folders (their *.gpg, *.pgp, *.asc, *.key, *.pub files, recursively) or - (stdin); binary or armored')
     .argument('<paths...>', 'files, folders, or - for standard input')
     .option('--workers <n>', 'worker threads merging keys, with PostgreSQL (0 = in the main thread)', String(availableParallelism()))
-    .option('--concurrency <n>', 'keys being merged at once', '16')
+    .option('--concurrency <n>', 'keys in flight at once (merged in batches)', '256')
     .option('--verbose', 'report each rejected key, not only the counts')
     .option('--json', 'print the summary as JSON')
     .action(async (paths: string[], options: ImportCommandOptions) => {

@@ -1,7 +1,7 @@
 // An import worker thread (started by services/importWorkerPool.ts): its own PostgreSQL pool and KeyService,
-// merging the keys the main thread sends, as many at once as the main thread sends.
+// merging the keys the main thread sends, as many at once as the main thread sends, in batches (KeyBatcher).
 import { parentPort, workerData } from 'node:worker_threads';
-import { submitKeyBytes } from '../services/importService.js';
+import { KeyBatcher } from '../services/importService.js';
 import type { WorkerRequest, WorkerResponse } from '../services/importWorkerPool.js';
 import { openDatabase, type DatabaseHandle } from '../store/database.js';
 import { importKeyService, type ImportWorkerData } from './import.js';
@@ -15,10 +15,10 @@ async function serve(port: NonNullable<typeof parentPort>, data: ImportWorkerDat
     send({ kind: 'startFailed', message: e instanceof Error ? e.message : String(e) });
     return;
   }
-  const keys = importKeyService(database.db, data.config);
+  const batcher = new KeyBatcher(importKeyService(database.db, data.config));
   port.on('message', (m: WorkerRequest) => {
     if (m.kind === 'key') {
-      void submitKeyBytes(keys, m.bytes).then((result) => send({ kind: 'result', id: m.id, result }));
+      void batcher.submit(m.bytes).then((result) => send({ kind: 'result', id: m.id, result }));
     } else {
       // The main thread closes a worker only once no key is in flight in it.
       void database.close().finally(() => {

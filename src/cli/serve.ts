@@ -1,6 +1,11 @@
-// keystore serve: run the HKP server until SIGTERM/SIGINT, then stop gracefully and exit 0.
+// keystore serve: run the HKP server until SIGTERM/SIGINT, then stop gracefully and exit 0. With WORKERS > 1 (on
+// PostgreSQL) this process is the cluster's primary and every worker runs this command too (src/cluster.ts).
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { startServer } from '../server.js';
+import type { Logger } from 'pino';
+import { connectToPrimary, runPrimary, workerCount, workerPoolSize, type PrimaryLink } from '../cluster.js';
+import type { Config } from '../config.js';
 import type { CliContext } from './context.js';
 
 export function registerServe(program: Command, ctx: CliContext): void {
@@ -10,33 +15,52 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .action(async () => {
       const config = ctx.config();
       const logger = ctx.logger();
-      const server = await startServer(config, logger, ctx.version);
-      const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.DATA_DIR}`;
-      logger.info({ url: server.url, database: server.database.kind }, `keystore ${ctx.version} listening on ${config.HOST}:${server.port}, ${where}`);
-      const exitCode = await new Promise<number>((resolve) => {
-        let stopping = false;
-        const shutdown = (signal: NodeJS.Signals) => {
-          if (stopping) {
-            // A second signal (Ctrl-C twice): give up on the requests in flight.
-            logger.warn({ signal }, 'second signal: exiting without waiting');
-            resolve(1);
-            return;
-          }
-          stopping = true;
-          const closed = server.close(); // the listening sockets are closed when it returns
-          logger.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new connections, finishing requests in flight');
-          closed.then(() => {
-            logger.info('stopped');
-            resolve(0);
-          }, (e: unknown) => {
-            logger.error({ err: e instanceof Error ? e.message : String(e) }, 'shutdown failed');
-            resolve(1);
-          });
-        };
-        process.on('SIGTERM', shutdown);
-        process.on('SIGINT', shutdown);
-      });
+      const workers = workerCount(config, availableParallelism());
+      const exitCode = cluster.isWorker
+        ? await serve({ ...config, DB_POOL_SIZE: workerPoolSize(config.DB_POOL_SIZE, workers) }, logger.child({ worker: cluster.worker!.id }), ctx.version, connectToPrimary())
+        : workers > 1
+          ? await runPrimary({ config, logger, version: ctx.version, workers })
+          : await serve(config, logger, ctx.version);
       // Listeners and database are closed; exit now rather than wait on any handle a library left open.
       process.exit(exitCode);
     });
+}
+
+/** Runs one server until stopped; resolves to the exit code. `primary` is set in a cluster worker. */
+async function serve(config: Config, logger: Logger, version: string, primary?: PrimaryLink): Promise<number> {
+  // Loaded here, not at the top: a cluster's primary never serves, and stays small without the server's modules.
+  const { startServer } = await import('../server.js');
+  const server = await startServer(config, logger, version, { clusterMetrics: primary?.metrics });
+  const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.DATA_DIR}`;
+  // A worker's start is logged by the primary, once per worker.
+  if (primary) primary.ready(server.url);
+  else logger.info({ url: server.url, database: server.database.kind }, `keystore ${version} listening on ${config.HOST}:${server.port}, ${where}`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    let signals = 0;
+    // `passedOn`: the primary passing a signal on. It never counts as a second signal: a Ctrl-C (or systemd's
+    // SIGTERM) reaches every process of the group, so a worker usually gets the same signal twice that way.
+    const shutdown = (signal: NodeJS.Signals, passedOn = false) => {
+      if (!passedOn && ++signals > 1) {
+        // A second signal (Ctrl-C twice): give up on the requests in flight.
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        resolve(1);
+        return;
+      }
+      if (stopping) return;
+      stopping = true;
+      const closed = server.close(); // the listening sockets are closed when it returns
+      logger.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new connections, finishing requests in flight');
+      closed.then(() => {
+        logger.info('stopped');
+        resolve(0);
+      }, (e: unknown) => {
+        logger.error({ err: e instanceof Error ? e.message : String(e) }, 'shutdown failed');
+        resolve(1);
+      });
+    };
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+    primary?.onStop((signal) => shutdown(signal, true));
+  });
 }

@@ -11,6 +11,7 @@ import { loginCheck, lookupAccess, pushAccess, type AccessSettings } from './aut
 import { addHandler } from './hkp/add.js';
 import { rateLimit, type RateLimiter } from './rateLimit.js';
 import { lookupHandler } from './hkp/lookup.js';
+import type { LookupCache } from './hkp/lookupCache.js';
 import { registerRemoteEndpoint } from './remoteEndpoint.js';
 import { metricsHandler } from './metricsRoute.js';
 import { requestId } from './requestId.js';
@@ -19,6 +20,8 @@ import { requestMetrics } from './requestMetrics.js';
 export interface AppDependencies {
   keys: KeyService;
   lookups: LookupService;
+  /** Answers of op=get/index kept until a write touches them. */
+  lookupCache: LookupCache;
   logger: Logger;
   version: string;
   maxBodyBytes: number;
@@ -50,7 +53,7 @@ export function createApp(deps: AppDependencies): Koa {
 
   const router = new Router();
   router.post('/pks/add', pushAccess(deps.access), addHandler(deps.keys, deps.maxBodyBytes, deps.access.pushPolicy));
-  router.get('/pks/lookup', lookupAccess(deps.access), lookupHandler(deps.lookups));
+  router.get('/pks/lookup', lookupAccess(deps.access), lookupHandler(deps.lookups, deps.lookupCache));
   registerRemoteEndpoint(router, deps.access);
   router.get('/', loginCheck(deps.access), (ctx) => {
     ctx.type = 'text/html; charset=utf-8';

@@ -1,4 +1,5 @@
 // A transferable public key split into its components, with the facts of each signature read once.
+import type { KeyObject } from 'node:crypto';
 import { PublicKeyPacket, SignaturePacket, enums } from 'openpgp';
 import { DEFAULT_LIMITS, type KeyLimits } from './limits.js';
 import { Tag, fingerprintOf, keyIdOf, packetKey, type Packet } from './packets.js';
@@ -22,6 +23,15 @@ export interface KeyMaterial {
   /** Unix seconds. */
   created: number;
   parsed: PublicKeyPacket;
+  /** node:crypto view of the key for verifying, made on first use (undefined: not yet; null: not an RSA or Ed25519 key). */
+  nativeKey?: NativeKey | null;
+}
+
+export interface NativeKey {
+  kind: 'rsa' | 'ed25519';
+  key: KeyObject;
+  /** RSA: length of the modulus in bytes (signatures are left-padded to it). */
+  size: number;
 }
 
 export interface UserComponent {

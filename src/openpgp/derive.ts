@@ -2,11 +2,14 @@
 import { type Cert, type KeyMaterial, type SigInfo, SigType } from './certificate.js';
 import { isSelfIssued } from './merge.js';
 import { Tag, keyIdOf } from './packets.js';
+import { userIdWords } from './userIdWords.js';
 
 export interface DerivedUserId {
   /** Decoded text (invalid UTF-8 replaced); the packet keeps the original bytes. */
   text: string;
   email: string | null;
+  /** The distinct words of the text, as word searches match them (userIdWords). */
+  words: string[];
   created: number;
   expires: number | null;
   revoked: boolean;
@@ -68,6 +71,7 @@ export function deriveKey(cert: Cert): DerivedKey {
     userIds.push({
       text,
       email: emailOf(text),
+      words: userIdWords(text),
       created: cert_?.created ?? last?.created ?? primary.created,
       expires: cert_?.signatureExpirationTime ? cert_.created + cert_.signatureExpirationTime : null,
       revoked,

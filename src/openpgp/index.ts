@@ -5,10 +5,11 @@ import { DEFAULT_LIMITS, NO_LIMITS, type KeyLimits } from './limits.js';
 import { PacketFramingError, readPackets, splitKeys, writePackets, type Packet } from './packets.js';
 
 export { CertRejected, parseCert, type Cert, type Dropped, type RejectionCode } from './certificate.js';
-export { mergeCert, type IssuerLookup, type MergeOptions, type MergeResult, type MergeStatus } from './merge.js';
+export { certifierKeyIds, mergeCert, type IssuerLookup, type MergeOptions, type MergeResult, type MergeStatus } from './merge.js';
 export { DEFAULT_LIMITS, type CertificationPolicy, type KeyLimits } from './limits.js';
 export { deriveKey, emailOf, type DerivedKey, type DerivedSubkey, type DerivedUserId } from './derive.js';
 export { writePackets, readPackets, fingerprintOf, type Packet } from './packets.js';
+export { userIdWords } from './userIdWords.js';
 
 export interface KeyData {
   /** Each entry holds the packets of one transferable key. */

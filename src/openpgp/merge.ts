@@ -49,6 +49,21 @@ function issuerKeyIdOf(sig: SigInfo): string | null {
   return sig.issuerFingerprint.length === 64 ? sig.issuerFingerprint.slice(0, 16) : sig.issuerFingerprint.slice(-16);
 }
 
+/**
+ * Long key IDs of the issuers of third-party signatures on the key's user IDs: every key mergeCert may ask
+ * lookupIssuers for when merging this key (so that a batch of merges can look them up at once).
+ */
+export function certifierKeyIds(cert: Cert): string[] {
+  const ids = new Set<string>();
+  for (const user of cert.users) {
+    for (const sig of user.sigs) {
+      const id = isSelfIssued(sig, cert.primary) ? null : issuerKeyIdOf(sig);
+      if (id) ids.add(id);
+    }
+  }
+  return [...ids];
+}
+
 const newestFirst = (a: SigInfo, b: SigInfo) => b.created - a.created;
 
 export async function mergeCert(stored: Cert | null, incoming: Cert, options: MergeOptions): Promise<MergeResult> {

@@ -1,15 +1,16 @@
 // Bulk import (`keystore import`): keys streamed from files, folders or stdin, each validated and merged
-// exactly as POST /pks/add does (KeyService.submitKey, one transaction per key), a bounded number in flight.
+// exactly as POST /pks/add does, a bounded number in flight, in batches (KeyService.submitKeys: the new keys of
+// a batch are stored in one transaction, the changed ones in another).
 // Third-party certifications are kept only when their issuer is stored, so keys whose certifications waited
 // for an issuer get a second merge once every key of the import is stored ("certification pass"): the result
 // does not depend on the order of the input, and a second run of the same import changes nothing.
 import { addAbortSignal } from 'node:stream';
 import type { Readable } from 'node:stream';
-import { isCertRejected, readPackets, type MergeStatus } from '../openpgp/index.js';
+import { isCertRejected, readPackets, type MergeStatus, type Packet } from '../openpgp/index.js';
 import { KeyStreamReader, primaryFingerprint, type KeyStreamItem } from '../openpgp/keyStream.js';
 import { isDatabaseUnavailable } from '../store/database.js';
 import { findSources, Spool, type ImportSource } from './importSources.js';
-import type { KeyService } from './keyService.js';
+import type { KeyOutcome, KeyService } from './keyService.js';
 
 export type KeyResult =
   /** awaitsIssuers: a third-party certification was dropped because its issuer is not stored (yet). */
@@ -26,20 +27,111 @@ export interface KeySubmitter {
   close(): Promise<void>;
 }
 
-/** Validates and merges one key's bytes, as /pks/add does, and says what became of it. */
-export async function submitKeyBytes(keys: KeyService, bytes: Uint8Array): Promise<KeyResult> {
+/**
+ * Validates and merges keys given as bytes, each as /pks/add does (KeyService.submitKeys), and says what
+ * became of each, in order.
+ */
+export async function submitKeyBatch(keys: KeyService, batch: Uint8Array[]): Promise<KeyResult[]> {
+  const results: KeyResult[] = [];
+  const packets: Packet[][] = [];
+  const positions: number[] = [];
+  for (const [i, bytes] of batch.entries()) {
+    try {
+      packets.push(readPackets(bytes));
+      positions.push(i);
+    } catch (e) {
+      results[i] = errorResult(bytes, e);
+    }
+  }
   try {
-    const outcome = await keys.submitKey(readPackets(bytes), { source: 'import' });
-    return { status: outcome.status, fingerprint: outcome.fingerprint, awaitsIssuers: outcome.dropped.some((d) => d.awaitsIssuer === true) };
+    const settled = await keys.submitKeys(packets, { source: 'import' });
+    for (const [n, i] of positions.entries()) {
+      const s = settled[n]!;
+      results[i] = s.status === 'fulfilled' ? outcomeResult(s.value) : errorResult(batch[i]!, s.reason);
+    }
   } catch (e) {
-    const fingerprint = primaryFingerprint(bytes);
-    if (isCertRejected(e)) return { status: 'rejected', reason: e.reason, ...((e.fingerprint ?? fingerprint) ? { fingerprint: e.fingerprint ?? fingerprint } : {}) };
-    return { status: 'failed', reason: e instanceof Error ? e.message : String(e), fatal: isDatabaseUnavailable(e), ...(fingerprint ? { fingerprint } : {}) };
+    for (const i of positions) results[i] = errorResult(batch[i]!, e);
+  }
+  return results;
+}
+
+function outcomeResult(outcome: KeyOutcome): KeyResult {
+  return { status: outcome.status, fingerprint: outcome.fingerprint, awaitsIssuers: outcome.dropped.some((d) => d.awaitsIssuer === true) };
+}
+
+function errorResult(bytes: Uint8Array, e: unknown): KeyResult {
+  const fingerprint = primaryFingerprint(bytes);
+  if (isCertRejected(e)) return { status: 'rejected', reason: e.reason, ...((e.fingerprint ?? fingerprint) ? { fingerprint: e.fingerprint ?? fingerprint } : {}) };
+  return { status: 'failed', reason: e instanceof Error ? e.message : String(e), fatal: isDatabaseUnavailable(e), ...(fingerprint ? { fingerprint } : {}) };
+}
+
+export interface BatchingOptions {
+  /** A batch goes as soon as it holds this many keys (default 256)... */
+  batchKeys?: number;
+  /** ...or this many bytes of keys (default 8 MiB). */
+  batchBytes?: number;
+}
+
+/** Fewer batches than this in flight: a batch goes without waiting to fill (a lone key is not held back). */
+const IDLE_BATCHES = 2;
+
+/**
+ * Merges keys in batches (submitKeyBatch), each key with its own result. Keys submitted while batches are being
+ * merged wait and go together, so batches grow with the load (as a group commit does): a batch goes when it is
+ * full, or, at the end of the event-loop turn it was started in, when fewer than two batches are in flight.
+ */
+export class KeyBatcher {
+  private pending: { bytes: Uint8Array; resolve: (result: KeyResult) => void }[] = [];
+  private pendingBytes = 0;
+  private running = 0;
+  private scheduled = false;
+  private readonly batchKeys: number;
+  private readonly batchBytes: number;
+
+  constructor(
+    private readonly keys: KeyService,
+    options: BatchingOptions = {},
+  ) {
+    this.batchKeys = options.batchKeys ?? 256;
+    this.batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
+  }
+
+  submit(bytes: Uint8Array): Promise<KeyResult> {
+    return new Promise((resolve) => {
+      this.pending.push({ bytes, resolve });
+      this.pendingBytes += bytes.length;
+      if (this.pending.length >= this.batchKeys || this.pendingBytes >= this.batchBytes) this.send();
+      else this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.running < IDLE_BATCHES) this.send();
+    });
+  }
+
+  private send(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.running++;
+    void submitKeyBatch(this.keys, batch.map((b) => b.bytes)).then((results) => {
+      this.running--;
+      for (const [i, b] of batch.entries()) b.resolve(results[i]!);
+      if (this.pending.length > 0) this.schedule();
+    });
   }
 }
 
-export function inProcessSubmitter(keys: KeyService, capacity = 16): KeySubmitter {
-  return { capacity, submit: (bytes) => submitKeyBytes(keys, bytes), close: async () => {} };
+/** Merges keys in this thread, in batches (KeyBatcher); capacity: keys in flight. */
+export function inProcessSubmitter(keys: KeyService, capacity = 16, options: BatchingOptions = {}): KeySubmitter {
+  const batcher = new KeyBatcher(keys, options);
+  return { capacity, submit: (bytes) => batcher.submit(bytes), close: async () => {} };
 }
 
 export interface ImportProgress {

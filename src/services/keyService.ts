@@ -1,11 +1,12 @@
 // Accepting keys (validate, merge, store) and finding them.
 import { AppError } from '../errors.js';
 import {
-  deriveKey, isCertRejected, mergeCert, parseStoredCert, parseUploadedCert, readKeyData,
-  type Dropped, type KeyLimits, type MergeStatus, type Packet, type RejectionCode,
+  certifierKeyIds, deriveKey, isCertRejected, mergeCert, parseStoredCert, parseUploadedCert, readKeyData, writePackets,
+  type Cert, type Dropped, type IssuerLookup, type KeyLimits, type MergeResult, type MergeStatus, type Packet, type RejectionCode,
 } from '../openpgp/index.js';
 import type { AuditRepository } from '../store/auditRepository.js';
-import type { KeyRepository } from '../store/keyRepository.js';
+import type { KeyChange } from '../store/keyChanges.js';
+import { keyChangeOf, type KeyRecord, type KeyRepository, type StoredKey } from '../store/keyRepository.js';
 import type { AccessPolicy, AuthenticatedToken } from './accessService.js';
 import { checkKeyOwnership } from './keyOwnership.js';
 import { PushAuditBatch, type AddedComponents } from './pushAudit.js';
@@ -50,9 +51,13 @@ const MAX_MERGE_ATTEMPTS = 100;
 /** Told what became of each key of a submission (and of each unreadable part of it), e.g. to count them. */
 export type KeyOutcomeListener = (outcome: MergeStatus | 'rejected', reason?: RejectionCode | 'not_owned') => void;
 
+export type { KeyChange, KeyChangeNews } from '../store/keyChanges.js';
+
 export interface KeyServiceOptions {
   limits: KeyLimits;
   onOutcome?: KeyOutcomeListener;
+  /** Told of every key written (inserted or updated), once it is committed: e.g. to drop cached lookups. */
+  onWritten?: (change: KeyChange) => void;
 }
 
 export class KeyService {
@@ -125,35 +130,195 @@ export class KeyService {
     }
   }
 
+  /**
+   * submitKey for many keys, with far fewer database round trips. Gives for each key, in order, what submitKey
+   * would (the outcome it returns or the error it throws) and writes the same audit rows, all in one insert.
+   * The stored keys among them are read in one query and their certifiers in another. Keys not stored yet are
+   * merged, then inserted together in one transaction (KeyRepository.insertMany); then the stored ones are
+   * merged, the changed ones written together (updateMany); what is left (a key's later copies in the batch,
+   * keys another writer inserted or changed meanwhile, writes that failed) takes submitKey's path, one key
+   * after the other. As if submitted one by one, a new key may be certified by the new keys before it in the
+   * batch; a stored key is merged once the batch's new keys are stored, so it may be certified by any of them.
+   */
+  async submitKeys(keys: Packet[][], context: SubmitContext): Promise<PromiseSettledResult<KeyOutcome>[]> {
+    const results: PromiseSettledResult<KeyOutcome>[] = [];
+    const audits = keys.map(() => new PushAuditBatch(context));
+    const accepted = (i: number, outcome: KeyOutcome) => {
+      audits[i]!.accepted(outcome);
+      results[i] = { status: 'fulfilled', value: outcome };
+    };
+    const failed = (i: number, e: unknown) => {
+      recordRefusal(audits[i]!, e);
+      results[i] = { status: 'rejected', reason: e };
+    };
+    try {
+      await this.mergeBatch(keys, context, accepted, failed);
+    } finally {
+      await this.audit.record(audits.flatMap((a) => a.entries()));
+    }
+    return results;
+  }
+
+  private async mergeBatch(
+    keys: Packet[][],
+    context: SubmitContext,
+    accepted: (i: number, outcome: KeyOutcome) => void,
+    failed: (i: number, e: unknown) => void,
+  ): Promise<void> {
+    const parsed: (ParsedKey | null)[] = [];
+    for (const [i, packets] of keys.entries()) {
+      await yieldToEventLoop();
+      try {
+        parsed[i] = await parseUploadedCert(packets, this.options.limits);
+      } catch (e) {
+        parsed[i] = null;
+        failed(i, e);
+      }
+    }
+    const valid = [...parsed.entries()].filter((entry): entry is [number, ParsedKey] => entry[1] !== null);
+    let stored: Map<string, StoredKey>;
+    let issuers: BatchIssuers;
+    try {
+      stored = await this.keys.findForMergeMany(valid.map(([, p]) => p.cert.primary.fingerprint));
+      issuers = await BatchIssuers.load(this.keys, valid.flatMap(([, p]) => certifierKeyIds(p.cert)));
+    } catch (e) {
+      for (const [i] of valid) failed(i, e);
+      return;
+    }
+
+    // New keys: merged (verified) here, inserted together. The others, after them, one by one.
+    const fresh: { i: number; parsed: ParsedKey; merged: MergeResult; record: KeyRecord; dropped: Dropped[] }[] = [];
+    const oneByOne: number[] = [];
+    const seen = new Set<string>();
+    for (const [i, p] of valid) {
+      await yieldToEventLoop();
+      const fingerprint = p.cert.primary.fingerprint;
+      if (stored.has(fingerprint) || seen.has(fingerprint)) {
+        oneByOne.push(i);
+      } else {
+        try {
+          const step = await this.mergeStep(p, context, issuers.lookup, null);
+          if ('outcome' in step) throw new Error('a new key cannot be unchanged');
+          fresh.push({ i, parsed: p, ...step });
+          issuers.add(p.cert); // the keys after it in the batch may be certified by it
+        } catch (e) {
+          failed(i, e);
+        }
+      }
+      seen.add(fingerprint);
+    }
+    let inserted: boolean[];
+    try {
+      inserted = await this.keys.insertMany(fresh.map((f) => ({ record: f.record, packets: f.merged.bytes })));
+    } catch {
+      // Stored by none of them (e.g. a deadlock, a row the database refused): each key on its own below.
+      for (const f of fresh) issuers.remove(f.parsed.cert);
+      inserted = [];
+    }
+    for (const [n, f] of fresh.entries()) {
+      if (inserted[n]) {
+        this.options.onWritten?.(keyChangeOf(f.record));
+        accepted(f.i, { status: f.merged.status, fingerprint: f.record.fingerprint, dropped: f.dropped, added: f.merged.added });
+      } else {
+        oneByOne.push(f.i); // another writer inserted it first (merged with theirs below), or the insert failed
+      }
+    }
+
+    // Stored keys (first copy in the batch): merged with the key as read above, the changed ones written together.
+    const updates: { i: number; stored: StoredKey; merged: MergeResult; record: KeyRecord; dropped: Dropped[] }[] = [];
+    const rest: number[] = [];
+    const first = new Set<string>();
+    for (const i of oneByOne.sort((a, b) => a - b)) {
+      const p = parsed[i]!;
+      const fingerprint = p.cert.primary.fingerprint;
+      const storedKey = first.has(fingerprint) ? undefined : stored.get(fingerprint);
+      first.add(fingerprint);
+      if (!storedKey) {
+        rest.push(i); // a later copy sees the first one's write; a lost insert, the other writer's key
+        continue;
+      }
+      await yieldToEventLoop();
+      try {
+        const step = await this.mergeStep(p, context, issuers.lookup, storedKey);
+        if ('outcome' in step) accepted(i, step.outcome);
+        else updates.push({ i, stored: storedKey, ...step });
+      } catch (e) {
+        failed(i, e);
+      }
+    }
+    let updated: boolean[];
+    try {
+      updated = await this.keys.updateMany(updates.map((u) => ({ stored: u.stored, record: u.record, packets: u.merged.bytes })));
+    } catch {
+      updated = [];
+    }
+    for (const [n, u] of updates.entries()) {
+      if (updated[n]) {
+        this.options.onWritten?.(keyChangeOf(u.record));
+        accepted(u.i, { status: u.merged.status, fingerprint: u.record.fingerprint, dropped: u.dropped, added: u.merged.added });
+      } else {
+        rest.push(u.i); // changed meanwhile by another writer (or not written): merged again, on its own
+      }
+    }
+
+    // The rest one by one, in batch order (a key's retry before its later copies).
+    for (const i of rest.sort((a, b) => a - b)) {
+      try {
+        accepted(i, await this.mergeParsed(parsed[i]!, context, issuers.lookup));
+      } catch (e) {
+        failed(i, e);
+      }
+    }
+  }
+
   private async auditedMerge(packets: Packet[], context: SubmitContext, batch: PushAuditBatch): Promise<KeyOutcome> {
     try {
       const outcome = await this.mergeKey(packets, context);
       batch.accepted(outcome);
       return outcome;
     } catch (e) {
-      if (isCertRejected(e)) batch.refused(e.fingerprint ?? null, e.reason);
-      if (isNotOwned(e)) batch.refused(String(e.details?.['fingerprint']), e.message);
+      recordRefusal(batch, e);
       throw e;
     }
   }
 
   private async mergeKey(packets: Packet[], context: SubmitContext): Promise<KeyOutcome> {
     const parsed = await parseUploadedCert(packets, this.options.limits);
-    const lookupIssuers = (keyIds: string[]) => this.keys.primaryKeysByKeyId(keyIds);
+    return this.mergeParsed(parsed, context, (keyIds) => this.keys.primaryKeysByKeyId(keyIds));
+  }
+
+  /** Merges a parsed key into the store, retrying on a concurrent change. */
+  private async mergeParsed(parsed: ParsedKey, context: SubmitContext, lookupIssuers: IssuerLookup): Promise<KeyOutcome> {
     const fingerprint = parsed.cert.primary.fingerprint;
     for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
       const stored = await this.keys.findForMerge(fingerprint);
-      const storedCert = stored ? await parseStoredCert(stored.packets) : null;
-      const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers });
-      // Derived once: the ownership check reads its user IDs, the store writes it.
-      const record = deriveKey(merged.cert);
-      checkKeyOwnership(context.pushPolicy ?? 'open', context.token ?? null, fingerprint, storedCert, record.userIds);
-      const dropped = [...parsed.dropped, ...merged.dropped];
-      if (merged.status === 'unchanged') return { status: 'unchanged', fingerprint, dropped, added: merged.added };
+      const step = await this.mergeStep(parsed, context, lookupIssuers, stored);
+      if ('outcome' in step) return step.outcome;
+      const { merged, record, dropped } = step;
       const written = stored ? await this.keys.update(stored, record, merged.bytes) : await this.keys.insert(record, merged.bytes);
-      if (written) return { status: merged.status, fingerprint, dropped, added: merged.added };
+      if (written) {
+        this.options.onWritten?.(keyChangeOf(record));
+        return { status: merged.status, fingerprint, dropped, added: merged.added };
+      }
     }
     throw new AppError(503, 'unavailable', `key ${fingerprint} is being changed by too many writers; try again`);
+  }
+
+  /**
+   * One merge of a parsed key with the stored key (null: none): the outcome when there is nothing to write, else
+   * what to write. Throws when the key is refused (unusable, or not the context's token's).
+   */
+  private async mergeStep(parsed: ParsedKey, context: SubmitContext, lookupIssuers: IssuerLookup, stored: StoredKey | null):
+  Promise<{ outcome: KeyOutcome } | { merged: MergeResult; record: KeyRecord; dropped: Dropped[] }> {
+    const fingerprint = parsed.cert.primary.fingerprint;
+    const storedCert = stored ? await parseStoredCert(stored.packets) : null;
+    const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers });
+    // Derived once: the ownership check reads its user IDs, the store writes it.
+    const record = deriveKey(merged.cert);
+    checkKeyOwnership(context.pushPolicy ?? 'open', context.token ?? null, fingerprint, storedCert, record.userIds);
+    const dropped = [...parsed.dropped, ...merged.dropped];
+    if (merged.status === 'unchanged') return { outcome: { status: 'unchanged', fingerprint, dropped, added: merged.added } };
+    return { merged, record, dropped };
   }
 
   async ping(): Promise<void> {
@@ -163,4 +328,71 @@ export class KeyService {
 
 function isNotOwned(e: unknown): e is AppError {
   return e instanceof AppError && e.code === 'key_not_owned';
+}
+
+/**
+ * Lets I/O callbacks run between the keys of a batch: parsing and verifying chain promises that are already
+ * settled, which would otherwise hold the event loop for the whole batch (and other batches' transactions open
+ * meanwhile, holding row locks others wait for).
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The audit row of a key refused (unusable, or not the token's); other errors (the database) leave none. */
+function recordRefusal(batch: PushAuditBatch, e: unknown): void {
+  if (isCertRejected(e)) batch.refused(e.fingerprint ?? null, e.reason);
+  if (isNotOwned(e)) batch.refused(String(e.details?.['fingerprint']), e.message);
+}
+
+type ParsedKey = Awaited<ReturnType<typeof parseUploadedCert>>;
+
+/**
+ * Third-party certifiers for the merges of one batch: the stored ones among every key ID the batch's keys name,
+ * read in one query, plus the batch's own new keys as they are accepted. Key IDs not read up front (none, as
+ * certifierKeyIds names all mergeCert can ask for) are looked up in the store.
+ */
+class BatchIssuers {
+  private readonly byKeyId = new Map<string, Uint8Array[]>();
+  private readonly batchKeys = new Map<string, Uint8Array>();
+
+  private constructor(
+    private readonly keys: KeyRepository,
+    private readonly loaded: Set<string>,
+  ) {}
+
+  static async load(keys: KeyRepository, keyIds: string[]): Promise<BatchIssuers> {
+    const unique = [...new Set(keyIds)];
+    const issuers = new BatchIssuers(keys, new Set(unique));
+    for (const key of await keys.primaryKeysWithKeyIds(unique)) issuers.put(key.keyId, key.packets);
+    return issuers;
+  }
+
+  /** A key of the batch that will be stored (its primary key packet is all a certification check needs). */
+  add(cert: Cert): void {
+    const bytes = writePackets([cert.primary.packet]);
+    this.batchKeys.set(cert.primary.fingerprint, bytes);
+    this.put(cert.primary.keyId, bytes);
+  }
+
+  /** A key of the batch that was not stored after all. */
+  remove(cert: Cert): void {
+    const bytes = this.batchKeys.get(cert.primary.fingerprint);
+    if (!bytes) return;
+    this.batchKeys.delete(cert.primary.fingerprint);
+    const list = this.byKeyId.get(cert.primary.keyId)?.filter((b) => b !== bytes) ?? [];
+    if (list.length > 0) this.byKeyId.set(cert.primary.keyId, list);
+    else this.byKeyId.delete(cert.primary.keyId);
+  }
+
+  readonly lookup: IssuerLookup = async (keyIds) => {
+    const found = keyIds.flatMap((id) => this.byKeyId.get(id) ?? []);
+    const unknown = keyIds.filter((id) => !this.loaded.has(id));
+    if (unknown.length > 0) found.push(...(await this.keys.primaryKeysByKeyId(unknown)));
+    return found;
+  };
+
+  private put(keyId: string, bytes: Uint8Array): void {
+    this.byKeyId.set(keyId, [...(this.byKeyId.get(keyId) ?? []), bytes]);
+  }
 }

@@ -4,6 +4,8 @@ import type { FoundKey, IndexRow, KeyQueries, KeyQuery } from '../store/keyQueri
 import type { StatsRepository, StoreStats } from '../store/statsRepository.js';
 import { decodePageToken, encodePageToken } from './pageToken.js';
 
+export type { KeyQuery } from '../store/keyQueries.js';
+
 // gpg 2.2 cannot read v6 keys: the legacy /pks/lookup path serves v4 only.
 const LEGACY_VERSIONS = [4];
 

@@ -1,5 +1,6 @@
 // What a `search` parameter asks for (HKP draft §3.1.1 plus what clients really send). Pure.
 import { AppError } from '../errors.js';
+import { userIdWords } from '../openpgp/index.js';
 import type { KeyQuery } from '../store/keyQueries.js';
 
 const HEX = /^[0-9a-fA-F]+$/;
@@ -8,7 +9,8 @@ const GROUPED_HEX = /^[0-9a-fA-F]{4}(\s+[0-9a-fA-F]{4})+$/;
 /**
  * Fingerprints (40/64 hex), long (16) and short (8) key IDs, with or without 0x; 9-15 hex digits are a
  * long key ID whose leading zeros were dropped (Singularity). An e-mail (a@b or <a@b>) matches that
- * address; other text matches user IDs containing every word, or the whole user ID with exact=on.
+ * address; other text matches user IDs containing every word (whole words, any case; text without a letter
+ * or digit is refused), or the whole user ID with exact=on.
  */
 export function parseSearch(raw: string, exact: boolean): KeyQuery {
   const search = raw.trim();
@@ -35,6 +37,8 @@ export function parseSearch(raw: string, exact: boolean): KeyQuery {
   const email = /^<?\s*([^\s<>@]+@[^\s<>@]+)\s*>?$/.exec(search);
   if (email) return { kind: 'email', email: email[1]!.toLowerCase() };
   if (exact) return { kind: 'exactUserId', text: search };
-  const words = search.split(/\s+/).filter((w) => w.length > 0);
-  return { kind: 'words', words };
+  // Whole words, as stored for each user ID at import (punctuation separates words, case is ignored).
+  const words = userIdWords(search);
+  if (words.length === 0) throw new AppError(400, 'invalid_search', 'search has no letters or digits to match');
+  return { kind: 'words', words, text: search.split(/\s+/).join(' ') };
 }

@@ -1,9 +1,7 @@
 // Opens the database: real PostgreSQL when a URL is given, else embedded PostgreSQL (PGlite) in a folder.
-import { PGlite } from '@electric-sql/pglite';
-import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { Kysely, PostgresDialect, type Generated } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { listenForKeyChanges, type KeyChangeListener, type KeyChangeSubscriber } from './keyChanges.js';
 
 export interface KeysTable {
   id: Generated<string>;
@@ -47,6 +45,8 @@ export interface UserIdsTable {
   position: number;
   uid: string;
   email: string | null;
+  /** Distinct lower-cased words of uid (text[]), for word searches; GIN-indexed. */
+  words: string[];
   created: string | number;
   expires: string | number | null;
   revoked: boolean;
@@ -112,6 +112,11 @@ export interface DatabaseHandle {
   kind: 'postgresql' | 'pglite';
   /** The pool's connections now; absent for the embedded database, which has no pool. */
   poolStats?: () => PoolStats;
+  /**
+   * Hears the keys other instances sharing the database write (PostgreSQL LISTEN). Absent for the embedded
+   * database, which has only this process as writer.
+   */
+  listenForKeyChanges?: (subscriber: KeyChangeSubscriber) => KeyChangeListener;
   close(): Promise<void>;
 }
 
@@ -130,8 +135,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
-    return { db, kind: 'postgresql', poolStats, close: () => db.destroy() };
+    const url = options.url;
+    return { db, kind: 'postgresql', poolStats, listenForKeyChanges: (subscriber) => listenForKeyChanges(url, subscriber), close: () => db.destroy() };
   }
+  // Loaded only when used: a server on PostgreSQL never needs the embedded database's code.
+  const [{ PGlite }, { pg_trgm }, { PGliteDialect }] = await Promise.all([
+    import('@electric-sql/pglite'), import('@electric-sql/pglite/contrib/pg_trgm'), import('kysely-pglite-dialect'),
+  ]);
   const lite = await PGlite.create(options.dataDir, { extensions: { pg_trgm } });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
   return { db, kind: 'pglite', close: () => db.destroy() };

@@ -8,7 +8,8 @@ export type KeyQuery =
   | { kind: 'shortId'; keyId: string }
   | { kind: 'email'; email: string }
   | { kind: 'exactUserId'; text: string }
-  | { kind: 'words'; words: string[] };
+  /** words: distinct lower-cased whole words (userIdWords), at least one; text: the search, for ranking. */
+  | { kind: 'words'; words: string[]; text: string };
 
 export interface FoundKey {
   fingerprint: string;
@@ -58,17 +59,16 @@ function matches(db: Db, query: KeyQuery): Expression<SqlBool> {
       return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where('email', '=', query.email.toLowerCase()));
     case 'exactUserId':
       return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where(sql`lower(uid)`, '=', query.text.toLowerCase()));
-    case 'words': {
-      let sub = db.selectFrom('user_ids').select('key_row');
-      for (const word of query.words) sub = sub.where(sql`lower(uid)`, 'like', `%${escapeLike(word.toLowerCase())}%`);
-      return eb('keys.id', 'in', sub);
-    }
+    case 'words':
+      // Every word in one user ID, whole words only: served by the GIN index on user_ids.words. The words go
+      // as one text[] parameter (node-postgres and PGlite both send a JS string array as an array literal).
+      return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where(sql<SqlBool>`words @> ${sql.val(query.words)}::text[]`));
   }
 }
 
 /** For word searches, keys with a user ID equal to the whole search come first. */
 function exactFirst(query: KeyQuery & { kind: 'words' }) {
-  const text = query.words.join(' ').toLowerCase();
+  const text = query.text.toLowerCase();
   return sql<boolean>`exists (select 1 from user_ids u where u.key_row = keys.id and lower(u.uid) = ${text})`;
 }
 
@@ -160,10 +160,6 @@ export class KeyQueries {
       .execute();
     return new Map(rows.filter((r) => r.primary_user_id !== null).map((r) => [r.long_id, r.primary_user_id!]));
   }
-}
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
 export function toBytes(value: Uint8Array): Uint8Array {

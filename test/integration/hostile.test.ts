@@ -809,7 +809,10 @@ describe.each(backends)('hostile input on %s', (backend) => {
     lookupCase(`op=${op} search of 4,096 "%" (one LIKE word)`, `op=${op}&options=mr&search=${'%25'.repeat(4096)}`, [400, 404]);
     for (const sqli of ["' OR 1=1 --", "%' OR '1'='1", '\\', '\\\\', '%_%', '%', '_', '*', '.*', "'; DROP TABLE keys; --", '" OR ""="', '1) OR (1=1', "known' --", "known1@example.org' OR '1'='1", '$1', '?']) {
       const q = encodeURIComponent(sqli);
-      lookupCase(`op=${op} SQL-ish search ${JSON.stringify(sqli)}`, `op=${op}&options=mr&search=${q}`, [400, 404]);
+      // Word searches split on punctuation: "known' --" is the word "known" and "$1" the word "1" (B's alert(1)),
+      // which the known keys hold as whole words; text without letters or digits is refused (400).
+      const matchesKnown = sqli === "known' --" || sqli === '$1';
+      lookupCase(`op=${op} SQL-ish search ${JSON.stringify(sqli)}`, `op=${op}&options=mr&search=${q}`, matchesKnown ? [200] : [400, 404]);
       lookupCase(`op=${op} exact=on SQL-ish search ${JSON.stringify(sqli)}`, `op=${op}&options=mr&exact=on&search=${q}`, [400, 404]);
     }
     for (const hex of ['0x', '0x1', '0x123', '0x12345', '0x1234567', '0x' + 'A'.repeat(17), '0x' + 'A'.repeat(39), '0x' + 'A'.repeat(41), '0x' + 'A'.repeat(63), '0x' + 'A'.repeat(65), '0xZZZZZZZZ', '0x%201234', '0X%20%20', '0x0x12345678']) {

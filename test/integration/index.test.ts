@@ -259,6 +259,7 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
     let zeb: TestKey;
     let quincyAlpha: TestKey;
     let quincyBeta: TestKey;
+    let sean: TestKey;
 
     beforeAll(async () => {
       mail = await makeKey([{ name: 'Mail Person', email: 'Mail.Test@Example.org' }]);
@@ -267,7 +268,8 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
       zeb = await makeKey([{ name: 'Zebulon Wordsearch', email: 'zeb@words.example' }]);
       quincyAlpha = await makeKey([{ name: 'Quincy Alpha', email: 'qa@words.example' }]);
       quincyBeta = await makeKey([{ name: 'Quincy Beta', email: 'qb@words.example' }]);
-      await push(server, mail, mailLookalike, zeb, quincyAlpha, quincyBeta);
+      sean = await makeKey([{ name: "Seán O'Brien-Smith", email: 'sean@x.example' }]);
+      await push(server, mail, mailLookalike, zeb, quincyAlpha, quincyBeta, sean);
     });
 
     it('finds exactly the key with an e-mail address, as a@b or <a@b>, in any case', async () => {
@@ -288,6 +290,38 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
       expect(fingerprints(await mrIndex(server, 'Beta Quincy'))).toEqual([quincyBeta.fingerprint]);
       const none = await lookup(server, { op: 'index', options: 'mr', search: 'quincy zebulon' });
       expect(none.status).toBe(404);
+    });
+
+    it('matches whole words only: a part of a word does not match', async () => {
+      for (const search of ['Zebu', 'zebulo', 'ebulon', 'Wordsearc', 'quin', 'words exampl', 'word']) {
+        const res = await lookup(server, { op: 'index', options: 'mr', search });
+        expect(res.status, search).toBe(404);
+      }
+      const get = await lookup(server, { op: 'get', options: 'mr', search: 'Zebu' });
+      expect(get.status).toBe(404);
+    });
+
+    it('treats punctuation as a separator between words', async () => {
+      for (const search of ['o brien', 'brien smith', 'seán', 'SEÁN', "O'Brien-Smith", 'smith o brien', 'sean x example']) {
+        expect(fingerprints(await mrIndex(server, search)), search).toEqual([sean.fingerprint]);
+      }
+      const notTogether = await lookup(server, { op: 'index', options: 'mr', search: 'obrien' });
+      expect(notTogether.status).toBe(404);
+    });
+
+    it('finds keys by the parts of an e-mail address, each a word', async () => {
+      const words = [zeb.fingerprint, quincyAlpha.fingerprint, quincyBeta.fingerprint].sort();
+      expect(fingerprints(await mrIndex(server, 'words example')).sort()).toEqual(words);
+      expect(fingerprints(await mrIndex(server, 'words.example')).sort()).toEqual(words);
+      expect(fingerprints(await mrIndex(server, 'qa words'))).toEqual([quincyAlpha.fingerprint]);
+    });
+
+    it('answers 400 to a word search without letters or digits', async () => {
+      for (const search of ['!!!', '--', '<>']) {
+        const res = await lookup(server, { op: 'index', options: 'mr', search });
+        expect(res.status, search).toBe(400);
+        expect(res.json, search).toEqual({ error: { code: 400, message: 'search has no letters or digits to match' } });
+      }
     });
 
     it('finds keys by a non-ASCII word (Ružička, المنتصر)', async () => {

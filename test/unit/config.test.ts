@@ -138,4 +138,27 @@ describe('loadConfig', () => {
   it('does not turn a blank PORT into port 0', () => {
     expect(loadConfig({ PORT: ' ' }).PORT).not.toBe(0);
   });
+
+  it('runs one worker per CPU on PostgreSQL by default, and one with the embedded database', () => {
+    const url = 'postgres://localhost/keys';
+    expect(loadConfig({ DATABASE_URL: url }).WORKERS).toBe('auto');
+    expect(loadConfig({ DATABASE_URL: url, WORKERS: 'AUTO' }).WORKERS).toBe('auto');
+    expect(loadConfig({ DATABASE_URL: url, WORKERS: '1' }).WORKERS).toBe(1);
+    expect(loadConfig({ DATABASE_URL: url, WORKERS: '64' }).WORKERS).toBe(64);
+    expect(loadConfig({}).WORKERS).toBe(1);
+    expect(loadConfig({ WORKERS: 'auto' }).WORKERS).toBe(1);
+    expect(loadConfig({ WORKERS: '1' }).WORKERS).toBe(1);
+  });
+
+  it.each(['0', '65', '-1', '1.5', 'many', '2x'])('rejects WORKERS=%j, naming it', (value) => {
+    const err = configError({ DATABASE_URL: 'postgres://localhost/keys', WORKERS: value });
+    expect(err.message).toContain('WORKERS');
+    expect(err.message).toContain(JSON.stringify(value));
+  });
+
+  it('refuses more than one worker without DATABASE_URL, saying why', () => {
+    const err = configError({ WORKERS: '2' });
+    expect(err.message).toContain('WORKERS="2"');
+    expect(err.message).toContain('DATABASE_URL');
+  });
 });

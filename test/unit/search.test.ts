@@ -63,7 +63,7 @@ describe('parseSearch: key IDs', () => {
   });
 
   it('reads two 4-digit hex words without 0x as words, not a short key ID', () => {
-    expect(parseSearch('dead beef', false)).toEqual({ kind: 'words', words: ['dead', 'beef'] });
+    expect(parseSearch('dead beef', false)).toEqual({ kind: 'words', words: ['dead', 'beef'], text: 'dead beef' });
   });
 
   it.each([9, 10, 12, 15])('reads 0x + %i hex digits as a long key ID with leading zeros restored', (n) => {
@@ -74,7 +74,7 @@ describe('parseSearch: key IDs', () => {
   });
 
   it('reads 9-15 hex digits without 0x as text', () => {
-    expect(parseSearch('123456789', false)).toEqual({ kind: 'words', words: ['123456789'] });
+    expect(parseSearch('123456789', false)).toEqual({ kind: 'words', words: ['123456789'], text: '123456789' });
     expect(parseSearch('abcdef12345', true)).toEqual({ kind: 'exactUserId', text: 'abcdef12345' });
   });
 
@@ -110,20 +110,36 @@ describe('parseSearch: e-mail addresses', () => {
   it('does not treat text with a name and an address as an address', () => {
     const r = parseSearch('Alice Smith <alice@example.org>', false);
     expect(r.kind).toBe('words');
-    if (r.kind === 'words') expect(r.words).toEqual(['Alice', 'Smith', '<alice@example.org>']);
+    if (r.kind === 'words') expect(r.words).toEqual(['alice', 'smith', 'example', 'org']);
   });
 });
 
 describe('parseSearch: text', () => {
-  it('splits other text into words', () => {
-    expect(parseSearch('alice smith', false)).toEqual({ kind: 'words', words: ['alice', 'smith'] });
-    expect(parseSearch('  alice \t  smith  ', false)).toEqual({ kind: 'words', words: ['alice', 'smith'] });
-    expect(parseSearch('alice', false)).toEqual({ kind: 'words', words: ['alice'] });
+  it('splits other text into lower-case whole words, keeping the text (whitespace collapsed) for ranking', () => {
+    expect(parseSearch('alice smith', false)).toEqual({ kind: 'words', words: ['alice', 'smith'], text: 'alice smith' });
+    expect(parseSearch('  Alice \t  SMITH  ', false)).toEqual({ kind: 'words', words: ['alice', 'smith'], text: 'Alice SMITH' });
+    expect(parseSearch('alice', false)).toEqual({ kind: 'words', words: ['alice'], text: 'alice' });
+  });
+
+  it('splits on punctuation as user IDs are split at import, each word once', () => {
+    expect(parseSearch("O'Brien-Smith", false)).toMatchObject({ kind: 'words', words: ['o', 'brien', 'smith'] });
+    expect(parseSearch('words.example', false)).toMatchObject({ kind: 'words', words: ['words', 'example'] });
+    expect(parseSearch('smith Smith SMITH', false)).toMatchObject({ kind: 'words', words: ['smith'] });
   });
 
   it('keeps non-ASCII text', () => {
-    expect(parseSearch('Vernooĳ', false)).toEqual({ kind: 'words', words: ['Vernooĳ'] });
-    expect(parseSearch('Jürgen Müller', false)).toEqual({ kind: 'words', words: ['Jürgen', 'Müller'] });
+    expect(parseSearch('Vernooĳ', false)).toEqual({ kind: 'words', words: ['vernooĳ'], text: 'Vernooĳ' });
+    expect(parseSearch('Jürgen Müller', false)).toEqual({ kind: 'words', words: ['jürgen', 'müller'], text: 'Jürgen Müller' });
+    expect(parseSearch('Анна المنتصر', false)).toMatchObject({ kind: 'words', words: ['анна', 'المنتصر'] });
+  });
+
+  it.each(['!!!', '--', '<>', '%', '_', '* ?', '\ufffd'])('refuses %j, which has no letters or digits, with a 400', (raw) => {
+    const err = expectBadSearch(raw);
+    expect(err.message).toBe('search has no letters or digits to match');
+  });
+
+  it('still matches a whole user ID without letters or digits with exact on', () => {
+    expect(parseSearch('!!!', true)).toEqual({ kind: 'exactUserId', text: '!!!' });
   });
 
   it('with exact on, matches the whole (trimmed) user ID', () => {
@@ -135,7 +151,7 @@ describe('parseSearch: text', () => {
   });
 
   it('treats non-hex text starting with 0x as text', () => {
-    expect(parseSearch('0xzz', false)).toEqual({ kind: 'words', words: ['0xzz'] });
+    expect(parseSearch('0xzz', false)).toEqual({ kind: 'words', words: ['0xzz'], text: '0xzz' });
   });
 
   it('rejects empty and blank searches with status 400', () => {

@@ -7,16 +7,17 @@ import { AppError } from '../../errors.js';
 import type { LookupService } from '../../services/lookupService.js';
 import { parseSearch } from '../../services/search.js';
 import { parseLookup, wantsJson, type LookupParams } from '../params.js';
+import { firstExpiry, queryTags, type CachedAnswer, type LookupCache } from './lookupCache.js';
 
-export function lookupHandler(lookups: LookupService) {
+export function lookupHandler(lookups: LookupService, cache: LookupCache) {
   return async (ctx: Context): Promise<void> => {
     const params = parseLookup(ctx.query);
     switch (params.op) {
       case 'get':
-        return get(ctx, lookups, params);
+        return get(ctx, lookups, params, cache);
       case 'index':
       case 'vindex':
-        return index(ctx, lookups, params, params.op === 'vindex');
+        return index(ctx, lookups, params, params.op === 'vindex', cache);
       case 'stats':
         return stats(ctx, lookups, params);
       default:
@@ -37,32 +38,55 @@ function searchOf(ctx: Context, params: LookupParams) {
   return query;
 }
 
-async function get(ctx: Context, lookups: LookupService, params: LookupParams): Promise<void> {
-  const found = await lookups.get(searchOf(ctx, params));
-  ctx.state['keys'] = found.length;
-  const armored = encodeArmor(Buffer.concat(found.map((k) => k.packets)));
+async function get(ctx: Context, lookups: LookupService, params: LookupParams, cache: LookupCache): Promise<void> {
+  const query = searchOf(ctx, params);
   if (wantsHtml(ctx, params)) {
+    const found = await lookups.get(query);
+    ctx.state['keys'] = found.length;
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderKeyPage({ fingerprint: found[0]!.fingerprint, armored });
+    ctx.body = renderKeyPage({ fingerprint: found[0]!.fingerprint, armored: encodeArmor(Buffer.concat(found.map((k) => k.packets))) });
     return;
   }
-  ctx.type = 'application/pgp-keys';
-  ctx.body = armored;
+  send(ctx, await cache.answer(`get ${JSON.stringify(query)}`, queryTags(query), async () => {
+    const found = await lookups.get(query);
+    return { type: 'application/pgp-keys', body: Buffer.from(encodeArmor(Buffer.concat(found.map((k) => k.packets)))), keys: found.length };
+  }));
 }
 
-async function index(ctx: Context, lookups: LookupService, params: LookupParams, verbose: boolean): Promise<void> {
-  const result = await lookups.index(searchOf(ctx, params), { pageSize: params.pageSize, pageToken: params.pageToken }, verbose);
+async function index(ctx: Context, lookups: LookupService, params: LookupParams, verbose: boolean, cache: LookupCache): Promise<void> {
+  const query = searchOf(ctx, params);
+  const page = { pageSize: params.pageSize, pageToken: params.pageToken };
+  if (!wantsHtml(ctx, params)) {
+    // vindex for machines is the same listing as index.
+    const key = `index ${JSON.stringify(query)} ${page.pageSize ?? ''} ${page.pageToken ?? ''}`;
+    send(ctx, await cache.answer(key, queryTags(query), async () => {
+      const result = await lookups.index(query, page, false);
+      const now = Math.floor(Date.now() / 1000);
+      const headers: Record<string, string> = { 'X-HKP-Results-Count': String(result.total) };
+      if (result.nextPageToken) headers['X-HKP-Next-Page-Token'] = result.nextPageToken;
+      const validUntil = firstExpiry(result.keys, now);
+      return {
+        type: 'text/plain; charset=utf-8', body: Buffer.from(formatMachineReadableIndex(result.keys, now)), keys: result.keys.length, headers,
+        ...(validUntil !== undefined ? { validUntil } : {}),
+      };
+    }));
+    return;
+  }
+  const result = await lookups.index(query, page, verbose);
   ctx.state['keys'] = result.keys.length;
   ctx.set('X-HKP-Results-Count', String(result.total));
   if (result.nextPageToken) ctx.set('X-HKP-Next-Page-Token', result.nextPageToken);
-  const now = Math.floor(Date.now() / 1000);
-  if (wantsHtml(ctx, params)) {
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderIndexPage({ search: params.search ?? '', keys: result.keys, verbose, now, ...(result.signatures ? { signatures: result.signatures } : {}) });
-    return;
-  }
-  ctx.type = 'text/plain; charset=utf-8';
-  ctx.body = formatMachineReadableIndex(result.keys, now);
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = renderIndexPage({
+    search: params.search ?? '', keys: result.keys, verbose, now: Math.floor(Date.now() / 1000), ...(result.signatures ? { signatures: result.signatures } : {}),
+  });
+}
+
+function send(ctx: Context, answer: CachedAnswer): void {
+  ctx.state['keys'] = answer.keys;
+  for (const [name, value] of Object.entries(answer.headers ?? {})) ctx.set(name, value);
+  ctx.type = answer.type;
+  ctx.body = answer.body;
 }
 
 async function stats(ctx: Context, lookups: LookupService, params: LookupParams): Promise<void> {

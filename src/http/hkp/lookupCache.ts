@@ -1,0 +1,200 @@
+// Finished answers of GET /pks/lookup (op=get and op=index for machines, 404s included) kept in memory, so
+// gpg --refresh-keys and repeated Singularity searches are answered without the database. Each answer is
+// tagged with what it depends on (the fingerprint, key ID or e-mail searched; "text" for user-ID searches)
+// and dropped as soon as a write touching that is committed — by this instance (KeyService.onWritten) or by
+// another one sharing the database (PostgreSQL NOTIFY). While changes cannot be heard, nothing is served.
+import { AppError } from '../../errors.js';
+import type { KeyChange, KeyChangeNews } from '../../services/keyService.js';
+import type { KeyQuery } from '../../services/lookupService.js';
+
+export interface CachedAnswer {
+  type: string;
+  body: Buffer;
+  /** Keys in the answer (for the request log). */
+  keys: number;
+  headers?: Record<string, string>;
+  /** When the answer goes stale by itself (e.g. a listed key expires), Unix milliseconds. */
+  validUntil?: number;
+}
+
+export interface LookupCacheOptions {
+  /** Budget for answers (their bodies and keys); 0 turns the cache off. */
+  maxBytes: number;
+  /** Longest an answer is kept, even if nothing says it changed. */
+  maxAgeMs: number;
+  /** Whether changes are heard from the start (true when this process is the only writer). */
+  listening: boolean;
+  now?: () => number;
+}
+
+interface Entry {
+  answer: CachedAnswer | AppError;
+  tags: string[];
+  size: number;
+  expiresAt: number;
+}
+
+// Per-entry bookkeeping (Map slots, tag sets, headers) counted on top of the body.
+const ENTRY_OVERHEAD = 256;
+
+export class LookupCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byTag = new Map<string, Set<string>>();
+  private bytes = 0;
+  // Bumped by every change: an answer computed while one came in may predate it and is not kept.
+  private generation = 0;
+  private listening: boolean;
+  private readonly now: () => number;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly options: LookupCacheOptions) {
+    this.listening = options.listening;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * The cached answer for `key`, else `produce`'s, kept under `tags`. A 404 (AppError) is cached too and
+   * thrown again on a hit.
+   */
+  async answer(key: string, tags: string[], produce: () => Promise<CachedAnswer>): Promise<CachedAnswer> {
+    const hit = this.get(key);
+    if (hit) {
+      this.hits++;
+      if (hit instanceof AppError) throw hit;
+      return hit;
+    }
+    this.misses++;
+    const started = this.generation;
+    let answer: CachedAnswer;
+    try {
+      answer = await produce();
+    } catch (e) {
+      if (e instanceof AppError && e.status === 404) this.set(key, tags, e, started, e.message.length);
+      throw e;
+    }
+    this.set(key, tags, answer, started, answer.body.length, answer.validUntil);
+    return answer;
+  }
+
+  /** A change was committed: drop every answer that may depend on it. */
+  invalidate(news: KeyChangeNews): void {
+    this.generation++;
+    if (news === 'all') {
+      this.clear();
+      return;
+    }
+    for (const tag of changeTags(news)) {
+      const keys = this.byTag.get(tag);
+      if (keys) for (const key of [...keys]) this.remove(key);
+    }
+  }
+
+  /** Whether changes are being heard; on any switch everything cached is dropped. */
+  setListening(on: boolean): void {
+    this.generation++;
+    this.listening = on;
+    this.clear();
+  }
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.bytes };
+  }
+
+  private get(key: string): CachedAnswer | AppError | undefined {
+    if (!this.listening) return undefined;
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.now()) {
+      this.remove(key);
+      return undefined;
+    }
+    // Least recently used first: a hit moves the entry to the end.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.answer;
+  }
+
+  private set(key: string, tags: string[], answer: CachedAnswer | AppError, started: number, bodyBytes: number, validUntil?: number): void {
+    if (!this.listening || started !== this.generation || this.options.maxBytes === 0) return;
+    const size = bodyBytes + key.length * 2 + ENTRY_OVERHEAD;
+    // One huge key must not push out hundreds of small ones.
+    if (size > this.options.maxBytes / 16) return;
+    const expiresAt = Math.min(this.now() + this.options.maxAgeMs, validUntil ?? Infinity);
+    if (expiresAt <= this.now()) return;
+    this.remove(key);
+    this.entries.set(key, { answer, tags, size, expiresAt });
+    this.bytes += size;
+    for (const tag of tags) {
+      let keys = this.byTag.get(tag);
+      if (!keys) this.byTag.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
+    for (const oldest of this.entries.keys()) {
+      if (this.bytes <= this.options.maxBytes) break;
+      this.remove(oldest);
+    }
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.bytes -= entry.size;
+    for (const tag of entry.tags) {
+      const keys = this.byTag.get(tag);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byTag.delete(tag);
+    }
+  }
+
+  private clear(): void {
+    this.entries.clear();
+    this.byTag.clear();
+    this.bytes = 0;
+  }
+}
+
+// Any write can change which keys a user-ID search finds (a new key, a new user ID, another order).
+const TEXT_TAG = 't';
+
+/** What an answer to this search depends on. */
+export function queryTags(query: KeyQuery): string[] {
+  switch (query.kind) {
+    case 'fingerprint':
+      return [`f:${query.fingerprint}`];
+    case 'longId':
+      return [`l:${query.keyId}`];
+    case 'shortId':
+      return [`s:${query.keyId}`];
+    case 'email':
+      return [`e:${query.email.toLowerCase()}`];
+    case 'exactUserId':
+    case 'words':
+      return [TEXT_TAG];
+  }
+}
+
+/** The tags a written key touches: each (sub)key's fingerprint and key IDs, its e-mails, and user-ID text. */
+export function changeTags(change: KeyChange): string[] {
+  const tags = [TEXT_TAG];
+  for (const fingerprint of change.fingerprints) {
+    const fpr = fingerprint.toUpperCase();
+    // v4 key IDs are the fingerprint's last 16 hex digits, v6 key IDs its first 16; short IDs the last 8 of those.
+    const longId = fpr.length === 64 ? fpr.slice(0, 16) : fpr.slice(-16);
+    tags.push(`f:${fpr}`, `l:${longId}`, `s:${longId.slice(-8)}`);
+  }
+  for (const email of change.emails) tags.push(`e:${email.toLowerCase()}`);
+  return tags;
+}
+
+/** The earliest expiry after `now` (Unix seconds) among listed keys, user IDs and subkeys, as Unix ms. */
+export function firstExpiry(keys: { expires: number | null; userIds: { expires: number | null }[]; subkeys: { expires: number | null }[] }[], now: number): number | undefined {
+  let first = Infinity;
+  for (const k of keys) {
+    for (const expires of [k.expires, ...k.userIds.map((u) => u.expires), ...k.subkeys.map((s) => s.expires)]) {
+      if (expires !== null && expires > now && expires < first) first = expires;
+    }
+  }
+  return first === Infinity ? undefined : first * 1000;
+}

@@ -1,0 +1,127 @@
+// News of changed keys for every server instance sharing the database: each write transaction sends a
+// PostgreSQL NOTIFY (delivered to listeners only when it commits), and each instance LISTENs on a connection
+// of its own, so caches of lookups can drop what a write made stale, whichever instance wrote.
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+
+export const KEY_CHANGES_CHANNEL = 'keystore_key_changes';
+
+/** What a write touched: the fingerprints of the key and its subkeys, and its user IDs' e-mails (lower case). */
+export interface KeyChange {
+  fingerprints: string[];
+  emails: string[];
+}
+
+/** A change, or "everything" when a change cannot be told exactly (too long for a notification, unreadable). */
+export type KeyChangeNews = KeyChange | 'all';
+
+// PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; a longer change is sent as "everything".
+const MAX_PAYLOAD = 7900;
+
+export function encodeKeyChange(change: KeyChange): string {
+  const payload = JSON.stringify({ f: change.fingerprints, e: change.emails });
+  return Buffer.byteLength(payload) <= MAX_PAYLOAD ? payload : '*';
+}
+
+export function decodeKeyChange(payload: string): KeyChangeNews {
+  try {
+    const value = JSON.parse(payload) as { f?: unknown; e?: unknown };
+    const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+    if (strings(value.f) && strings(value.e)) return { fingerprints: value.f as string[], emails: value.e as string[] };
+  } catch {
+    // Not ours or damaged: assume the worst.
+  }
+  return 'all';
+}
+
+/** Sends the change to every listening instance when the surrounding transaction commits. */
+export async function notifyKeyChange(trx: Kysely<Database>, change: KeyChange): Promise<void> {
+  await sql`select pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(change)})`.execute(trx);
+}
+
+/** notifyKeyChange for many changes (one notification each) in one statement: for batch writes. */
+export async function notifyKeyChanges(trx: Kysely<Database>, changes: KeyChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  const payloads = changes.map(encodeKeyChange);
+  await sql`select pg_notify(${KEY_CHANGES_CHANNEL}, payload) from unnest(${payloads}::text[]) as payload`.execute(trx);
+}
+
+export interface KeyChangeSubscriber {
+  /** A change committed by any instance (this one included). */
+  change(news: KeyChangeNews): void;
+  /**
+   * Whether changes are being heard. While false, changes may be missed: a cache must not serve. On becoming
+   * true (first connect and every reconnect) anything cached before may be stale.
+   */
+  listening(on: boolean): void;
+}
+
+export interface KeyChangeListener {
+  close(): Promise<void>;
+}
+
+const RETRY_MS = [100, 500, 1000, 2000, 5000];
+
+/**
+ * LISTENs on a dedicated connection (not from the pool: a pooled connection goes back to other queries),
+ * reconnecting with a backoff whenever it is lost.
+ */
+export function listenForKeyChanges(url: string, subscriber: KeyChangeSubscriber): KeyChangeListener {
+  let client: pg.Client | null = null;
+  let closed = false;
+  let failures = 0;
+  let timer: NodeJS.Timeout | null = null;
+
+  const lost = () => {
+    subscriber.listening(false);
+    const current = client;
+    client = null;
+    current?.removeAllListeners();
+    current?.on('error', () => {});
+    void current?.end().catch(() => {});
+    if (closed) return;
+    timer = setTimeout(connect, RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]);
+    timer.unref();
+  };
+
+  const connect = async () => {
+    timer = null;
+    if (closed) return;
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    client = next;
+    next.on('error', lost);
+    next.on('end', () => {
+      if (client === next) lost();
+    });
+    next.on('notification', (message) => {
+      if (message.channel === KEY_CHANGES_CHANNEL) subscriber.change(decodeKeyChange(message.payload ?? ''));
+    });
+    try {
+      await next.connect();
+      await next.query(`listen ${KEY_CHANGES_CHANNEL}`);
+      if (client !== next || closed) return;
+      failures = 0;
+      subscriber.listening(true);
+    } catch {
+      if (client === next) lost();
+    }
+  };
+
+  subscriber.listening(false);
+  void connect();
+  return {
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      const current = client;
+      client = null;
+      subscriber.listening(false);
+      if (current) {
+        current.removeAllListeners();
+        current.on('error', () => {});
+        await current.end().catch(() => {});
+      }
+    },
+  };
+}
