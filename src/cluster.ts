@@ -1,13 +1,14 @@
-// Cluster mode of `keystore serve` (WORKERS > 1, PostgreSQL only). The primary migrates the database once, forks
-// the workers (each a normal server with its own pool), passes SIGTERM/SIGINT on to them, restarts a worker that
-// dies, and sums the workers' metrics for whichever worker answers GET /metrics. The primary serves no HTTP.
+// Cluster mode of `keystore serve` (WORKERS > 1, PostgreSQL only). The primary forks the workers (each a normal
+// server with its own pool; the first migrates the database and the others start once it listens), passes
+// SIGTERM/SIGINT on to them, restarts a worker that dies, and sums the workers' metrics for whichever worker answers
+// GET /metrics. The primary serves no HTTP and loads none of the server's modules (main.ts starts it directly), so
+// it stays small.
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import type { ClusterMetrics } from './metrics.js';
-import { openMigratedDatabase } from './store/migrate.js';
 
 /** How many processes serve HTTP: WORKERS, with `auto` = one per CPU (at most 64). */
 export function workerCount(config: Config, cpus: number): number {
@@ -60,9 +61,6 @@ export interface PrimaryOptions {
  */
 export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const { config, logger, workers } = options;
-  // Once here, so workers start on an up-to-date schema (their own migration check then finds nothing to do).
-  const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 1 });
-  await database.close();
 
   // The operating system hands each new connection to a worker blocked in accept(): with short connections this
   // serves about twice the requests of Node's round robin through the primary. Must be set before the first fork.
@@ -96,7 +94,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         collections.delete(id);
         clearTimeout(timer);
         if (e) rejectText(e);
-        else AggregatorRegistry.aggregate(registries!).metrics().then(resolveText, rejectText);
+        // Loaded on the first scrape only: the primary stays small until metrics are asked for.
+        else import('prom-client').then(({ AggregatorRegistry }) => AggregatorRegistry.aggregate(registries!).metrics()).then(resolveText, rejectText);
       };
       collections.set(id, { waiting: new Set(listening.map((w) => w.worker.id)), registries: [], settle });
       for (const { worker } of listening) send(worker, { type: 'keystore:collect', id });
@@ -105,7 +104,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     const send = (worker: Worker, message: PrimaryMessage) => {
       if (worker.isConnected()) worker.send(message, undefined, () => {}); // a worker gone meanwhile: its exit is handled
     };
+    let forked = 0;
     const fork = () => {
+      forked++;
       const worker = cluster.fork();
       live.set(worker.id, { worker, readyAt: undefined });
     };
@@ -160,6 +161,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         logger.info({ worker: worker.id, workerPid: worker.process.pid, url: message.url }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${message.url}`);
         if (stopping) {
           send(worker, { type: 'keystore:stop', signal: stopping === 'give up' ? 'SIGTERM' : stopping });
+        } else if (!allListening && forked < workers) {
+          // The first worker has migrated the database: the others can start (their migration check finds nothing).
+          while (forked < workers) fork();
         } else if (!allListening && [...live.values()].filter((w) => w.readyAt !== undefined).length === workers) {
           allListening = true;
           logger.info({ workers, url: message.url }, `all ${workers} workers listening`);
@@ -226,7 +230,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     process.on('SIGINT', onSignal);
     const where = `PostgreSQL (DATABASE_URL), pool of ${workerPoolSize(config.DB_POOL_SIZE, workers)} per worker`;
     logger.info({ workers, database: 'postgresql' }, `keystore ${options.version} starting ${workers} workers on ${config.HOST}:${config.PORT}, ${where}`);
-    for (let i = 0; i < workers; i++) fork();
+    // One worker first: it runs the migrations alone (two at once could both try to create the migration tables).
+    fork();
   });
 }
 

@@ -1,7 +1,8 @@
 // Entry point and the one place that reads the environment: settings, logger and output for the commands.
+import cluster from 'node:cluster';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { buildProgram } from './cli/program.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 
 // package.json is one level above src/main.ts (run with tsx) and two above dist/src/main.js (the build).
@@ -20,17 +21,36 @@ process.on('exit', () => {
     // Nothing was pending, or stdout is gone.
   }
 });
-const program = buildProgram({
-  version: packageJson.version,
-  config: () => (config ??= loadConfig(process.env)),
-  logger: () => (logger ??= pino({ level: (config ??= loadConfig(process.env)).LOG_LEVEL }, logDestination)),
-  print: (line) => process.stdout.write(line + '\n'),
-  warn: (line) => process.stderr.write(line + '\n'),
-  interactive: process.stderr.isTTY === true,
-  status: (line) => process.stderr.write(`\r\x1b[2K${line.slice(0, Math.max(0, (process.stderr.columns || 80) - 1))}`),
-});
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+/** `keystore` or `keystore serve` (the default command) starting a cluster: this process is its primary. */
+async function clusterPrimary(): Promise<boolean> {
+  const args = process.argv.slice(2);
+  if (!cluster.isPrimary || !(args.length === 0 || (args.length === 1 && args[0] === 'serve'))) return false;
+  config ??= loadConfig(process.env);
+  const { runPrimary, workerCount } = await import('./cluster.js');
+  const workers = workerCount(config, availableParallelism());
+  if (workers <= 1) return false;
+  logger ??= pino({ level: config.LOG_LEVEL }, logDestination);
+  process.exit(await runPrimary({ config, logger, version: packageJson.version, workers }));
+}
+
+async function main(): Promise<void> {
+  // The primary only supervises: it starts without loading the commands (the server, openpgp, kysely...).
+  if (await clusterPrimary()) return;
+  const { buildProgram } = await import('./cli/program.js');
+  const program = buildProgram({
+    version: packageJson.version,
+    config: () => (config ??= loadConfig(process.env)),
+    logger: () => (logger ??= pino({ level: (config ??= loadConfig(process.env)).LOG_LEVEL }, logDestination)),
+    print: (line) => process.stdout.write(line + '\n'),
+    warn: (line) => process.stderr.write(line + '\n'),
+    interactive: process.stderr.isTTY === true,
+    status: (line) => process.stderr.write(`\r\x1b[2K${line.slice(0, Math.max(0, (process.stderr.columns || 80) - 1))}`),
+  });
+  await program.parseAsync(process.argv);
+}
+
+main().catch((e: unknown) => {
   if (e instanceof ConfigError) {
     console.error(`keystore: ${e.message}`);
     process.exit(2);
