@@ -17,7 +17,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
       const logger = ctx.logger();
       const workers = workerCount(config, availableParallelism());
       const exitCode = cluster.isWorker
-        ? await serve({ ...config, DB_POOL_SIZE: workerPoolSize(config.DB_POOL_SIZE, workers) }, logger.child({ worker: cluster.worker!.id }), ctx.version, connectToPrimary())
+        // Connections and cache memory are the whole server's: each worker gets its share.
+        ? await serve({
+          ...config, DB_POOL_SIZE: workerPoolSize(config.DB_POOL_SIZE, workers), LOOKUP_CACHE_BYTES: Math.floor(config.LOOKUP_CACHE_BYTES / workers),
+        }, logger.child({ worker: cluster.worker!.id }), ctx.version, connectToPrimary())
         : workers > 1
           ? await runPrimary({ config, logger, version: ctx.version, workers })
           : await serve(config, logger, ctx.version);
