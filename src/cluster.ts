@@ -166,7 +166,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       const entry = live.get(worker.id);
       if (message.type === 'keystore:ready' && entry) {
         entry.readyAt = Date.now();
-        logger.info({ worker: worker.id, workerPid: worker.process.pid, url: message.url }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${message.url}`);
+        logger.info({ worker: worker.id, workerPid: worker.process.pid, workerUrl: message.url }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${message.url}`);
         if (stopping) {
           send(worker, { type: 'keystore:stop', signal: stopping === 'give up' ? 'SIGTERM' : stopping });
         } else if (!allListening && forked < workers) {

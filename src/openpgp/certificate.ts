@@ -154,7 +154,8 @@ export function parsedSignature(sig: SigInfo): SignaturePacket | null {
   return sig.parsed;
 }
 
-const SKIPPED_SILENTLY = new Set<number>([Tag.trust, Tag.marker, Tag.padding]);
+/** Packets parseCert skips without reporting them (also those over the size limit). */
+export const SKIPPED_SILENTLY = new Set<number>([Tag.trust, Tag.marker, Tag.padding]);
 
 /**
  * Splits one transferable key (its packets, primary first) into components. Unreadable or misplaced

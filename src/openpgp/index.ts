@@ -10,6 +10,7 @@ export { DEFAULT_LIMITS, type CertificationPolicy, type KeyLimits } from './limi
 export { deriveKey, emailOf, type DerivedKey, type DerivedSubkey, type DerivedUserId } from './derive.js';
 export { writePackets, readPackets, fingerprintOf, type Packet } from './packets.js';
 export { userIdWords } from './userIdWords.js';
+export { isStoredSubset, publicKeyFingerprint } from './storedSubset.js';
 
 export interface KeyData {
   /** Each entry holds the packets of one transferable key. */

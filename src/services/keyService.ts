@@ -1,7 +1,8 @@
 // Accepting keys (validate, merge, store) and finding them.
 import { AppError } from '../errors.js';
 import {
-  certifierKeyIds, deriveKey, isCertRejected, mergeCert, parseStoredCert, parseUploadedCert, readKeyData, writePackets,
+  certifierKeyIds, deriveKey, isCertRejected, isStoredSubset, mergeCert, parseStoredCert, parseUploadedCert, publicKeyFingerprint,
+  readKeyData, writePackets,
   type Cert, type Dropped, type IssuerLookup, type KeyLimits, type MergeResult, type MergeStatus, type Packet, type RejectionCode,
 } from '../openpgp/index.js';
 import type { AuditRepository } from '../store/auditRepository.js';
@@ -67,7 +68,10 @@ export class KeyService {
     private readonly options: KeyServiceOptions,
   ) {}
 
-  /** Validates and stores every key of an upload; the audit rows of the whole upload are written in one go. */
+  /**
+   * Validates and stores every key of an upload. A key written carries the upload's audit rows so far (its own
+   * last) into its transaction; the rows left are written together at the end.
+   */
   async submit(input: string | Uint8Array, context: SubmitContext): Promise<SubmitResult> {
     const batch = new PushAuditBatch(context);
     try {
@@ -239,6 +243,11 @@ export class KeyService {
       }
       await yieldToEventLoop();
       try {
+        const same = await this.storedAsIs(keys[i]!, fingerprint, storedKey, context);
+        if (same) {
+          accepted(i, same);
+          continue;
+        }
         const step = await this.mergeStep(p, context, issuers.lookup, storedKey);
         if ('outcome' in step) accepted(i, step.outcome);
         else updates.push({ i, stored: storedKey, ...step });
@@ -271,34 +280,73 @@ export class KeyService {
     }
   }
 
+  /** Merges one key, recording its outcome in the batch (or the refusal, and throws). */
   private async auditedMerge(packets: Packet[], context: SubmitContext, batch: PushAuditBatch): Promise<KeyOutcome> {
     try {
-      const outcome = await this.mergeKey(packets, context);
-      batch.accepted(outcome);
-      return outcome;
+      return await this.mergeKey(packets, context, batch);
     } catch (e) {
       recordRefusal(batch, e);
       throw e;
     }
   }
 
-  private async mergeKey(packets: Packet[], context: SubmitContext): Promise<KeyOutcome> {
+  /**
+   * The stored key is read first: an upload of packets all stored already (a client re-sending a key) is
+   * unchanged without a parse or a signature check (storedAsIs). Anything else is parsed and merged.
+   */
+  private async mergeKey(packets: Packet[], context: SubmitContext, batch: PushAuditBatch): Promise<KeyOutcome> {
+    const fingerprint = publicKeyFingerprint(packets);
+    const stored = fingerprint === null ? null : await this.keys.findForMerge(fingerprint);
+    const same = stored ? await this.storedAsIs(packets, fingerprint!, stored, context) : null;
+    if (same) {
+      batch.accepted(same);
+      return same;
+    }
     const parsed = await parseUploadedCert(packets, this.options.limits);
-    return this.mergeParsed(parsed, context, (keyIds) => this.keys.primaryKeysByKeyId(keyIds));
+    // The key as just read (null: not stored) is the first merge's, when parsing names the same key.
+    const known = fingerprint !== null && parsed.cert.primary.fingerprint === fingerprint ? stored : undefined;
+    return this.mergeParsed(parsed, context, (keyIds) => this.keys.primaryKeysByKeyId(keyIds), known, batch);
   }
 
-  /** Merges a parsed key into the store, retrying on a concurrent change. */
-  private async mergeParsed(parsed: ParsedKey, context: SubmitContext, lookupIssuers: IssuerLookup): Promise<KeyOutcome> {
+  /**
+   * The outcome of a key whose every packet is stored already (isStoredSubset): unchanged, nothing added or
+   * dropped, as the full merge would find; null for any other key. The push policy applies as in mergeStep.
+   */
+  private async storedAsIs(packets: Packet[], fingerprint: string, stored: StoredKey, context: SubmitContext): Promise<KeyOutcome | null> {
+    if (!isStoredSubset(packets, stored.packets, this.options.limits)) return null;
+    const policy = context.pushPolicy ?? 'open';
+    if (policy !== 'open') checkKeyOwnership(policy, context.token ?? null, fingerprint, await parseStoredCert(stored.packets), []);
+    return { status: 'unchanged', fingerprint, dropped: [], added: { userIds: 0, subkeys: 0, signatures: 0 } };
+  }
+
+  /**
+   * Merges a parsed key into the store, retrying on a concurrent change. `known`: the stored key as read just
+   * before (null: none), for the first attempt. With a batch, the outcome is recorded in it, and a key written
+   * carries the batch's rows not written yet into its transaction.
+   */
+  private async mergeParsed(
+    parsed: ParsedKey,
+    context: SubmitContext,
+    lookupIssuers: IssuerLookup,
+    known?: StoredKey | null,
+    batch?: PushAuditBatch,
+  ): Promise<KeyOutcome> {
     const fingerprint = parsed.cert.primary.fingerprint;
     for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
-      const stored = await this.keys.findForMerge(fingerprint);
+      const stored = attempt === 0 && known !== undefined ? known : await this.keys.findForMerge(fingerprint);
       const step = await this.mergeStep(parsed, context, lookupIssuers, stored);
-      if ('outcome' in step) return step.outcome;
+      if ('outcome' in step) {
+        batch?.accepted(step.outcome);
+        return step.outcome;
+      }
       const { merged, record, dropped } = step;
-      const written = stored ? await this.keys.update(stored, record, merged.bytes) : await this.keys.insert(record, merged.bytes);
+      const outcome: KeyOutcome = { status: merged.status, fingerprint, dropped, added: merged.added };
+      const audit = batch?.withUnwritten(outcome) ?? [];
+      const written = stored ? await this.keys.update(stored, record, merged.bytes, audit) : await this.keys.insert(record, merged.bytes, audit);
       if (written) {
+        batch?.accepted(outcome, true);
         this.options.onWritten?.(keyChangeOf(record));
-        return { status: merged.status, fingerprint, dropped, added: merged.added };
+        return outcome;
       }
     }
     throw new AppError(503, 'unavailable', `key ${fingerprint} is being changed by too many writers; try again`);

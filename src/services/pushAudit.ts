@@ -20,19 +20,31 @@ export interface AddedComponents {
 const MAX_DROPPED_LISTED = 100;
 const MAX_REASONS_LISTED = 20;
 
+type AcceptedOutcome = Parameters<typeof acceptedEntry>[1];
+
 /**
- * The audit rows of one push, written together at its end: a row per key (by fingerprint), and one row for
- * all the parts of the upload that named no key (unreadable data, malformed primary keys), so that junk uploads of
- * thousands of parts cost one row, not thousands.
+ * The audit rows of one push: a row per key (by fingerprint), and one row for all the parts of the upload that
+ * named no key (unreadable data, malformed primary keys), so that junk uploads of thousands of parts cost one row,
+ * not thousands. A key's write may carry the rows so far (withUnwritten), in the key's own transaction; the rest
+ * are written together at the end of the push (entries).
  */
 export class PushAuditBatch {
   private readonly rows: AuditEntry[] = [];
   private readonly unidentified: string[] = [];
+  /** The rows before this index were written with a key. */
+  private written = 0;
 
   constructor(private readonly origin: PushOrigin) {}
 
-  accepted(outcome: Parameters<typeof acceptedEntry>[1]): void {
+  /** Records a key's outcome; `written`: its row and all before it were written with the key (withUnwritten). */
+  accepted(outcome: AcceptedOutcome, written = false): void {
     this.rows.push(acceptedEntry(this.origin, outcome));
+    if (written) this.written = this.rows.length;
+  }
+
+  /** The rows not written yet, in order, then the row accepted(outcome) adds: for the key's write to carry. */
+  withUnwritten(outcome: AcceptedOutcome): AuditEntry[] {
+    return [...this.rows.slice(this.written), acceptedEntry(this.origin, outcome)];
   }
 
   refused(fingerprint: string | null, reason: string): void {
@@ -40,13 +52,15 @@ export class PushAuditBatch {
     else this.rows.push(refusedEntry(this.origin, fingerprint, reason));
   }
 
+  /** The rows not written yet: the push's rows in order, the one for the parts that named no key last. */
   entries(): AuditEntry[] {
-    if (this.unidentified.length === 0) return this.rows;
-    if (this.unidentified.length === 1) return [...this.rows, refusedEntry(this.origin, null, this.unidentified[0]!)];
+    const rows = this.rows.slice(this.written);
+    if (this.unidentified.length === 0) return rows;
+    if (this.unidentified.length === 1) return [...rows, refusedEntry(this.origin, null, this.unidentified[0]!)];
     const counts = new Map<string, number>();
     for (const reason of this.unidentified) counts.set(reason, (counts.get(reason) ?? 0) + 1);
     const reasons = [...counts].slice(0, MAX_REASONS_LISTED).map(([reason, count]) => ({ reason, count }));
-    return [...this.rows, {
+    return [...rows, {
       ...who(this.origin),
       fingerprint: null,
       outcome: 'refused',

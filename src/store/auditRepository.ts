@@ -1,6 +1,6 @@
 // The append-only audit log of pushes: rows are only ever inserted (a trigger refuses UPDATE and DELETE).
-import type { Kysely } from 'kysely';
-import type { Database, PushAuditTable } from './database.js';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { PREPARED, type Database, type PushAuditTable } from './database.js';
 
 export type AuditOutcome = PushAuditTable['outcome'];
 
@@ -32,23 +32,34 @@ function jsonbText(value: unknown): string {
   return JSON.stringify(value).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
 }
 
+/** The head of an INSERT of audit rows, to be followed by auditRowsSelect. */
+export const AUDIT_INSERT = sql`insert into push_audit (source, remote_address, token_id, fingerprint, outcome, detail)`;
+
+/**
+ * The column values of audit rows as a SELECT (one JSON parameter, whatever the number of rows), in their order:
+ * AUDIT_INSERT followed by it appends them, alone or inside another statement (a key's write, see KeyRepository).
+ */
+export function auditRowsSelect(entries: AuditEntry[]): RawBuilder<unknown> {
+  const rows = entries.map((entry) => ({
+    source: entry.source,
+    remote_address: entry.remoteAddress,
+    token_id: entry.tokenId,
+    fingerprint: entry.fingerprint,
+    outcome: entry.outcome,
+    detail: entry.detail,
+  }));
+  return sql`select a.source, a.remote_address, a.token_id, a.fingerprint, a.outcome, a.detail
+    from json_to_recordset(${jsonbText(rows)}::json)
+      as a(source text, remote_address text, token_id bigint, fingerprint text, outcome text, detail jsonb)`;
+}
+
 export class AuditRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Appends rows, a thousand per statement (PostgreSQL takes at most 65,535 parameters). */
+  /** Appends rows, a thousand per statement. */
   async record(entries: AuditEntry[]): Promise<void> {
     for (let start = 0; start < entries.length; start += INSERT_BATCH) {
-      await this.db
-        .insertInto('push_audit')
-        .values(entries.slice(start, start + INSERT_BATCH).map((entry) => ({
-          source: entry.source,
-          remote_address: entry.remoteAddress,
-          token_id: entry.tokenId,
-          fingerprint: entry.fingerprint,
-          outcome: entry.outcome,
-          detail: jsonbText(entry.detail),
-        })))
-        .execute();
+      await sql`${PREPARED}${AUDIT_INSERT} ${auditRowsSelect(entries.slice(start, start + INSERT_BATCH))}`.execute(this.db);
     }
   }
 

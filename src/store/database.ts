@@ -1,5 +1,5 @@
 // Opens the database: real PostgreSQL when a URL is given, else embedded PostgreSQL (PGlite) in a folder.
-import { Kysely, PostgresDialect, type Generated } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Generated } from 'kysely';
 import pg from 'pg';
 import { listenForKeyChanges, type KeyChangeListener, type KeyChangeSubscriber } from './keyChanges.js';
 
@@ -132,7 +132,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     // the pool listens while a client is idle, this listener while it is checked out between queries.
     // The next query on it fails and is answered 503; the pool then discards the client.
     pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      prepareMarked(client);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
     const url = options.url;
@@ -145,6 +148,33 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   const lite = await PGlite.create(options.dataDir, { extensions: { pg_trgm } });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
   return { db, kind: 'pglite', close: () => db.destroy() };
+}
+
+const PREPARED_MARK = '/* prepared */ ';
+
+/**
+ * Put first in a statement (sql`${PREPARED}select ...`) whose text never changes, only its parameters: on
+ * PostgreSQL it is prepared once per connection and then only executed. Planning the few statements of a push
+ * anew each time costs about as much database CPU as running them (the new-key insert: 0.5 ms, 0.3 prepared).
+ */
+export const PREPARED = sql.raw(PREPARED_MARK);
+
+// One name per marked text (a handful of them), the same on every connection.
+const preparedNames = new Map<string, string>();
+
+/** Makes a pool client run statements marked PREPARED as named prepared statements (node-postgres keeps them per connection). */
+function prepareMarked(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
+    const marked = typeof text === 'string' && text.startsWith(PREPARED_MARK) && (rest[0] === undefined || Array.isArray(rest[0]));
+    if (!marked) return query(text, ...rest);
+    let name = preparedNames.get(text as string);
+    if (name === undefined) {
+      name = `keystore_${preparedNames.size + 1}`;
+      preparedNames.set(text as string, name);
+    }
+    return query({ name, text, values: rest[0] ?? [] }, ...rest.slice(1));
+  };
 }
 
 const UNAVAILABLE_MESSAGES = [

@@ -1,7 +1,8 @@
 // Keys in PostgreSQL: the merged key bytes plus the facts lookups need, written together.
 import { sql, type Insertable, type Kysely } from 'kysely';
-import type { Database, KeyIdentifiersTable, UserIdsTable } from './database.js';
-import { notifyKeyChange, notifyKeyChanges, type KeyChange } from './keyChanges.js';
+import { AUDIT_INSERT, auditRowsSelect, type AuditEntry } from './auditRepository.js';
+import { PREPARED, type Database, type KeyIdentifiersTable, type UserIdsTable } from './database.js';
+import { KEY_CHANGES_CHANNEL, encodeKeyChange, notifyKeyChange, notifyKeyChanges, type KeyChange } from './keyChanges.js';
 import { toBytes, type SignatureFact } from './keyQueries.js';
 
 /** Facts of a (sub)key, computed at import. Times are Unix seconds. */
@@ -73,33 +74,58 @@ export class KeyRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async findForMerge(fingerprint: string): Promise<StoredKey | null> {
-    const row = await this.db
-      .selectFrom('keys')
-      .select(['id', 'revision', 'packets'])
-      .where('fingerprint', '=', fingerprint)
-      .executeTakeFirst();
+    // Every push of a key starts here: a prepared statement.
+    const { rows: [row] } = await sql<{ id: string; revision: number; packets: Uint8Array }>`${PREPARED}
+      select id, revision, packets from keys where fingerprint = ${fingerprint}`.execute(this.db);
     return row ? { row: String(row.id), revision: row.revision, packets: toBytes(row.packets) } : null;
   }
 
-  /** Inserts a new key; false when another writer inserted the same fingerprint first. */
-  async insert(record: KeyRecord, packets: Uint8Array): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto('keys')
-        .values({ ...keyColumns(record, packets) })
-        .onConflict((oc) => oc.column('fingerprint').doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      if (!inserted) return false;
-      await insertFacts(trx, String(inserted.id), record);
-      await countChange(trx, 'inserted');
-      await notifyKeyChange(trx, keyChangeOf(record));
-      return true;
-    });
+  /**
+   * Inserts a new key with its facts, counts it, sends the change notification and appends the audit rows, all in
+   * one statement (one round trip, its own transaction); false, with nothing written, when another writer
+   * inserted the same fingerprint first.
+   */
+  async insert(record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = []): Promise<boolean> {
+    const k = keyColumns(record, packets);
+    const facts = factRows('', record);
+    // key_row comes from the inserted row; the other columns as factRows gives them.
+    const identifiers = JSON.stringify(facts.identifiers.map(({ key_row: _, ...row }) => row));
+    const userIds = JSON.stringify(facts.userIds.map(({ key_row: _, ...row }) => row));
+    const result = await sql<{ id: string }>`${PREPARED}
+      with ins as (
+        insert into keys (fingerprint, key_id, version, algorithm, bits, created, expires, revoked, packets, size,
+          user_id_count, user_attribute_count, subkey_count, signature_count, primary_user_id, signature_facts)
+        values (${k.fingerprint}, ${k.key_id}, ${k.version}, ${k.algorithm}, ${k.bits}, ${k.created}, ${k.expires},
+          ${k.revoked}, ${k.packets}, ${k.size}, ${k.user_id_count}, ${k.user_attribute_count}, ${k.subkey_count},
+          ${k.signature_count}, ${k.primary_user_id}, ${k.signature_facts})
+        on conflict (fingerprint) do nothing
+        returning id
+      ), identifiers as (
+        insert into key_identifiers (key_row, is_primary, fingerprint, long_id, short_id, algorithm, bits, created, expires, revoked)
+        select ins.id, r.is_primary, r.fingerprint, r.long_id, r.short_id, r.algorithm, r.bits, r.created, r.expires, r.revoked
+        from ins, json_to_recordset(${identifiers}::json) as r(is_primary boolean, fingerprint text, long_id text,
+          short_id text, algorithm smallint, bits integer, created bigint, expires bigint, revoked boolean)
+      ), user_ids as (
+        insert into user_ids (key_row, position, uid, email, words, created, expires, revoked, is_primary)
+        select ins.id, r.position, r.uid, r.email, r.words, r.created, r.expires, r.revoked, r.is_primary
+        from ins, json_to_recordset(${userIds}::json) as r(position integer, uid text, email text, words text[],
+          created bigint, expires bigint, revoked boolean, is_primary boolean)
+      ), counted as (
+        insert into key_stats_hourly (hour, inserted, updated)
+        select date_trunc('hour', now()), 1, 0 from ins
+        on conflict (hour) do update set inserted = key_stats_hourly.inserted + 1
+      ), audited as (
+        ${AUDIT_INSERT} ${auditRowsSelect(audit)} where exists (select 1 from ins)
+      )
+      select ins.id, pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(keyChangeOf(record))}) from ins`.execute(this.db);
+    return result.rows.length > 0;
   }
 
-  /** Replaces a key's bytes and facts if it is still at the revision the merge started from. */
-  async update(stored: StoredKey, record: KeyRecord, packets: Uint8Array): Promise<boolean> {
+  /**
+   * Replaces a key's bytes and facts if it is still at the revision the merge started from; the audit rows are
+   * appended in the same transaction when it is written.
+   */
+  async update(stored: StoredKey, record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = []): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx
         .updateTable('keys')
@@ -112,8 +138,10 @@ export class KeyRepository {
       await trx.deleteFrom('key_identifiers').where('key_row', '=', stored.row).execute();
       await trx.deleteFrom('user_ids').where('key_row', '=', stored.row).execute();
       await insertFacts(trx, stored.row, record);
-      await countChange(trx, 'updated');
+      if (audit.length > 0) await sql`${PREPARED}${AUDIT_INSERT} ${auditRowsSelect(audit)}`.execute(trx);
       await notifyKeyChange(trx, keyChangeOf(record));
+      // Last before the commit: concurrent writers wait for each other on this hourly row until then.
+      await countChange(trx, 'updated');
       return true;
     });
   }

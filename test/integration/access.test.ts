@@ -179,6 +179,17 @@ describe.each(backends)('access control on %s', (backend) => {
       expect(rows[4]!.detail).toEqual({ added: { userIds: 0, subkeys: 0, signatures: 0 } });
     });
 
+    it('refuses a re-push of a stored key as it is with a token whose e-mail is not on it (403), takes it unchanged with one that is', async () => {
+      const key = await makeKey([{ name: 'Alice', email: 'alice@example.org' }]);
+      expect((await push(server.url, key.armored, bearer(alice.secret))).json.inserted).toEqual([key.fingerprint]);
+      const refused = await push(server.url, key.armored, bearer(dave.secret));
+      expect(refused.status).toBe(403);
+      expect(refused.json.error.message).toBe(`key ${key.fingerprint} does not contain identity with email 'dave@example.org'`);
+      expect((await push(server.url, key.armored, bearer(alice.secret))).json.unchanged).toEqual([key.fingerprint]);
+      const rows = await listAudit(server.database.db, { fingerprint: key.fingerprint });
+      expect(rows.map((r) => [r.outcome, r.tokenId])).toEqual([['inserted', alice.id], ['refused', dave.id], ['unchanged', alice.id]]);
+    });
+
     it('does not count a user ID with the token\'s e-mail that the key\'s owner did not sign', async () => {
       // Eve's key carries Alice's address only in a user ID self-signed by another key: it is not bound to Eve's key.
       const other = await makeKey([{ name: 'Alice', email: 'alice@example.org' }]);

@@ -2,6 +2,7 @@
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tag, type Packet } from '../../src/openpgp/packets.js';
+import { AuditRepository } from '../../src/store/auditRepository.js';
 import { armoredPackets, lookup, pushKeys } from '../helpers/hkp.js';
 import { armorPackets, componentPackets, fromPrivate, makeKey, packetSet, userIdPackets, type TestKey } from '../helpers/keys.js';
 import { backends, startTestServer, type TestServer } from '../helpers/server.js';
@@ -13,6 +14,39 @@ async function storedPackets(server: TestServer, fingerprint: string): Promise<P
   expect(res.status).toBe(200);
   return armoredPackets(res.text);
 }
+
+/** Everything stored about a key (its row, identifier and user ID rows) and the change counters. */
+async function storedState(server: TestServer, fingerprint: string) {
+  const db = server.database.db;
+  const key = await db.selectFrom('keys').selectAll().where('fingerprint', '=', fingerprint).executeTakeFirstOrThrow();
+  return {
+    key,
+    identifiers: await db.selectFrom('key_identifiers').selectAll().where('key_row', '=', key.id).orderBy('fingerprint').execute(),
+    userIds: await db.selectFrom('user_ids').selectAll().where('key_row', '=', key.id).orderBy('position').execute(),
+    counters: await db.selectFrom('key_stats_hourly').selectAll().orderBy('hour').execute(),
+  };
+}
+
+async function auditOf(server: TestServer, fingerprint: string) {
+  return (await new AuditRepository(server.database.db).list({ fingerprint })).map((r) => ({ outcome: r.outcome, detail: r.detail }));
+}
+
+/** The signature with a subpacket appended to its unhashed (unsigned) area: a notation, which is not kept. */
+function padUnhashed(sig: Packet): Packet {
+  const body = sig.body;
+  const at = 6 + ((body[4]! << 8) + body[5]!);
+  const length = (body[at]! << 8) + body[at + 1]!;
+  const extra = Buffer.concat([Buffer.from([41, 20]), Buffer.alloc(40, 7)]);
+  const newLength = length + extra.length;
+  return {
+    tag: sig.tag,
+    body: new Uint8Array(Buffer.concat([
+      body.subarray(0, at), Buffer.from([newLength >> 8, newLength & 0xff]), body.subarray(at + 2, at + 2 + length), extra, body.subarray(at + 2 + length),
+    ])),
+  };
+}
+
+const NOTHING_ADDED = { added: { userIds: 0, subkeys: 0, signatures: 0 } };
 
 async function revocationOf(key: TestKey): Promise<Packet> {
   const { privateKey } = await openpgp.revokeKey({ key: key.privateKey, format: 'object' });
@@ -91,6 +125,75 @@ describe.each(backends)('merging on %s', (backend) => {
     expect((await pushKeys(server.url, extended.armored)).json.unchanged).toEqual([key.fingerprint]);
     const byNewEmail = await lookup(server.url, { op: 'get', search: 'bob@work.example', exact: 'on' });
     expect(byNewEmail.status).toBe(200);
+  });
+
+  it('answers a re-push of a stored key unchanged, with an audit row each time, and alters nothing stored', async () => {
+    const key = await makeKey([{ name: 'Repush', email: 'repush@example.org' }]);
+    expect((await pushKeys(server.url, key.armored)).json.inserted).toEqual([key.fingerprint]);
+    const before = await storedState(server, key.fingerprint);
+    // As first pushed, and as the server gives it out (canonical order, new-format headers).
+    const exported = (await lookup(server.url, { op: 'get', options: 'mr', search: `0x${key.fingerprint}` })).text;
+    for (const keytext of [key.armored, exported]) {
+      const res = await pushKeys(server.url, keytext);
+      expect(res.status).toBe(200);
+      expect(res.json).toEqual({ inserted: [], updated: [], unchanged: [key.fingerprint], rejected: [], dropped: [] });
+    }
+    expect((await pushKeys(server.url, key.armored, { mr: false })).text).toBe('0 key(s) added, 0 updated, 1 unchanged\n');
+    expect(await storedState(server, key.fingerprint)).toEqual(before);
+    expect(await auditOf(server, key.fingerprint)).toEqual([
+      { outcome: 'inserted', detail: { added: { userIds: 1, subkeys: 1, signatures: 2 } } },
+      ...Array.from({ length: 3 }, () => ({ outcome: 'unchanged', detail: NOTHING_ADDED })),
+    ]);
+  });
+
+  it('updates a re-push of a stored key with one user ID more (all verified), with its audit row', async () => {
+    const key = await makeKey([{ name: 'Grows', email: 'grows@example.org' }]);
+    expect((await pushKeys(server.url, key.armored)).json.inserted).toEqual([key.fingerprint]);
+    const { privateKey } = await openpgp.reformatKey({
+      privateKey: key.privateKey,
+      userIDs: [{ name: 'Grows', email: 'grows@example.org' }, { name: 'Grows at work', email: 'grows@work.example' }],
+      format: 'object',
+    });
+    const extra = userIdPackets(fromPrivate(privateKey).packets, 'Grows at work <grows@work.example>');
+    const before = await storedState(server, key.fingerprint);
+    const res = await pushKeys(server.url, armorPackets([...key.packets, ...extra]));
+    expect(res.json).toEqual({ inserted: [], updated: [key.fingerprint], unchanged: [], rejected: [], dropped: [] });
+    const after = await storedState(server, key.fingerprint);
+    expect(after.key.revision).toBe(before.key.revision + 1);
+    expect(after.userIds.map((u) => u.email)).toEqual(['grows@example.org', 'grows@work.example']);
+    expect(packetSet(await storedPackets(server, key.fingerprint))).toEqual(packetSet([...key.packets, ...extra]));
+    expect((await auditOf(server, key.fingerprint)).slice(1)).toEqual([{ outcome: 'updated', detail: { added: { userIds: 1, subkeys: 0, signatures: 1 } } }]);
+  });
+
+  it('answers unchanged when a stored signature comes back with more in its unsigned area, and stores nothing of it', async () => {
+    const key = await makeKey([{ name: 'Padded', email: 'padded@example.org' }]);
+    expect((await pushKeys(server.url, key.armored)).json.inserted).toEqual([key.fingerprint]);
+    const before = await storedState(server, key.fingerprint);
+    const padded = key.packets.map((p) => (p.tag === Tag.signature ? padUnhashed(p) : p));
+    expect(packetSet(padded)).toEqual(packetSet(key.packets)); // the same once normalised
+    const res = await pushKeys(server.url, armorPackets(padded));
+    expect(res.json).toEqual({ inserted: [], updated: [], unchanged: [key.fingerprint], rejected: [], dropped: [] });
+    expect(await storedState(server, key.fingerprint)).toEqual(before);
+    expect((await auditOf(server, key.fingerprint)).slice(1)).toEqual([{ outcome: 'unchanged', detail: NOTHING_ADDED }]);
+  });
+
+  it('writes the audit rows of a push of several keys in the order of the keys, whichever are written', async () => {
+    const stored = await makeKey([{ email: 'order-stored@example.org' }]);
+    const fresh = await makeKey([{ email: 'order-new@example.org' }]);
+    expect((await pushKeys(server.url, stored.armored)).json.inserted).toEqual([stored.fingerprint]);
+    const { privateKey } = await openpgp.reformatKey({ privateKey: stored.privateKey, userIDs: [{ email: 'order-stored@example.org' }, { email: 'order-more@example.org' }], format: 'object' });
+    const grown = fromPrivate(privateKey);
+    const unbound = [mallory.packets[0]!, ...userIdPackets(alice.packets, 'Alice <alice@example.org>')];
+    const audit = new AuditRepository(server.database.db);
+    const start = (await audit.list()).length;
+    const res = await pushKeys(server.url, armorPackets([...stored.packets, ...unbound, ...fresh.packets, ...grown.packets, ...stored.packets]));
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ inserted: [fresh.fingerprint], updated: [stored.fingerprint], unchanged: [stored.fingerprint, stored.fingerprint] });
+    const rows = (await audit.list()).slice(start);
+    expect(rows.map((r) => [r.outcome, r.fingerprint])).toEqual([
+      ['unchanged', stored.fingerprint], ['refused', mallory.fingerprint], ['inserted', fresh.fingerprint], ['updated', stored.fingerprint], ['unchanged', stored.fingerprint],
+    ]);
+    expect(new Set(rows.map((r) => r.id)).size).toBe(5);
   });
 
   it('merges a genuine revocation; the order of pushes does not change the result', async () => {
