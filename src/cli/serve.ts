@@ -1,10 +1,10 @@
 // keystore serve: run the HKP server until SIGTERM/SIGINT, then stop gracefully and exit 0. With WORKERS > 1 (on
-// PostgreSQL) this process is the cluster's primary and every worker runs this command too (src/cluster.ts).
+// PostgreSQL) every cluster worker runs this command; the primary is started by main.ts (src/cluster.ts).
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { connectToPrimary, runPrimary, workerCount, workerPoolSize, type PrimaryLink } from '../cluster.js';
+import { connectToPrimary, workerCount, workerPoolSize, type PrimaryLink } from '../cluster.js';
 import type { Config } from '../config.js';
 import type { CliContext } from './context.js';
 
@@ -21,9 +21,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
         ? await serve({
           ...config, DB_POOL_SIZE: workerPoolSize(config.DB_POOL_SIZE, workers), LOOKUP_CACHE_BYTES: Math.floor(config.LOOKUP_CACHE_BYTES / workers),
         }, logger.child({ worker: cluster.worker!.id }), ctx.version, connectToPrimary())
-        : workers > 1
-          ? await runPrimary({ config, logger, version: ctx.version, workers })
-          : await serve(config, logger, ctx.version);
+        // With WORKERS > 1 the primary never gets here: main.ts starts it before the commands are loaded.
+        : await serve(config, logger, ctx.version);
       // Listeners and database are closed; exit now rather than wait on any handle a library left open.
       process.exit(exitCode);
     });

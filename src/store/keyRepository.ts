@@ -127,13 +127,7 @@ export class KeyRepository {
    */
   async update(stored: StoredKey, record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = []): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('keys')
-        .set({ ...keyColumns(record, packets), revision: stored.revision + 1, last_changed: sql`now()` })
-        .where('id', '=', stored.row)
-        .where('revision', '=', stored.revision)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) return false;
+      if (!(await compareAndSwap(trx, stored, record, packets))) return false;
       // The identifier and user-ID rows are a projection of the packets: rebuilt, never the source of truth.
       await trx.deleteFrom('key_identifiers').where('key_row', '=', stored.row).execute();
       await trx.deleteFrom('user_ids').where('key_row', '=', stored.row).execute();
@@ -207,13 +201,7 @@ export class KeyRepository {
       const updated: boolean[] = items.map(() => false);
       for (const n of order) {
         const { stored, record, packets } = items[n]!;
-        const result = await trx
-          .updateTable('keys')
-          .set({ ...keyColumns(record, packets), revision: stored.revision + 1, last_changed: sql`now()` })
-          .where('id', '=', stored.row)
-          .where('revision', '=', stored.revision)
-          .executeTakeFirst();
-        updated[n] = Number(result.numUpdatedRows) === 1;
+        updated[n] = await compareAndSwap(trx, stored, record, packets);
       }
       const written = items.flatMap((item, n) => (updated[n] ? [{ row: item.stored.row, record: item.record }] : []));
       if (written.length === 0) return updated;
@@ -259,6 +247,17 @@ export class KeyRepository {
 export function keyChangeOf(record: KeyRecord): KeyChange {
   const emails = record.userIds.flatMap((u) => (u.email ? [u.email.toLowerCase()] : []));
   return { fingerprints: [record.fingerprint, ...record.subkeys.map((s) => s.fingerprint)], emails: [...new Set(emails)] };
+}
+
+/** Writes a key's new bytes and columns if it is still at the revision its merge started from. */
+async function compareAndSwap(trx: Kysely<Database>, stored: StoredKey, record: KeyRecord, packets: Uint8Array): Promise<boolean> {
+  const result = await trx
+    .updateTable('keys')
+    .set({ ...keyColumns(record, packets), revision: stored.revision + 1, last_changed: sql`now()` })
+    .where('id', '=', stored.row)
+    .where('revision', '=', stored.revision)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 function keyColumns(record: KeyRecord, packets: Uint8Array) {
