@@ -95,30 +95,6 @@ export async function readKeys(records: KeyRecord[]): Promise<Uint8Array[]> {
   return out;
 }
 
-/**
- * ASCII armor as gpg --export --armor writes it: 64-character lines and the CRC-24 checksum line, which
- * openpgp.js v6 leaves out and SKS requires.
- */
-export function armorKey(bytes: Uint8Array): string {
-  const base64 = Buffer.from(bytes).toString('base64');
-  const lines = base64.match(/.{1,64}/g) ?? [];
-  const crc = crc24(bytes);
-  const checksum = Buffer.from([crc >> 16, (crc >> 8) & 0xff, crc & 0xff]).toString('base64');
-  return ['-----BEGIN PGP PUBLIC KEY BLOCK-----', '', ...lines, `=${checksum}`, '-----END PGP PUBLIC KEY BLOCK-----', ''].join('\n');
-}
-
-function crc24(bytes: Uint8Array): number {
-  let crc = 0xb704ce;
-  for (const byte of bytes) {
-    crc ^= byte << 16;
-    for (let i = 0; i < 8; i++) {
-      crc <<= 1;
-      if (crc & 0x1000000) crc ^= 0x1864cfb;
-    }
-  }
-  return crc & 0xffffff;
-}
-
 /** Writes the dataset as keydump files (*.pgp) for another keyserver, e.g. `sks build DIR/*.pgp`. */
 export async function writeKeydump(dataset: Dataset, dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });

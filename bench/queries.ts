@@ -1,7 +1,8 @@
 // The fixed request lists of each scenario, built from the dataset with a seeded generator, so every run
 // (and every server measured in a run) gets the same requests in the same order.
 import type { KeyRecord } from './generate.js';
-import { armorKey, readKeys } from './dataset.js';
+import { encodeArmor } from '../src/formats/armor.js';
+import { readKeys } from './dataset.js';
 import { pick, seededRandom, seedOf } from './random.js';
 
 export interface HkpRequest {
@@ -99,7 +100,10 @@ export async function buildLists(keys: KeyRecord[], options: ListOptions): Promi
   return lists;
 }
 
-/** POST /pks/add requests, one key each, armored and form-encoded as gpg --send-keys sends them. */
+/**
+ * POST /pks/add requests, one key each, armored (with the CRC-24 line SKS requires) and form-encoded as gpg
+ * --send-keys sends them.
+ */
 export async function pushes(keys: KeyRecord[]): Promise<HkpRequest[]> {
-  return (await readKeys(keys)).map((bytes) => ({ method: 'POST', path: '/pks/add', body: `keytext=${encodeURIComponent(armorKey(bytes))}` }));
+  return (await readKeys(keys)).map((bytes) => ({ method: 'POST', path: '/pks/add', body: `keytext=${encodeURIComponent(encodeArmor(bytes))}` }));
 }

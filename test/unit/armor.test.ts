@@ -57,6 +57,25 @@ describe('crc24', () => {
     expect(crc24(data)).not.toBe(before);
   });
 
+  it('agrees with the bit-by-bit definition at every length and when continued over parts', () => {
+    const bitwise = (data: Uint8Array, crc = 0xb704ce) => {
+      for (const b of data) {
+        crc ^= b << 16;
+        for (let k = 0; k < 8; k++) {
+          crc <<= 1;
+          if (crc & 0x1000000) crc ^= 0x1864cfb;
+        }
+      }
+      return crc & 0xffffff;
+    };
+    for (let n = 0; n <= 64; n++) {
+      const data = bytes(n).map((b, i) => (b * 31 + i * 7) & 0xff);
+      expect(crc24(data), `length ${n}`).toBe(bitwise(data));
+      const half = n >> 1;
+      expect(crc24(data.subarray(half), crc24(data.subarray(0, half))), `length ${n} in two parts`).toBe(bitwise(data));
+    }
+  });
+
   it('agrees with the checksum openpgp.js writes', () => {
     for (const n of LENGTHS) {
       const data = bytes(n);
