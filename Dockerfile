@@ -9,7 +9,8 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production PORT=11371 HOST=0.0.0.0 DATA_DIR=/data
+# MALLOC_ARENA_MAX and --max-semi-space-size: about 40 MB less resident memory under load (README "Memory").
+ENV NODE_ENV=production PORT=11371 HOST=0.0.0.0 DATA_DIR=/data MALLOC_ARENA_MAX=2
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -17,4 +18,4 @@ COPY bin ./bin
 VOLUME /data
 EXPOSE 11371
 USER node
-CMD ["node", "dist/src/main.js", "serve"]
+CMD ["node", "--max-semi-space-size=4", "dist/src/main.js", "serve"]

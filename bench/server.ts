@@ -42,9 +42,12 @@ export interface RunningKeystore {
  */
 export async function startKeystore(env: Record<string, string>): Promise<RunningKeystore> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN, 'serve'], {
+  // As `npm start` and the Docker image start it (README "Memory"): V8's young generation and glibc's arenas capped.
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', MAIN, 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT: 'off', LOG_LEVEL: 'info', METRICS_PORT: '' },
+    env: {
+      MALLOC_ARENA_MAX: '2', ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT: 'off', LOG_LEVEL: 'info', METRICS_PORT: '',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -12,7 +12,7 @@ const schema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(8 * MiB),
   MAX_RESULTS: z.coerce.number().int().min(1).max(10000).default(100),
   // Answers to op=get/index kept in memory per process (README "Lookup cache"); 0 bytes turns it off.
-  LOOKUP_CACHE_BYTES: z.coerce.number().int().min(0).default(32 * MiB),
+  LOOKUP_CACHE_BYTES: z.coerce.number().int().min(0).default(48 * MiB),
   LOOKUP_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   // Key limits (see README "Limits"): enforced at upload and on every merge.
   MAX_KEY_BYTES: z.coerce.number().int().min(1024).default(1 * MiB),
@@ -33,7 +33,7 @@ const schema = z.object({
   /** When set, /metrics is served on this port (same HOST) instead of on PORT. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /**
-   * Processes serving HTTP (cluster mode, README "Settings"): `auto` = one per CPU, or 1 to 64. Only with
+   * Processes serving HTTP (cluster mode, README "Settings"): `auto` = one per CPU but one, or 1 to 64. Only with
    * DATABASE_URL: the embedded database lives inside one process. Unset = `auto` with DATABASE_URL, else 1.
    */
   WORKERS: z.string().trim().toLowerCase()
@@ -51,7 +51,7 @@ const schema = z.object({
 });
 
 export type Config = Omit<z.infer<typeof schema>, 'WORKERS'> & {
-  /** `auto` (one per CPU) only with DATABASE_URL; always 1 with the embedded database. */
+  /** `auto` (one per CPU but one) only with DATABASE_URL; always 1 with the embedded database. */
   WORKERS: 'auto' | number;
 };
 

@@ -3,9 +3,10 @@ import { MAX_FAILED_STARTS, restartDelayMs, workerCount, workerPoolSize } from '
 import { loadConfig } from '../../src/config.js';
 
 describe('cluster settings', () => {
-  it('resolves WORKERS=auto to the CPUs, at most 64', () => {
+  it('resolves WORKERS=auto to the CPUs but one, at least 1 and at most 64', () => {
     const auto = loadConfig({ DATABASE_URL: 'postgres://localhost/keys' });
-    expect(workerCount(auto, 8)).toBe(8);
+    expect(workerCount(auto, 8)).toBe(7);
+    expect(workerCount(auto, 2)).toBe(1);
     expect(workerCount(auto, 1)).toBe(1);
     expect(workerCount(auto, 128)).toBe(64);
     expect(workerCount(loadConfig({ DATABASE_URL: 'postgres://localhost/keys', WORKERS: '3' }), 8)).toBe(3);
