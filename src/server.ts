@@ -62,7 +62,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const changeListener = config.LOOKUP_CACHE_BYTES > 0
     ? database.listenForKeyChanges?.({ change: (news) => lookupCache.invalidate(news), listening: (on) => lookupCache.setListening(on) })
     : undefined;
-  const keys = new KeyService(new KeyRepository(database.db), new AuditRepository(database.db), {
+  const keys = new KeyService(new KeyRepository(database.db, database.writerId), new AuditRepository(database.db), {
     limits: keyLimits(config), onOutcome, onWritten: (change) => lookupCache.invalidate(change),
   });
   const access = { tokens: new AccessService(new TokenRepository(database.db)), pushPolicy: config.PUSH_POLICY, lookupPolicy: config.LOOKUP_POLICY, publicUrl: config.PUBLIC_URL };

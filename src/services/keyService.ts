@@ -57,7 +57,10 @@ export type { KeyChange, KeyChangeNews } from '../store/keyChanges.js';
 export interface KeyServiceOptions {
   limits: KeyLimits;
   onOutcome?: KeyOutcomeListener;
-  /** Told of every key written (inserted or updated), once it is committed: e.g. to drop cached lookups. */
+  /**
+   * Told of every key written (inserted or updated), once it is committed, and of every write that failed but
+   * may have committed: e.g. to drop cached lookups.
+   */
   onWritten?: (change: KeyChange) => void;
 }
 
@@ -216,7 +219,10 @@ export class KeyService {
       inserted = await this.keys.insertMany(fresh.map((f) => ({ record: f.record, packets: f.merged.bytes })));
     } catch {
       // Stored by none of them (e.g. a deadlock, a row the database refused): each key on its own below.
-      for (const f of fresh) issuers.remove(f.parsed.cert);
+      for (const f of fresh) {
+        issuers.remove(f.parsed.cert);
+        this.maybeWritten(f.record);
+      }
       inserted = [];
     }
     for (const [n, f] of fresh.entries()) {
@@ -259,6 +265,7 @@ export class KeyService {
     try {
       updated = await this.keys.updateMany(updates.map((u) => ({ stored: u.stored, record: u.record, packets: u.merged.bytes })));
     } catch {
+      for (const u of updates) this.maybeWritten(u.record);
       updated = [];
     }
     for (const [n, u] of updates.entries()) {
@@ -342,7 +349,13 @@ export class KeyService {
       const { merged, record, dropped } = step;
       const outcome: KeyOutcome = { status: merged.status, fingerprint, dropped, added: merged.added };
       const audit = batch?.withUnwritten(outcome) ?? [];
-      const written = stored ? await this.keys.update(stored, record, merged.bytes, audit) : await this.keys.insert(record, merged.bytes, audit);
+      let written: boolean;
+      try {
+        written = stored ? await this.keys.update(stored, record, merged.bytes, audit) : await this.keys.insert(record, merged.bytes, audit);
+      } catch (e) {
+        this.maybeWritten(record);
+        throw e;
+      }
       if (written) {
         batch?.accepted(outcome, true);
         this.options.onWritten?.(keyChangeOf(record));
@@ -350,6 +363,15 @@ export class KeyService {
       }
     }
     throw new AppError(503, 'unavailable', `key ${fingerprint} is being changed by too many writers; try again`);
+  }
+
+  /**
+   * A write failed, but may have committed (a connection lost at the commit): what it touched is reported as
+   * written all the same. Dropping a cached answer that was still right costs one lookup; keeping a stale one,
+   * until it ages out, would hide the key.
+   */
+  private maybeWritten(record: KeyRecord): void {
+    this.options.onWritten?.(keyChangeOf(record));
   }
 
   /**

@@ -1,7 +1,7 @@
 // Opens the database: real PostgreSQL when a URL is given, else embedded PostgreSQL (PGlite) in a folder.
 import { Kysely, PostgresDialect, sql, type Generated } from 'kysely';
 import pg from 'pg';
-import { listenForKeyChanges, type KeyChangeListener, type KeyChangeSubscriber } from './keyChanges.js';
+import { listenForKeyChanges, newWriterId, type KeyChangeListener, type KeyChangeSubscriber } from './keyChanges.js';
 
 export interface KeysTable {
   id: Generated<string>;
@@ -117,6 +117,8 @@ export interface DatabaseHandle {
    * database, which has only this process as writer.
    */
   listenForKeyChanges?: (subscriber: KeyChangeSubscriber) => KeyChangeListener;
+  /** The name this handle's writes carry in their change notifications, which its own listener skips. */
+  writerId: string;
   close(): Promise<void>;
 }
 
@@ -139,7 +141,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
     const url = options.url;
-    return { db, kind: 'postgresql', poolStats, listenForKeyChanges: (subscriber) => listenForKeyChanges(url, subscriber), close: () => db.destroy() };
+    const writerId = newWriterId();
+    return {
+      db, kind: 'postgresql', poolStats, writerId,
+      listenForKeyChanges: (subscriber) => listenForKeyChanges(url, writerId, subscriber),
+      close: () => db.destroy(),
+    };
   }
   // Loaded only when used: a server on PostgreSQL never needs the embedded database's code.
   const [{ PGlite }, { pg_trgm }, { PGliteDialect }] = await Promise.all([
@@ -147,7 +154,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   ]);
   const lite = await PGlite.create(options.dataDir, { extensions: { pg_trgm } });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
-  return { db, kind: 'pglite', close: () => db.destroy() };
+  return { db, kind: 'pglite', writerId: newWriterId(), close: () => db.destroy() };
 }
 
 const PREPARED_MARK = '/* prepared */ ';

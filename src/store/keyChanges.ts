@@ -1,6 +1,10 @@
 // News of changed keys for every server instance sharing the database: each write transaction sends a
 // PostgreSQL NOTIFY (delivered to listeners only when it commits), and each instance LISTENs on a connection
 // of its own, so caches of lookups can drop what a write made stale, whichever instance wrote.
+// Each notification names the writer it came from. A writer's own instance dropped what its write made stale
+// when the write returned, so it skips its own news: heard later, at no set time, it would only drop answers
+// cached since from the new data (and make a read right after a push miss the cache at random).
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
@@ -19,36 +23,45 @@ export type KeyChangeNews = KeyChange | 'all';
 // PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; a longer change is sent as "everything".
 const MAX_PAYLOAD = 7900;
 
-export function encodeKeyChange(change: KeyChange): string {
-  const payload = JSON.stringify({ f: change.fingerprints, e: change.emails });
-  return Buffer.byteLength(payload) <= MAX_PAYLOAD ? payload : '*';
+/** The payload of a change's notification; `writer` names the instance that wrote it (see newWriterId). */
+export function encodeKeyChange(change: KeyChange, writer: string): string {
+  const payload = JSON.stringify({ w: writer, f: change.fingerprints, e: change.emails });
+  return Buffer.byteLength(payload) <= MAX_PAYLOAD ? payload : JSON.stringify({ w: writer, all: true });
 }
 
-export function decodeKeyChange(payload: string): KeyChangeNews {
+/** A notification's change and, when it says so, its writer. */
+export function decodeKeyChange(payload: string): { news: KeyChangeNews; writer?: string } {
   try {
-    const value = JSON.parse(payload) as { f?: unknown; e?: unknown };
+    const value = JSON.parse(payload) as { w?: unknown; f?: unknown; e?: unknown };
+    const writer = typeof value.w === 'string' ? { writer: value.w } : {};
     const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
-    if (strings(value.f) && strings(value.e)) return { fingerprints: value.f as string[], emails: value.e as string[] };
+    if (strings(value.f) && strings(value.e)) return { news: { fingerprints: value.f as string[], emails: value.e as string[] }, ...writer };
+    return { news: 'all', ...writer };
   } catch {
     // Not ours or damaged: assume the worst.
   }
-  return 'all';
+  return { news: 'all' };
+}
+
+/** A new writer's name: one per opened database, so one per server instance (each cluster worker has its own). */
+export function newWriterId(): string {
+  return randomUUID();
 }
 
 /** Sends the change to every listening instance when the surrounding transaction commits. */
-export async function notifyKeyChange(trx: Kysely<Database>, change: KeyChange): Promise<void> {
-  await sql`select pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(change)})`.execute(trx);
+export async function notifyKeyChange(trx: Kysely<Database>, change: KeyChange, writer: string): Promise<void> {
+  await sql`select pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(change, writer)})`.execute(trx);
 }
 
 /** notifyKeyChange for many changes (one notification each) in one statement: for batch writes. */
-export async function notifyKeyChanges(trx: Kysely<Database>, changes: KeyChange[]): Promise<void> {
+export async function notifyKeyChanges(trx: Kysely<Database>, changes: KeyChange[], writer: string): Promise<void> {
   if (changes.length === 0) return;
-  const payloads = changes.map(encodeKeyChange);
+  const payloads = changes.map((change) => encodeKeyChange(change, writer));
   await sql`select pg_notify(${KEY_CHANGES_CHANNEL}, payload) from unnest(${payloads}::text[]) as payload`.execute(trx);
 }
 
 export interface KeyChangeSubscriber {
-  /** A change committed by any instance (this one included). */
+  /** A change committed by another instance (or by an older version not naming its writer). */
   change(news: KeyChangeNews): void;
   /**
    * Whether changes are being heard. While false, changes may be missed: a cache must not serve. On becoming
@@ -65,9 +78,9 @@ const RETRY_MS = [100, 500, 1000, 2000, 5000];
 
 /**
  * LISTENs on a dedicated connection (not from the pool: a pooled connection goes back to other queries),
- * reconnecting with a backoff whenever it is lost.
+ * reconnecting with a backoff whenever it is lost. News written as `ownWriter` is not passed on.
  */
-export function listenForKeyChanges(url: string, subscriber: KeyChangeSubscriber): KeyChangeListener {
+export function listenForKeyChanges(url: string, ownWriter: string, subscriber: KeyChangeSubscriber): KeyChangeListener {
   let client: pg.Client | null = null;
   let closed = false;
   let failures = 0;
@@ -95,7 +108,9 @@ export function listenForKeyChanges(url: string, subscriber: KeyChangeSubscriber
       if (client === next) lost();
     });
     next.on('notification', (message) => {
-      if (message.channel === KEY_CHANGES_CHANNEL) subscriber.change(decodeKeyChange(message.payload ?? ''));
+      if (message.channel !== KEY_CHANGES_CHANNEL) return;
+      const { news, writer } = decodeKeyChange(message.payload ?? '');
+      if (writer !== ownWriter) subscriber.change(news);
     });
     try {
       await next.connect();

@@ -2,7 +2,7 @@
 import { sql, type Insertable, type Kysely } from 'kysely';
 import { AUDIT_INSERT, auditRowsSelect, type AuditEntry } from './auditRepository.js';
 import { PREPARED, type Database, type KeyIdentifiersTable, type UserIdsTable } from './database.js';
-import { KEY_CHANGES_CHANNEL, encodeKeyChange, notifyKeyChange, notifyKeyChanges, type KeyChange } from './keyChanges.js';
+import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChange, notifyKeyChanges, type KeyChange } from './keyChanges.js';
 import { toBytes, type SignatureFact } from './keyQueries.js';
 
 /** Facts of a (sub)key, computed at import. Times are Unix seconds. */
@@ -71,7 +71,11 @@ function* statementChunks<T extends object>(rows: T[], sizeOf: (row: T) => numbe
 }
 
 export class KeyRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /**
+   * `writer` names this repository's writes in their change notifications: the server passes its database
+   * handle's, so that its own listener skips them (see keyChanges.ts); by default a name nobody listens as.
+   */
+  constructor(private readonly db: Kysely<Database>, private readonly writer: string = newWriterId()) {}
 
   async findForMerge(fingerprint: string): Promise<StoredKey | null> {
     // Every push of a key starts here: a prepared statement.
@@ -117,7 +121,7 @@ export class KeyRepository {
       ), audited as (
         ${AUDIT_INSERT} ${auditRowsSelect(audit)} where exists (select 1 from ins)
       )
-      select ins.id, pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(keyChangeOf(record))}) from ins`.execute(this.db);
+      select ins.id, pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(keyChangeOf(record), this.writer)}) from ins`.execute(this.db);
     return result.rows.length > 0;
   }
 
@@ -133,7 +137,7 @@ export class KeyRepository {
       await trx.deleteFrom('user_ids').where('key_row', '=', stored.row).execute();
       await insertFacts(trx, stored.row, record);
       if (audit.length > 0) await sql`${PREPARED}${AUDIT_INSERT} ${auditRowsSelect(audit)}`.execute(trx);
-      await notifyKeyChange(trx, keyChangeOf(record));
+      await notifyKeyChange(trx, keyChangeOf(record), this.writer);
       // Last before the commit: concurrent writers wait for each other on this hourly row until then.
       await countChange(trx, 'updated');
       return true;
@@ -184,7 +188,7 @@ export class KeyRepository {
         written.push({ row, record: item.record });
         return true;
       });
-      if (written.length > 0) await writeFactsMany(trx, written, 'inserted');
+      if (written.length > 0) await writeFactsMany(trx, written, 'inserted', this.writer);
       return inserted;
     });
   }
@@ -211,7 +215,7 @@ export class KeyRepository {
         await trx.deleteFrom('key_identifiers').where('key_row', 'in', chunk).execute();
         await trx.deleteFrom('user_ids').where('key_row', 'in', chunk).execute();
       }
-      await writeFactsMany(trx, written, 'updated');
+      await writeFactsMany(trx, written, 'updated', this.writer);
       return updated;
     });
   }
@@ -319,11 +323,11 @@ function factRows(row: string, record: KeyRecord): { identifiers: Insertable<Key
 }
 
 /** insertFacts, countChange and notifyKeyChange for many keys written in one transaction, in a few statements. */
-async function writeFactsMany(trx: Kysely<Database>, written: { row: string; record: KeyRecord }[], change: 'inserted' | 'updated'): Promise<void> {
+async function writeFactsMany(trx: Kysely<Database>, written: { row: string; record: KeyRecord }[], change: 'inserted' | 'updated', writer: string): Promise<void> {
   const facts = written.map((w) => factRows(w.row, w.record));
   for (const values of statementChunks(facts.flatMap((f) => f.identifiers))) await trx.insertInto('key_identifiers').values(values).execute();
   for (const values of statementChunks(facts.flatMap((f) => f.userIds))) await trx.insertInto('user_ids').values(values).execute();
-  await notifyKeyChanges(trx, written.map((w) => keyChangeOf(w.record)));
+  await notifyKeyChanges(trx, written.map((w) => keyChangeOf(w.record)), writer);
   // Last before the commit: concurrent writers wait for each other on this hourly row until then.
   await countChange(trx, change, written.length);
 }

@@ -29,6 +29,12 @@ export function fromPrivate(privateKey: openpgp.PrivateKey): TestKey {
   };
 }
 
+/** The same key with its user IDs replaced by these (each self-signed anew). */
+export async function withUserIds(key: TestKey, userIDs: { name?: string; email?: string }[]): Promise<TestKey> {
+  const { privateKey } = await openpgp.reformatKey({ privateKey: key.privateKey, userIDs, format: 'object' });
+  return fromPrivate(privateKey);
+}
+
 export function armorPackets(packets: Packet[]): string {
   return openpgp.armor(openpgp.enums.armor.publicKey, writePackets(packets));
 }
