@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { KeyLimits } from './openpgp/index.js';
 import { RateLimiter } from './http/rateLimit.js';
 import { createApp } from './http/app.js';
+import { cachedLookupListener } from './http/hkp/cachedLookup.js';
 import { LookupCache } from './http/hkp/lookupCache.js';
 import { createMetricsApp } from './http/metricsApp.js';
 import { listen, type HttpListener } from './httpListener.js';
@@ -68,16 +69,18 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const access = { tokens: new AccessService(new TokenRepository(database.db)), pushPolicy: config.PUSH_POLICY, lookupPolicy: config.LOOKUP_POLICY, publicUrl: config.PUBLIC_URL };
   const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
   const separateMetrics = config.METRICS_PORT !== undefined;
+  const rateLimiter = config.RATE_LIMIT === 'on'
+    ? new RateLimiter({
+      perMinute: { get: config.RATE_LIMIT_GET_PER_MINUTE, search: config.RATE_LIMIT_SEARCH_PER_MINUTE, add: config.RATE_LIMIT_ADD_PER_MINUTE },
+      trustedProxies: new Set(config.TRUSTED_PROXIES),
+    })
+    : undefined;
   const app = createApp({
     keys, lookups, lookupCache, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
-    metrics, serveMetrics: !separateMetrics, access,
-    rateLimiter: config.RATE_LIMIT === 'on'
-      ? new RateLimiter({
-        perMinute: { get: config.RATE_LIMIT_GET_PER_MINUTE, search: config.RATE_LIMIT_SEARCH_PER_MINUTE, add: config.RATE_LIMIT_ADD_PER_MINUTE },
-        trustedProxies: new Set(config.TRUSTED_PROXIES),
-      })
-      : undefined,
+    metrics, serveMetrics: !separateMetrics, access, rateLimiter,
   });
+  // With LOOKUP_POLICY=token every lookup needs its token checked: all go through the app.
+  const handler = config.LOOKUP_POLICY === 'open' ? cachedLookupListener({ cache: lookupCache, logger, metrics, rateLimiter }, app.callback()) : app.callback();
   const listeners: HttpListener[] = [];
   const closeListeners = async () => {
     const cutOff = await Promise.all(listeners.map((l) => l.close(config.SHUTDOWN_TIMEOUT_MS)));
@@ -85,7 +88,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     if (requests > 0) logger.warn({ requests, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timeout: requests in flight were cut off');
   };
   try {
-    listeners.push(await listen(app.callback(), config.PORT, config.HOST));
+    listeners.push(await listen(handler, config.PORT, config.HOST));
     if (separateMetrics) listeners.push(await listen(createMetricsApp({ metrics, logger }).callback(), config.METRICS_PORT!, config.HOST));
   } catch (e) {
     await closeListeners();

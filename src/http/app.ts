@@ -16,6 +16,7 @@ import { registerRemoteEndpoint } from './remoteEndpoint.js';
 import { metricsHandler } from './metricsRoute.js';
 import { requestId } from './requestId.js';
 import { requestMetrics } from './requestMetrics.js';
+import { commonHeaders, errorJson, logRequest } from './requestOutcome.js';
 
 export interface AppDependencies {
   keys: KeyService;
@@ -44,9 +45,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(requestMetrics(deps.metrics));
   app.use(errorHandler(deps.logger, deps.isUnavailable));
   app.use(async (ctx, next) => {
-    if (ctx.path.startsWith('/pks/')) ctx.set('Access-Control-Allow-Origin', '*');
-    // Responses echo client text (searches, user IDs) inside JSON and text: never let a browser sniff them as HTML.
-    ctx.set('X-Content-Type-Options', 'nosniff');
+    for (const [name, value] of commonHeaders(ctx.path)) ctx.set(name, value);
     await next();
   });
   if (deps.rateLimiter) app.use(rateLimit(deps.rateLimiter));
@@ -79,16 +78,15 @@ export function createApp(deps: AppDependencies): Koa {
   return app;
 }
 
-/** One structured line per request; never key material, tokens or full search strings. */
+/** The request log line (requestOutcome.ts) of every request through the app. */
 export function requestLog(logger: Logger) {
   return async (ctx: Context, next: Next) => {
-    const start = process.hrtime.bigint();
+    const started = process.hrtime.bigint();
     const remote = ctx.ip; // read now: once a client has gone, ctx.ip throws (its socket is null)
     try {
       await next();
     } finally {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      logger.info({
+      logRequest(logger, {
         requestId: ctx.state['requestId'],
         method: ctx.method,
         path: ctx.path,
@@ -96,9 +94,9 @@ export function requestLog(logger: Logger) {
         search: ctx.state['search'],
         status: ctx.status,
         keys: ctx.state['keys'],
-        ms: Math.round(ms * 10) / 10,
+        started,
         remote,
-      }, 'request');
+      });
     }
   };
 }
@@ -113,7 +111,7 @@ export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => bool
         : internalError(e, logger, ctx.state['requestId']);
       ctx.status = error.status;
       ctx.type = 'application/json';
-      ctx.body = JSON.stringify({ error: { code: error.status, message: error.message }, ...(error.details ?? {}) });
+      ctx.body = errorJson(error);
     }
   };
 }

@@ -29,8 +29,13 @@ export async function fetchText(url: string, init?: RequestInit): Promise<TextRe
   return { status: res.status, type: res.headers.get('content-type'), text, json: safeJson(text), headers: res.headers };
 }
 
+/** The path and query of a GET /pks/lookup with these parameters. */
+export function lookupPath(params: Record<string, string>): string {
+  return `/pks/lookup?${new URLSearchParams(params)}`;
+}
+
 export async function lookup(baseUrl: string, params: Record<string, string>, headers: Record<string, string> = {}) {
-  return fetchText(`${baseUrl}/pks/lookup?${new URLSearchParams(params)}`, { headers });
+  return fetchText(`${baseUrl}${lookupPath(params)}`, { headers });
 }
 
 /** Packets of an armored get response, for comparing keys packet by packet. */

@@ -28,6 +28,11 @@ export function sampleValue(samples: Sample[], name: string, labels: Record<stri
   return found[0]?.value;
 }
 
+/** How much a sample grew between two scrapes (absent before = 0). */
+export function growth(before: Sample[], after: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
+}
+
 export async function scrape(baseUrl: string): Promise<Sample[]> {
   const res = await fetch(`${baseUrl}/metrics`);
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);

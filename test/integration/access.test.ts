@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken, revokeToken } from '../../src/cli/token.js';
 import { listAudit } from '../../src/cli/audit.js';
 import { fetchText, lookup } from '../helpers/hkp.js';
-import { armorPackets, fromPrivate, makeKey, type TestKey } from '../helpers/keys.js';
+import { armorPackets, fromPrivate, makeKey, withUserIds, type TestKey } from '../helpers/keys.js';
 import { backends, startTestServer, type TestServer } from '../helpers/server.js';
 
 async function push(baseUrl: string, keytext: string, authorization?: string) {
@@ -23,11 +23,6 @@ async function get(baseUrl: string, path: string, authorization?: string) {
 
 const bearer = (secret: string) => `Bearer ${secret}`;
 const basic = (user: string, password = '') => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-async function withUserIds(key: TestKey, userIDs: { name?: string; email?: string }[]): Promise<TestKey> {
-  const { privateKey } = await openpgp.reformatKey({ privateKey: key.privateKey, userIDs, format: 'object' });
-  return fromPrivate(privateKey);
-}
 
 async function revoked(key: TestKey): Promise<TestKey> {
   const { privateKey } = await openpgp.revokeKey({ key: key.privateKey, format: 'object' });

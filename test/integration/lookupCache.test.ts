@@ -7,13 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { lookup, pushKeys } from '../helpers/hkp.js';
-import { fromPrivate, makeKey, type TestKey } from '../helpers/keys.js';
+import { fromPrivate, makeKey, withUserIds } from '../helpers/keys.js';
 import { backends, createTestDatabase, startTestServer, type TestDatabase, type TestServer } from '../helpers/server.js';
-
-async function withUserIds(key: TestKey, userIDs: { name: string; email: string }[]): Promise<TestKey> {
-  const { privateKey } = await openpgp.reformatKey({ privateKey: key.privateKey, userIDs, format: 'object' });
-  return fromPrivate(privateKey);
-}
 
 async function mrIndex(url: string, search: string) {
   return lookup(url, { op: 'index', options: 'mr', search });

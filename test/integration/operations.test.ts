@@ -7,28 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookup, pushKeys } from '../helpers/hkp.js';
 import { makeKey } from '../helpers/keys.js';
 import { createPrivatePostgres, postgresBinaries, type PrivatePostgres } from '../helpers/privatePostgres.js';
-import { sampleValue, scrape, type Sample } from '../helpers/prometheus.js';
-import { backends, startTestServer, type TestServer } from '../helpers/server.js';
+import { growth, sampleValue, scrape, type Sample } from '../helpers/prometheus.js';
+import { backends, capturingLogger, startTestServer, type TestServer } from '../helpers/server.js';
 import { isDatabaseUnavailable, openDatabase } from '../../src/store/database.js';
 import { startServerProcess, type ServerProcess } from '../helpers/serverProcess.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NO_SUCH_FINGERPRINT = '0x' + 'AB'.repeat(20);
-
-/** A logger keeping every line, to check what the server logs. */
-function capturingLogger(lines: Record<string, unknown>[]) {
-  return pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-}
-
-/** How much each sample grew between two scrapes (absent before = 0). */
-function growth(before: Sample[], after: Sample[], name: string, labels: Record<string, string>): number {
-  return (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
-}
 
 describe.each(backends)('metrics and request ids on %s', (backend) => {
   let server: TestServer;

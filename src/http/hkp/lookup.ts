@@ -7,7 +7,9 @@ import { AppError } from '../../errors.js';
 import type { LookupService } from '../../services/lookupService.js';
 import { parseSearch } from '../../services/search.js';
 import { parseLookup, wantsJson, type LookupParams } from '../params.js';
-import { firstExpiry, queryTags, type CachedAnswer, type LookupCache } from './lookupCache.js';
+import { routeClassOf } from '../rateLimit.js';
+import { routeLabel } from '../requestMetrics.js';
+import { firstExpiry, queryTags, type CachedAnswer, type CachedRequest, type LookupCache } from './lookupCache.js';
 
 export function lookupHandler(lookups: LookupService, cache: LookupCache) {
   return async (ctx: Context): Promise<void> => {
@@ -50,7 +52,7 @@ async function get(ctx: Context, lookups: LookupService, params: LookupParams, c
   send(ctx, await cache.answer(`get ${JSON.stringify(query)}`, queryTags(query), async () => {
     const found = await lookups.get(query);
     return { type: 'application/pgp-keys', body: Buffer.from(encodeArmor(Buffer.concat(found.map((k) => k.packets)))), keys: found.length };
-  }));
+  }, { url: ctx.url, request: cachedRequest(ctx, query.kind) }));
 }
 
 async function index(ctx: Context, lookups: LookupService, params: LookupParams, verbose: boolean, cache: LookupCache): Promise<void> {
@@ -69,7 +71,7 @@ async function index(ctx: Context, lookups: LookupService, params: LookupParams,
         type: 'text/plain; charset=utf-8', body: Buffer.from(formatMachineReadableIndex(result.keys, now)), keys: result.keys.length, headers,
         ...(validUntil !== undefined ? { validUntil } : {}),
       };
-    }));
+    }, { url: ctx.url, request: cachedRequest(ctx, query.kind) }));
     return;
   }
   const result = await lookups.index(query, page, verbose);
@@ -80,6 +82,13 @@ async function index(ctx: Context, lookups: LookupService, params: LookupParams,
   ctx.body = renderIndexPage({
     search: params.search ?? '', keys: result.keys, verbose, now: Math.floor(Date.now() / 1000), ...(result.signatures ? { signatures: result.signatures } : {}),
   });
+}
+
+/** What cachedLookup.ts needs to answer this request's URL again the way this app does. */
+function cachedRequest(ctx: Context, search: string): CachedRequest {
+  return {
+    route: routeLabel(ctx), routeClass: routeClassOf(ctx) === 'get' ? 'get' : 'search', op: typeof ctx.query['op'] === 'string' ? ctx.query['op'] : undefined, search,
+  };
 }
 
 function send(ctx: Context, answer: CachedAnswer): void {

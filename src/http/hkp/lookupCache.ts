@@ -27,19 +27,38 @@ export interface LookupCacheOptions {
   now?: () => number;
 }
 
+/**
+ * What the app made of a request whose answer is a cached entry, so that the same URL can be answered again
+ * without the app: its metrics route, its rate-limit class, and its log line's op and kind of search.
+ */
+export interface CachedRequest {
+  route: string;
+  routeClass: 'get' | 'search';
+  /** The op parameter as sent (absent when repeated). */
+  op: string | undefined;
+  search: string;
+}
+
 interface Entry {
   answer: CachedAnswer | AppError;
   tags: string[];
   size: number;
   expiresAt: number;
+  /** Request URLs known to be answered by this entry (a few spellings at most). */
+  urls: string[];
 }
 
 // Per-entry bookkeeping (Map slots, tag sets, headers) counted on top of the body.
 const ENTRY_OVERHEAD = 256;
+// Each remembered request URL: its Map slot and record on top of its text.
+const URL_OVERHEAD = 96;
+// Spellings of one search remembered per answer; more are answered through the app, still from the cache.
+const MAX_URLS_PER_ENTRY = 4;
 
 export class LookupCache {
   private readonly entries = new Map<string, Entry>();
   private readonly byTag = new Map<string, Set<string>>();
+  private readonly byUrl = new Map<string, { key: string; request: CachedRequest }>();
   private bytes = 0;
   // Bumped by every change: an answer computed while one came in may predate it and is not kept.
   private generation = 0;
@@ -55,12 +74,14 @@ export class LookupCache {
 
   /**
    * The cached answer for `key`, else `produce`'s, kept under `tags`. A 404 (AppError) is cached too and
-   * thrown again on a hit.
+   * thrown again on a hit. `url` (the request's path and query) is remembered as answered by it, so that
+   * forRequest finds it without parsing the request again.
    */
-  async answer(key: string, tags: string[], produce: () => Promise<CachedAnswer>): Promise<CachedAnswer> {
+  async answer(key: string, tags: string[], produce: () => Promise<CachedAnswer>, url?: { url: string; request: CachedRequest }): Promise<CachedAnswer> {
     const hit = this.get(key);
     if (hit) {
       this.hits++;
+      if (url) this.rememberUrl(key, url.url, url.request);
       if (hit instanceof AppError) throw hit;
       return hit;
     }
@@ -70,11 +91,21 @@ export class LookupCache {
     try {
       answer = await produce();
     } catch (e) {
-      if (e instanceof AppError && e.status === 404) this.set(key, tags, e, started, e.message.length);
+      if (e instanceof AppError && e.status === 404 && this.set(key, tags, e, started, e.message.length) && url) this.rememberUrl(key, url.url, url.request);
       throw e;
     }
-    this.set(key, tags, answer, started, answer.body.length, answer.validUntil);
+    if (this.set(key, tags, answer, started, answer.body.length, answer.validUntil) && url) this.rememberUrl(key, url.url, url.request);
     return answer;
+  }
+
+  /** The cached answer (or 404) to a request URL seen before, with what its log line needs; undefined if none. */
+  forRequest(url: string): { answer: CachedAnswer | AppError; request: CachedRequest } | undefined {
+    const known = this.byUrl.get(url);
+    if (!known) return undefined;
+    const answer = this.get(known.key);
+    if (!answer) return undefined;
+    this.hits++;
+    return { answer, request: known.request };
   }
 
   /** A change was committed: drop every answer that may depend on it. */
@@ -115,21 +146,41 @@ export class LookupCache {
     return entry.answer;
   }
 
-  private set(key: string, tags: string[], answer: CachedAnswer | AppError, started: number, bodyBytes: number, validUntil?: number): void {
-    if (!this.listening || started !== this.generation || this.options.maxBytes === 0) return;
+  /** Keeps an answer unless it may be stale or does not fit; says whether it was kept. */
+  private set(key: string, tags: string[], answer: CachedAnswer | AppError, started: number, bodyBytes: number, validUntil?: number): boolean {
+    if (!this.listening || started !== this.generation || this.options.maxBytes === 0) return false;
     const size = bodyBytes + key.length * 2 + ENTRY_OVERHEAD;
     // One huge key must not push out hundreds of small ones.
-    if (size > this.options.maxBytes / 16) return;
+    if (size > this.options.maxBytes / 16) return false;
     const expiresAt = Math.min(this.now() + this.options.maxAgeMs, validUntil ?? Infinity);
-    if (expiresAt <= this.now()) return;
+    if (expiresAt <= this.now()) return false;
     this.remove(key);
-    this.entries.set(key, { answer, tags, size, expiresAt });
+    this.entries.set(key, { answer, tags, size, expiresAt, urls: [] });
     this.bytes += size;
     for (const tag of tags) {
       let keys = this.byTag.get(tag);
       if (!keys) this.byTag.set(tag, (keys = new Set()));
       keys.add(key);
     }
+    this.evictBeyondBudget();
+    return true;
+  }
+
+  private rememberUrl(key: string, url: string, request: CachedRequest): void {
+    const entry = this.entries.get(key);
+    // A URL names one search, hence one key: known already means known for this entry.
+    if (!entry || entry.urls.length >= MAX_URLS_PER_ENTRY || this.byUrl.has(url)) return;
+    const size = url.length * 2 + URL_OVERHEAD;
+    // The same bound as an answer's: a long query string must not push out the rest of the cache.
+    if (entry.size + size > this.options.maxBytes / 16) return;
+    this.byUrl.set(url, { key, request });
+    entry.urls.push(url);
+    entry.size += size;
+    this.bytes += size;
+    this.evictBeyondBudget();
+  }
+
+  private evictBeyondBudget(): void {
     for (const oldest of this.entries.keys()) {
       if (this.bytes <= this.options.maxBytes) break;
       this.remove(oldest);
@@ -141,6 +192,7 @@ export class LookupCache {
     if (!entry) return;
     this.entries.delete(key);
     this.bytes -= entry.size;
+    for (const url of entry.urls) this.byUrl.delete(url);
     for (const tag of entry.tags) {
       const keys = this.byTag.get(tag);
       keys?.delete(key);
@@ -150,6 +202,7 @@ export class LookupCache {
 
   private clear(): void {
     this.entries.clear();
+    this.byUrl.clear();
     this.byTag.clear();
     this.bytes = 0;
   }
