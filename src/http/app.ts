@@ -16,7 +16,7 @@ import { registerRemoteEndpoint } from './remoteEndpoint.js';
 import { metricsHandler } from './metricsRoute.js';
 import { requestId } from './requestId.js';
 import { requestMetrics } from './requestMetrics.js';
-import { commonHeaders, errorJson, logRequest } from './requestOutcome.js';
+import { commonHeaders, errorJson, errorLogFields, logRequest } from './requestOutcome.js';
 
 export interface AppDependencies {
   keys: KeyService;
@@ -117,8 +117,6 @@ export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => bool
 }
 
 function internalError(e: unknown, logger: Logger, requestId: unknown): AppError {
-  // Message and stack only: database errors carry the query parameters (search strings, key data).
-  const err = e instanceof Error ? { type: e.name, message: e.message, stack: e.stack } : { message: String(e) };
-  logger.error({ requestId, err }, 'unhandled error');
+  logger.error({ requestId, err: errorLogFields(e) }, 'unhandled error');
   return new AppError(500, 'internal', 'internal server error');
 }

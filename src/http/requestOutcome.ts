@@ -34,6 +34,14 @@ export function commonHeaders(path: string): [string, string][] {
   return headers;
 }
 
+/**
+ * An unexpected error as logged: its type, message and stack only. Database errors carry the query parameters
+ * (search strings, key data), which must not reach the log.
+ */
+export function errorLogFields(e: unknown): { type?: string; message: string; stack?: string | undefined } {
+  return e instanceof Error ? { type: e.name, message: e.message, stack: e.stack } : { message: String(e) };
+}
+
 /** The body of an error answer: `{"error":{"code":…,"message":…}}` and the error's extra fields. */
 export function errorJson(error: AppError): string {
   return JSON.stringify({ error: { code: error.status, message: error.message }, ...(error.details ?? {}) });

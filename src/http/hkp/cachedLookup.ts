@@ -9,7 +9,7 @@ import { AppError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { RateLimiter } from '../rateLimit.js';
 import { chooseRequestId } from '../requestId.js';
-import { commonHeaders, errorJson, logRequest } from '../requestOutcome.js';
+import { commonHeaders, errorJson, errorLogFields, logRequest } from '../requestOutcome.js';
 import type { LookupCache } from './lookupCache.js';
 
 export interface CachedLookupDependencies {
@@ -30,7 +30,7 @@ export function cachedLookupListener(deps: CachedLookupDependencies, app: Reques
       answered = answerFromCache(deps, req, res);
     } catch (e) {
       // Never let this shortcut take the process down: log it, and let the app answer if nothing was sent yet.
-      deps.logger.error({ err: e instanceof Error ? { type: e.name, message: e.message, stack: e.stack } : { message: String(e) } }, 'cached lookup failed');
+      deps.logger.error({ err: errorLogFields(e) }, 'cached lookup failed');
       if (res.headersSent) {
         res.destroy();
         return;
