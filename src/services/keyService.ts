@@ -218,16 +218,17 @@ export class KeyService {
     try {
       inserted = await this.keys.insertMany(fresh.map((f) => ({ record: f.record, packets: f.merged.bytes })));
     } catch {
-      // Stored by none of them (e.g. a deadlock, a row the database refused): each key on its own below.
+      // Stored by none of them (e.g. a deadlock, a row the database refused): each key on its own below. They
+      // are reported written all the same, in case the failure came after the commit.
       for (const f of fresh) {
         issuers.remove(f.parsed.cert);
-        this.maybeWritten(f.record);
+        this.reportWritten(f.record);
       }
       inserted = [];
     }
     for (const [n, f] of fresh.entries()) {
       if (inserted[n]) {
-        this.options.onWritten?.(keyChangeOf(f.record));
+        this.reportWritten(f.record);
         accepted(f.i, { status: f.merged.status, fingerprint: f.record.fingerprint, dropped: f.dropped, added: f.merged.added });
       } else {
         oneByOne.push(f.i); // another writer inserted it first (merged with theirs below), or the insert failed
@@ -265,12 +266,12 @@ export class KeyService {
     try {
       updated = await this.keys.updateMany(updates.map((u) => ({ stored: u.stored, record: u.record, packets: u.merged.bytes })));
     } catch {
-      for (const u of updates) this.maybeWritten(u.record);
+      for (const u of updates) this.reportWritten(u.record); // in case the failure came after the commit
       updated = [];
     }
     for (const [n, u] of updates.entries()) {
       if (updated[n]) {
-        this.options.onWritten?.(keyChangeOf(u.record));
+        this.reportWritten(u.record);
         accepted(u.i, { status: u.merged.status, fingerprint: u.record.fingerprint, dropped: u.dropped, added: u.merged.added });
       } else {
         rest.push(u.i); // changed meanwhile by another writer (or not written): merged again, on its own
@@ -353,12 +354,12 @@ export class KeyService {
       try {
         written = stored ? await this.keys.update(stored, record, merged.bytes, audit) : await this.keys.insert(record, merged.bytes, audit);
       } catch (e) {
-        this.maybeWritten(record);
+        this.reportWritten(record); // in case the failure came after the commit
         throw e;
       }
       if (written) {
         batch?.accepted(outcome, true);
-        this.options.onWritten?.(keyChangeOf(record));
+        this.reportWritten(record);
         return outcome;
       }
     }
@@ -366,11 +367,11 @@ export class KeyService {
   }
 
   /**
-   * A write failed, but may have committed (a connection lost at the commit): what it touched is reported as
-   * written all the same. Dropping a cached answer that was still right costs one lookup; keeping a stale one,
-   * until it ages out, would hide the key.
+   * Tells onWritten of a key written, or whose write failed but may have committed (a connection lost at the
+   * commit): dropping a cached answer that was still right costs one lookup; keeping a stale one, until it ages
+   * out, would hide the key.
    */
-  private maybeWritten(record: KeyRecord): void {
+  private reportWritten(record: KeyRecord): void {
     this.options.onWritten?.(keyChangeOf(record));
   }
 
