@@ -48,12 +48,7 @@ export function newWriterId(): string {
   return randomUUID();
 }
 
-/** Sends the change to every listening instance when the surrounding transaction commits. */
-export async function notifyKeyChange(trx: Kysely<Database>, change: KeyChange, writer: string): Promise<void> {
-  await sql`select pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(change, writer)})`.execute(trx);
-}
-
-/** notifyKeyChange for many changes (one notification each) in one statement: for batch writes. */
+/** Sends the changes (one notification each) to every listening instance when the transaction commits. */
 export async function notifyKeyChanges(trx: Kysely<Database>, changes: KeyChange[], writer: string): Promise<void> {
   if (changes.length === 0) return;
   const payloads = changes.map((change) => encodeKeyChange(change, writer));

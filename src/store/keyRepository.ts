@@ -2,7 +2,7 @@
 import { sql, type Insertable, type Kysely } from 'kysely';
 import { AUDIT_INSERT, auditRowsSelect, type AuditEntry } from './auditRepository.js';
 import { PREPARED, type Database, type KeyIdentifiersTable, type UserIdsTable } from './database.js';
-import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChange, notifyKeyChanges, type KeyChange } from './keyChanges.js';
+import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChanges, type KeyChange } from './keyChanges.js';
 import { toBytes, type SignatureFact } from './keyQueries.js';
 
 /** Facts of a (sub)key, computed at import. Times are Unix seconds. */
@@ -137,7 +137,7 @@ export class KeyRepository {
       await trx.deleteFrom('user_ids').where('key_row', '=', stored.row).execute();
       await insertFacts(trx, stored.row, record);
       if (audit.length > 0) await sql`${PREPARED}${AUDIT_INSERT} ${auditRowsSelect(audit)}`.execute(trx);
-      await notifyKeyChange(trx, keyChangeOf(record), this.writer);
+      await notifyKeyChanges(trx, [keyChangeOf(record)], this.writer);
       // Last before the commit: concurrent writers wait for each other on this hourly row until then.
       await countChange(trx, 'updated');
       return true;
@@ -322,7 +322,7 @@ function factRows(row: string, record: KeyRecord): { identifiers: Insertable<Key
   };
 }
 
-/** insertFacts, countChange and notifyKeyChange for many keys written in one transaction, in a few statements. */
+/** insertFacts, countChange and notifyKeyChanges for many keys written in one transaction, in a few statements. */
 async function writeFactsMany(trx: Kysely<Database>, written: { row: string; record: KeyRecord }[], change: 'inserted' | 'updated', writer: string): Promise<void> {
   const facts = written.map((w) => factRows(w.row, w.record));
   for (const values of statementChunks(facts.flatMap((f) => f.identifiers))) await trx.insertInto('key_identifiers').values(values).execute();
