@@ -2,6 +2,9 @@
 import { readPackets, type Packet } from '../../src/openpgp/packets.js';
 import { decodeArmor } from '../../src/formats/armor.js';
 
+/** A request id as the server makes one up (X-Request-Id): a random UUID. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export async function pushKeys(baseUrl: string, keytext: string | Uint8Array, options: { mr?: boolean } = {}) {
   const armored = typeof keytext === 'string';
   const res = await fetch(`${baseUrl}/pks/add${options.mr === false ? '' : '?options=mr'}`, {

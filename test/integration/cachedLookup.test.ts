@@ -5,12 +5,10 @@
 import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { createToken } from '../../src/cli/token.js';
-import { lookupPath, pushKeys } from '../helpers/hkp.js';
+import { UUID, lookupPath, pushKeys } from '../helpers/hkp.js';
 import { makeKey, withUserIds, type TestKey } from '../helpers/keys.js';
 import { growth, scrape, type Sample } from '../helpers/prometheus.js';
 import { backends, capturingLogger, startTestServer, type TestServer } from '../helpers/server.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface RawResponse {
   status: number;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lookup, pushKeys } from '../helpers/hkp.js';
+import { UUID, lookup, pushKeys } from '../helpers/hkp.js';
 import { makeKey } from '../helpers/keys.js';
 import { createPrivatePostgres, postgresBinaries, type PrivatePostgres } from '../helpers/privatePostgres.js';
 import { growth, sampleValue, scrape, type Sample } from '../helpers/prometheus.js';
@@ -16,7 +16,6 @@ import { backends, capturingLogger, startTestServer, type TestServer } from '../
 import { isDatabaseUnavailable, openDatabase } from '../../src/store/database.js';
 import { startServerProcess, type ServerProcess } from '../helpers/serverProcess.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NO_SUCH_FINGERPRINT = '0x' + 'AB'.repeat(20);
 
 describe.each(backends)('metrics and request ids on %s', (backend) => {

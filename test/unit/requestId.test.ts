@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chooseRequestId } from '../../src/http/requestId.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { UUID } from '../helpers/hkp.js';
 
 describe('chooseRequestId', () => {
   it.each(['abc', 'A-Z.a_z:0-9', 'x'.repeat(128), '4bf92f3577b34da6a3ce929d0e0e4736', 'trace:span.1'])('keeps the sane id %j', (id) => {
