@@ -20,6 +20,9 @@ import { TokenRepository } from './store/tokenRepository.js';
 import { LookupService } from './services/lookupService.js';
 import { openMigratedDatabase } from './store/migrate.js';
 
+// Longest a start waits for the change listener's first connection (README "Lookup cache").
+const LISTEN_WAIT_MS = 5_000;
+
 /** The key limits a configuration sets. */
 export function keyLimits(config: Config): KeyLimits {
   return {
@@ -60,9 +63,20 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const lookupCache = new LookupCache({
     maxBytes: config.LOOKUP_CACHE_BYTES, maxAgeMs: config.LOOKUP_CACHE_MAX_AGE_SECONDS * 1000, listening: !database.listenForKeyChanges,
   });
+  let heardFirst = () => {};
+  const firstListening = new Promise<void>((resolve) => (heardFirst = resolve));
   const changeListener = config.LOOKUP_CACHE_BYTES > 0
-    ? database.listenForKeyChanges?.({ change: (news) => lookupCache.invalidate(news), listening: (on) => lookupCache.setListening(on) })
+    ? database.listenForKeyChanges?.({
+      change: (news) => lookupCache.invalidate(news),
+      listening: (on) => {
+        lookupCache.setListening(on);
+        if (on) heardFirst();
+      },
+    })
     : undefined;
+  // Until the listener is connected nothing is cached; a start that waits for it (bounded) serves cached answers from
+  // the first request instead of a few seconds later on a loaded machine.
+  if (changeListener) await Promise.race([firstListening, new Promise((resolve) => setTimeout(resolve, LISTEN_WAIT_MS).unref())]);
   const keys = new KeyService(new KeyRepository(database.db, database.writerId), new AuditRepository(database.db), {
     limits: keyLimits(config), onOutcome, onWritten: (change) => lookupCache.invalidate(change),
   });
