@@ -44,6 +44,7 @@ type WorkerMessage =
   | { type: 'keystore:collected'; id: number; metrics?: unknown[]; error?: string };
 type PrimaryMessage =
   | { type: 'keystore:stop'; signal: NodeJS.Signals }
+  | { type: 'keystore:reload' }
   | { type: 'keystore:metrics'; id: number; text?: string; error?: string }
   | { type: 'keystore:collect'; id: number };
 
@@ -127,6 +128,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       cluster.removeListener('message', onMessage);
       process.removeListener('SIGTERM', onSignal);
       process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGHUP', onReload);
       if (killTimer) clearTimeout(killTimer);
       logger.info({ exitCode }, 'stopped: all workers have exited');
       resolve(exitCode);
@@ -163,6 +165,13 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         return;
       }
       stop(signal);
+    }
+
+    // SIGHUP (docs/https.md): every worker reads the certificate files again. Installed only with HTTPS, as a
+    // worker: node's default for SIGHUP ends the process.
+    function onReload() {
+      logger.info({ workers: live.size }, 'SIGHUP: the workers reload the TLS certificate');
+      for (const { worker, readyAt } of live.values()) if (readyAt !== undefined) send(worker, { type: 'keystore:reload' });
     }
 
     function onMessage(worker: Worker, message: unknown) {
@@ -240,8 +249,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     cluster.on('message', onMessage);
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    if (config.TLS_CERT_FILE !== undefined) process.on('SIGHUP', onReload);
     const where = `PostgreSQL (DATABASE_URL), pool of ${workerPoolSize(config.DB_POOL_SIZE, workers)} per worker`;
-    logger.info({ workers, database: 'postgresql' }, `keystore ${options.version} starting ${workers} workers on ${config.HOST}:${config.PORT}, ${where}`);
+    const ports = [config.PORT === 'off' ? '' : `${config.HOST}:${config.PORT}`, config.TLS_CERT_FILE === undefined ? '' : `https on ${config.HOST}:${config.HTTPS_PORT}`].filter(Boolean).join(' and ');
+    logger.info({ workers, database: 'postgresql' }, `keystore ${options.version} starting ${workers} workers on ${ports}, ${where}`);
     // One worker first: it runs the migrations alone (two at once could both try to create the migration tables).
     fork();
   });
@@ -254,6 +265,8 @@ export interface PrimaryLink {
   ready(url: string): void;
   /** Calls `listener` when the primary passes a signal on (at once if it already has). */
   onStop(listener: (signal: NodeJS.Signals) => void): void;
+  /** Calls `listener` when the primary passes SIGHUP on (reload the certificate). */
+  onReload(listener: () => void): void;
 }
 
 /** In a worker: sends the primary this worker's registry when it collects, and asks it for the sum. */
@@ -263,6 +276,7 @@ export function connectToPrimary(): PrimaryLink {
   const pending = new Map<number, { resolve: (text: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let stopListener: ((signal: NodeJS.Signals) => void) | undefined;
   let stopSignal: NodeJS.Signals | undefined;
+  let reloadListener: (() => void) | undefined;
   const unavailable = (why: string) => new AppError(503, 'unavailable', `metrics of the other workers are not available: ${why}`);
 
   process.on('message', (message: unknown) => {
@@ -270,6 +284,8 @@ export function connectToPrimary(): PrimaryLink {
     if (message.type === 'keystore:stop') {
       stopSignal = message.signal;
       stopListener?.(message.signal);
+    } else if (message.type === 'keystore:reload') {
+      reloadListener?.();
     } else if (message.type === 'keystore:collect') {
       const id = message.id;
       const reply = (answer: WorkerMessage) => process.send?.(answer, undefined, {}, () => {}); // the primary may be gone
@@ -318,6 +334,9 @@ export function connectToPrimary(): PrimaryLink {
     onStop(listener) {
       stopListener = listener;
       if (stopSignal) listener(stopSignal);
+    },
+    onReload(listener) {
+      reloadListener = listener;
     },
   };
 }
