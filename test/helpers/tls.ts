@@ -30,7 +30,7 @@ export interface IssueOptions {
   notBefore?: Date;
   /** Default: thirty days from now (past the 14 days of the expiry warning). */
   notAfter?: Date;
-  /** Subject alternative names; default DNS:localhost and IP:127.0.0.1. */
+  /** Subject alternative names; default localhost (also as "localhost.", the name dirmngr can check) and 127.0.0.1. */
   names?: string;
 }
 
@@ -65,7 +65,7 @@ export class TestCa {
     const notAfter = options.notAfter ?? new Date(Date.now() + 30 * 86_400_000);
     await execFileAsync('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-extensions', 'leaf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', `${base}.csr`,
       '-out', `${base}.leaf.pem`, '-notext', '-startdate', asn1Time(notBefore), '-enddate', asn1Time(notAfter)], {
-      cwd: this.dir, timeout: 20_000, env: { ...process.env, SAN: options.names ?? 'DNS:localhost, IP:127.0.0.1' },
+      cwd: this.dir, timeout: 20_000, env: { ...process.env, SAN: options.names ?? 'DNS:localhost, DNS:localhost., IP:127.0.0.1' },
     });
     await writeFile(`${base}.pem`, Buffer.concat([await readFile(`${base}.leaf.pem`), await readFile(this.caFile)]));
     return { certFile: `${base}.pem`, keyFile: `${base}.key`, leafFile: `${base}.leaf.pem` };
