@@ -39,7 +39,7 @@ export function restartDelayMs(failures: number): number {
 // Messages between the primary and its workers. A scrape: the worker asks for `metrics`, the primary asks every
 // worker listening to `collect` its registry (prom-client's JSON form), sums them and answers the text.
 type WorkerMessage =
-  | { type: 'keystore:ready'; url: string }
+  | { type: 'keystore:ready'; url: string; httpsUrl?: string | undefined }
   | { type: 'keystore:metrics'; id: number }
   | { type: 'keystore:collected'; id: number; metrics?: unknown[]; error?: string };
 type PrimaryMessage =
@@ -179,7 +179,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       const entry = live.get(worker.id);
       if (message.type === 'keystore:ready' && entry) {
         entry.readyAt = Date.now();
-        logger.info({ worker: worker.id, workerPid: worker.process.pid, workerUrl: message.url }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${message.url}`);
+        const where = message.httpsUrl ? `${message.url} and ${message.httpsUrl}` : message.url;
+        logger.info({ worker: worker.id, workerPid: worker.process.pid, workerUrl: message.url, workerHttpsUrl: message.httpsUrl }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${where}`);
         if (stopping) {
           send(worker, { type: 'keystore:stop', signal: stopping === 'give up' ? 'SIGTERM' : stopping });
         } else if (!allListening && forked < workers) {
@@ -187,7 +188,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
           while (forked < workers) fork();
         } else if (!allListening && [...live.values()].filter((w) => w.readyAt !== undefined).length === workers) {
           allListening = true;
-          logger.info({ workers, url: message.url }, `all ${workers} workers listening`);
+          logger.info({ workers, url: message.url, httpsUrl: message.httpsUrl }, `all ${workers} workers listening`);
         }
       } else if (message.type === 'keystore:collected') {
         const collection = collections.get(message.id);
@@ -262,7 +263,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
 export interface PrimaryLink {
   metrics: ClusterMetrics;
   /** Tells the primary this worker listens (after startServer). */
-  ready(url: string): void;
+  ready(url: string, httpsUrl?: string): void;
   /** Calls `listener` when the primary passes a signal on (at once if it already has). */
   onStop(listener: (signal: NodeJS.Signals) => void): void;
   /** Calls `listener` when the primary passes SIGHUP on (reload the certificate). */
@@ -328,8 +329,8 @@ export function connectToPrimary(): PrimaryLink {
         });
       },
     },
-    ready(url) {
-      process.send?.({ type: 'keystore:ready', url } satisfies WorkerMessage);
+    ready(url, httpsUrl) {
+      process.send?.({ type: 'keystore:ready', url, httpsUrl } satisfies WorkerMessage);
     },
     onStop(listener) {
       stopListener = listener;
