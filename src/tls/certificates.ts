@@ -78,8 +78,10 @@ export function checkCertificatePair(files: CertificateFiles, cert: Buffer, key:
     throw invalidKey('holds no readable private key (a PEM "PRIVATE KEY" block, not encrypted with a passphrase)');
   }
   if (!leaf.checkPrivateKey(privateKey)) {
-    throw invalidKey(`the key does not belong to the first certificate of TLS_CERT_FILE (${leaf.subject.replace(/\n/g, ', ')}); ` +
-      'that file must hold the server\'s certificate first, then its chain');
+    const owner = chain.findIndex((c) => c.checkPrivateKey(privateKey));
+    throw invalidKey(owner > 0
+      ? `the key belongs to certificate ${owner + 1} of ${chain.length} in TLS_CERT_FILE, not the first: that file must hold the server's certificate first, then its chain`
+      : `the key does not belong to the first certificate of TLS_CERT_FILE (${leaf.subject.replace(/\n/g, ', ')})`);
   }
   const notAfter = new Date(leaf.validTo);
   const notBefore = new Date(leaf.validFrom);
