@@ -1,17 +1,18 @@
 // The HTTPS listener (TLS_CERT_FILE/TLS_KEY_FILE) against the real app on every store: HTTP/2 and HTTP/1.1 on one
 // port, the cached-lookup shortcut on both, Strict-Transport-Security, https URLs in Singularity's configuration
 // document, and hostile TLS input (garbage, plain HTTP, handshakes left half-open) that never crashes or blocks.
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { lookupPath, pushKeys } from '../helpers/hkp.js';
 import { httpsRequest } from '../helpers/https.js';
 import { makeKey } from '../helpers/keys.js';
-import { backends, startTestServer, type TestServer } from '../helpers/server.js';
+import { backends, capturingLogger, startTestServer, type TestServer } from '../helpers/server.js';
 import { TestCa, type IssuedCertificate } from '../helpers/tls.js';
 
 let ca: TestCa;
@@ -181,7 +182,7 @@ describe.each(backends)('HTTPS (%s)', (backend) => {
   });
 });
 
-describe('HTTPS with PUBLIC_URL, PORT=off, and at shutdown', () => {
+describe('HTTPS with PUBLIC_URL, PORT=off, reloads, and at shutdown', () => {
   it('names PUBLIC_URL in the configuration document, serving HTTPS alone with PORT=off', async () => {
     const server = await startTestServer('pglite', tlsEnv({ PORT: 'off', PUBLIC_URL: 'https://keys.example.org' }));
     try {
@@ -189,6 +190,35 @@ describe('HTTPS with PUBLIC_URL, PORT=off, and at shutdown', () => {
       expect(server.url).toMatch(/^https:/);
       const answer = await httpsRequest(`https://localhost:${server.httpsPort}/assets/config/config.prod.json`, { ca: caPem });
       expect(JSON.parse(answer.body.toString())).toEqual({ keystoreAPI: { uri: 'https://keys.example.org' }, tokenAPI: { uri: 'https://keys.example.org' } });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reloads on request: unchanged files, a new pair for new connections, a mismatched pair refused and logged', async () => {
+    const dir = join(ca.dir, `reload-${Date.now()}`);
+    await mkdir(dir);
+    const [second, third] = [await ca.issue('second'), await ca.issue('third')];
+    const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+    await copyFile(issued.certFile, files.cert);
+    await copyFile(issued.keyFile, files.key);
+    const lines: Record<string, unknown>[] = [];
+    const server = await startTestServer('pglite', tlsEnv({ TLS_CERT_FILE: files.cert, TLS_KEY_FILE: files.key }), capturingLogger(lines));
+    const presented = async () => (await httpsRequest(`https://localhost:${server.httpsPort}/version`, { ca: caPem })).certificate;
+    const fingerprint = async (c: IssuedCertificate) => new X509Certificate(await readFile(c.leafFile)).fingerprint256;
+    try {
+      expect(await presented()).toBe(await fingerprint(issued));
+      expect(await server.reloadCertificates('test')).toBe('unchanged');
+      await copyFile(second.certFile, files.cert);
+      await copyFile(second.keyFile, files.key);
+      expect(await server.reloadCertificates('test')).toBe('reloaded');
+      expect(await presented()).toBe(await fingerprint(second));
+      await copyFile(third.keyFile, files.key);
+      expect(await server.reloadCertificates('test')).toBe('refused');
+      expect(await presented()).toBe(await fingerprint(second));
+      const refused = lines.find((l) => String(l['msg']).startsWith('new TLS certificate refused, still serving the previous one: invalid TLS_KEY_FILE='));
+      expect(refused?.['level']).toBe(50);
+      expect(lines.filter((l) => String(l['msg']).startsWith('TLS certificate reloaded (test)'))).toHaveLength(1);
     } finally {
       await server.close();
     }
