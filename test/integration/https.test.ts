@@ -99,6 +99,24 @@ describe.each(backends)('HTTPS (%s)', (backend) => {
     expect(plain.headers.get('strict-transport-security')).toBeNull();
   });
 
+  it('speaks TLS 1.3 and 1.2 with forward-secret AEAD suites only', async () => {
+    const handshake = (options: tls.ConnectionOptions) => new Promise<{ protocol: string | null; cipher: string } | Error>((resolve) => {
+      const socket = tls.connect({ port: server.httpsPort!, host: '127.0.0.1', servername: 'localhost', ca: caPem, ...options }, () => {
+        const result = { protocol: socket.getProtocol(), cipher: socket.getCipher().name };
+        socket.destroy();
+        resolve(result);
+      });
+      socket.on('error', (e) => resolve(e));
+    });
+    expect(await handshake({})).toEqual({ protocol: 'TLSv1.3', cipher: expect.stringMatching(/^TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305)_SHA(256|384)$/) });
+    expect(await handshake({ maxVersion: 'TLSv1.2' })).toEqual({ protocol: 'TLSv1.2', cipher: expect.stringMatching(/^ECDHE-ECDSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/) });
+    // Suites without forward secrecy or without AEAD, and TLS 1.1, find nothing in common with the server.
+    for (const ciphers of ['AES128-GCM-SHA256', 'ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA384']) {
+      expect(await handshake({ maxVersion: 'TLSv1.2', ciphers }), ciphers).toBeInstanceOf(Error);
+    }
+    expect(await handshake({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' })).toBeInstanceOf(Error);
+  });
+
   it('answers a repeated lookup from the cached-lookup shortcut over HTTP/1.1 and HTTP/2, the same bytes as over HTTP', async () => {
     const key = await makeKey([{ name: 'Tls Cached', email: `tls-cached-${backend}@example.org` }]);
     expect((await pushKeys(server.url, key.armored)).status).toBe(200);
