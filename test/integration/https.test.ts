@@ -146,6 +146,22 @@ describe.each(backends)('HTTPS (%s)', (backend) => {
       expect(answer.status, answer.body.toString()).toBe(200);
       expect(answer.body.toString()).toBe('1 key(s) added, 0 updated, 0 unchanged\n');
     }
+    // A body over MAX_BODY_BYTES: 413 on its stream (HTTP/2) or connection (HTTP/1.1), no warning, nothing broken.
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (const http2 of [false, true]) {
+        const big = `keytext=${'A'.repeat(9 * 1024 * 1024)}`;
+        const answer = await httpsRequest(`${base}/pks/add`, { ca: caPem, http2, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: big });
+        expect(answer.status, `http2=${http2}`).toBe(413);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      expect(warnings.map((w) => w.message)).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect((await httpsRequest(`${base}/version`, { ca: caPem, http2: true })).status).toBe(200);
   });
 
   it('names https URLs in the configuration document when asked over HTTPS, http over HTTP', async () => {
