@@ -16,6 +16,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 VOLUME /data
-EXPOSE 11371
+EXPOSE 11371 8443
 USER node
 CMD ["node", "--max-semi-space-size=4", "dist/src/main.js", "serve"]

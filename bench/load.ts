@@ -3,6 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -126,7 +127,7 @@ async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
 async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
   const url = new URL(options.url);
   const list = options.requests;
-  const agent = options.connectionClose ? false : new http.Agent({ keepAlive: true, maxSockets: options.connections });
+  const agent = options.connectionClose ? false : new (url.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: options.connections });
   const latencies: number[] = [];
   let next = 0;
   let notFound = 0;
@@ -138,7 +139,9 @@ async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
     const sent = process.hrtime.bigint();
     const headers: Record<string, string> = options.connectionClose ? { connection: 'close' } : {};
     if (r.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const request = http.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent, timeout: 10_000 }, (response) => {
+    // HTTPS runs (a self-signed benchmark certificate): a full handshake per connection, the certificate not checked.
+  const client = url.protocol === 'https:' ? https : http;
+  const request = client.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent, timeout: 10_000, rejectUnauthorized: false }, (response) => {
       response.on('data', (chunk: Buffer) => (bytes += chunk.length));
       response.on('end', () => {
         latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);

@@ -13,7 +13,7 @@ export interface HkpRequest {
   body?: string;
 }
 
-export type ScenarioId = 'get-fpr' | 'get-fpr-close' | 'get-longid' | 'index-email' | 'index-name' | 'index-shortid' | 'push-stored' | 'push-new';
+export type ScenarioId = 'get-fpr' | 'get-fpr-close' | 'get-fpr-https-close' | 'get-longid' | 'index-email' | 'index-name' | 'index-shortid' | 'push-stored' | 'push-new';
 
 export interface Scenario {
   id: ScenarioId;
@@ -23,11 +23,14 @@ export interface Scenario {
   connectionClose: boolean;
   /** Each request at most once (pushes of new keys): the run ends early when the list is used up. */
   once: boolean;
+  /** Over HTTPS (keystore's HTTPS listener), side by side with nginx serving the same answers as files. */
+  tls?: true;
 }
 
 export const SCENARIOS: Scenario[] = [
   { id: 'get-fpr', title: 'get by fingerprint', kind: 'read', connectionClose: false, once: false },
   { id: 'get-fpr-close', title: 'get by fingerprint, Connection: close', kind: 'read', connectionClose: true, once: false },
+  { id: 'get-fpr-https-close', title: 'get by fingerprint, HTTPS, Connection: close', kind: 'read', connectionClose: true, once: false, tls: true },
   { id: 'get-longid', title: 'get by long key ID', kind: 'read', connectionClose: false, once: false },
   { id: 'index-email', title: 'index by e-mail', kind: 'read', connectionClose: false, once: false },
   { id: 'index-name', title: 'index by name words', kind: 'read', connectionClose: false, once: false },
@@ -84,6 +87,7 @@ export async function buildLists(keys: KeyRecord[], options: ListOptions): Promi
   const byFingerprint = draw('get-fpr', keys, n, (k) => get(`0x${k.fingerprint}`));
   lists.set('get-fpr', byFingerprint);
   lists.set('get-fpr-close', byFingerprint);
+  lists.set('get-fpr-https-close', byFingerprint);
   lists.set('get-longid', draw('get-longid', keys, n, (k) => get(`0x${k.fingerprint.slice(-16)}`)));
   lists.set('index-email', draw('index-email', keys, n, (k, random) => {
     const emails = k.userIds.map(emailOf).filter((e): e is string => e !== null);

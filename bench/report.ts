@@ -20,6 +20,8 @@ export interface RunResult {
   listSize: number;
   keystore: Measured;
   target?: Measured;
+  /** HTTPS runs: nginx terminating TLS in front of the same answers as static files. */
+  nginx?: Measured;
   /** The machine's 1-minute load average when the run ended (the load generator and servers included). */
   loadAverage: number;
 }
@@ -99,6 +101,17 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
     return row;
   });
   lines.push(...table(header, rows), '');
+  const withNginx = s.runs.filter((r) => r.nginx);
+  if (withNginx.length > 0) {
+    lines.push('HTTPS with a new connection (a full TLS handshake) per request, side by side with nginx terminating TLS with the same certificate in front of the same answers as static files:', '');
+    const nginxHeader = ['scenario', 'conc.', 'keystore req/s', 'p50 / p99 ms', 'CPU ms/req', 'peak RSS MiB', 'nginx req/s', 'p50 / p99 ms', 'errors/404', 'CPU ms/req', 'peak RSS MiB', 'req/s ratio'];
+    lines.push(...table(nginxHeader, withNginx.map((r) => {
+      const k = r.keystore;
+      const n = r.nginx!;
+      return [r.title, String(r.concurrency), int(k.requestsPerSecond), `${ms(k.p50Ms)} / ${ms(k.p99Ms)}`, cpuPerRequest(k), mib(k.peakRssBytes),
+        int(n.requestsPerSecond), `${ms(n.p50Ms)} / ${ms(n.p99Ms)}`, `${int(n.errors)}/${int(n.notFound)}`, cpuPerRequest(n), mib(n.peakRssBytes), `**${ratio(k.requestsPerSecond, n.requestsPerSecond)}**`];
+    })), '');
+  }
   const short = (m: Measured | undefined) => m !== undefined && m.seconds < 0.95 * report.durationSeconds;
   for (const r of s.runs.filter((run) => run.scenario === 'push-new' && (short(run.keystore) || short(run.target)))) {
     const who = [short(r.keystore) ? `keystore in ${r.keystore.seconds.toFixed(1)} s` : '', short(r.target) ? `the target in ${r.target!.seconds.toFixed(1)} s` : ''].filter(Boolean).join(', ');

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { FRESH_POOL, loadDataset, writeKeydump, type Dataset } from './dataset.js';
 import { syntheticKeys } from './generate.js';
 import { runLoad } from './load.js';
+import { makeBenchCertificate, nginxInstalled, opensslInstalled, startNginx } from './nginx.js';
 import { HELP, parseOptions, UsageError, type BenchOptions } from './options.js';
 import { processTree, ProcessSampler } from './procstat.js';
 import { buildLists, pushes, type HkpRequest, type Scenario, type ScenarioId } from './queries.js';
@@ -27,7 +28,10 @@ if (options.help) {
   console.log(HELP);
   process.exit(0);
 }
-const { durationSeconds, concurrencies, scenarios, target, targetPids, tool, freshPerRun, warmupSeconds } = options;
+const { durationSeconds, concurrencies, target, targetPids, tool, freshPerRun, warmupSeconds } = options;
+// HTTPS runs need openssl for the benchmark's certificate.
+const scenarios = options.scenarios.filter((s) => !s.tls || opensslInstalled());
+if (scenarios.length < options.scenarios.length) process.stderr.write('openssl is not installed: no HTTPS runs\n');
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const cleanups: (() => Promise<void>)[] = [];
@@ -110,7 +114,8 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   const imports = await importDataset(store, dataset);
   const databaseBytes = await store.size();
 
-  const keystore: RunningKeystore = await startKeystore({ ...store.env, ...(options.workers ? { WORKERS: options.workers } : {}) });
+  const https = scenarios.some((s) => s.tls) ? await makeBenchCertificate(workDir) : undefined;
+  const keystore: RunningKeystore = await startKeystore({ ...store.env, ...(options.workers ? { WORKERS: options.workers } : {}) }, https);
   cleanups.push(() => keystore.stop());
   const idle = new ProcessSampler(() => processTree(keystore.pid));
   await idle.start();
@@ -119,9 +124,22 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
 
   const lists = await buildLists(dataset.all, { queries: options.queries, pushQueries: options.pushQueries });
   const servers: Servers = {
-    keystore: { url: keystore.url, pids: () => processTree(keystore.pid), ...(store.kind === 'postgresql' ? { dbPids: () => store.backendPids() } : {}) },
+    keystore: {
+      url: keystore.url, httpsUrl: keystore.httpsUrl, pids: () => processTree(keystore.pid), ...(store.kind === 'postgresql' ? { dbPids: () => store.backendPids() } : {}),
+    },
     ...(target ? { target: { url: target, pids: async () => targetPids } } : {}),
   };
+  if (https && nginxInstalled()) {
+    // As many nginx workers as keystore serves with (WORKERS: one per CPU but one on PostgreSQL, else one).
+    const cpus = availableParallelism();
+    const workers = options.workers ? (options.workers === 'auto' ? Math.max(1, cpus - 1) : Number(options.workers)) : store.kind === 'postgresql' ? Math.max(1, cpus - 1) : 1;
+    const nginx = await startNginx({ workDir, certificate: https, keystoreUrl: keystore.url, requests: lists.get('get-fpr')!, workers });
+    cleanups.push(() => nginx.stop());
+    servers.nginx = { url: nginx.url, pids: () => processTree(nginx.pid) };
+    log(`  nginx (${workers} worker${workers > 1 ? 's' : ''}) at ${nginx.url} (pid ${nginx.pid}), keystore HTTPS at ${keystore.httpsUrl}`);
+  } else if (https) {
+    log('  nginx is not installed (apt-get install nginx-light): HTTPS runs without it');
+  }
   const listFile = path.join(workDir, 'requests.txt');
   await warmUp(servers, lists, listFile);
   const runs: RunResult[] = [];
@@ -156,6 +174,8 @@ async function importDataset(store: Store, dataset: Dataset): Promise<ScaleResul
 
 interface MeasuredServer {
   url: string;
+  /** keystore's HTTPS listener, for the HTTPS runs. */
+  httpsUrl?: string | undefined;
   /** Processes whose CPU and RSS are the server's (none: not sampled). */
   pids: () => Promise<number[]>;
   /** PostgreSQL backends of its database. */
@@ -165,6 +185,8 @@ interface MeasuredServer {
 interface Servers {
   keystore: MeasuredServer;
   target?: MeasuredServer;
+  /** nginx serving the same answers over HTTPS (HTTPS runs only). */
+  nginx?: MeasuredServer;
 }
 
 async function warmUp(servers: Servers, lists: Map<ScenarioId, HkpRequest[]>, listFile: string): Promise<void> {
@@ -179,6 +201,7 @@ async function warmUp(servers: Servers, lists: Map<ScenarioId, HkpRequest[]>, li
 
 /** One scenario at one concurrency: keystore, then the target right after it with the same requests. */
 async function measureRun(servers: Servers, scenario: Scenario, concurrency: number, requests: HkpRequest[], listFile: string): Promise<RunResult> {
+  if (scenario.tls) return measureHttpsRun(servers, scenario, concurrency, requests, listFile);
   const keystore = await measure(servers.keystore, scenario, concurrency, requests, listFile);
   const target = servers.target ? await measure(servers.target, scenario, concurrency, requests, listFile) : undefined;
   let line = `  ${scenario.title}, ${concurrency} conn.: keystore ${summary(keystore)}`;
@@ -186,6 +209,18 @@ async function measureRun(servers: Servers, scenario: Scenario, concurrency: num
   log(line);
   return {
     scenario: scenario.id, title: scenario.title, concurrency, listSize: requests.length, keystore, ...(target ? { target } : {}), loadAverage: loadavg()[0]!,
+  };
+}
+
+/** An HTTPS run: keystore's HTTPS listener, then nginx (when installed) with the same requests; --target is HTTP only. */
+async function measureHttpsRun(servers: Servers, scenario: Scenario, concurrency: number, requests: HkpRequest[], listFile: string): Promise<RunResult> {
+  const keystore = await measure({ ...servers.keystore, url: servers.keystore.httpsUrl! }, scenario, concurrency, requests, listFile);
+  const nginx = servers.nginx ? await measure(servers.nginx, scenario, concurrency, requests, listFile) : undefined;
+  let line = `  ${scenario.title}, ${concurrency} conn.: keystore ${summary(keystore)}`;
+  if (nginx) line += ` | nginx ${summary(nginx)} | ratio ${(keystore.requestsPerSecond / Math.max(1e-9, nginx.requestsPerSecond)).toFixed(2)}`;
+  log(line);
+  return {
+    scenario: scenario.id, title: scenario.title, concurrency, listSize: requests.length, keystore, ...(nginx ? { nginx } : {}), loadAverage: loadavg()[0]!,
   };
 }
 

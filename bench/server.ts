@@ -32,6 +32,8 @@ export async function build(): Promise<void> {
 
 export interface RunningKeystore {
   url: string;
+  /** With `https`: its HTTPS listener (TLS_CERT_FILE, TLS_KEY_FILE). */
+  httpsUrl: string | undefined;
   pid: number;
   stop(): Promise<void>;
 }
@@ -40,13 +42,15 @@ export interface RunningKeystore {
  * Starts `keystore serve` on a free loopback port without rate limits, logging as in production (one line per
  * request, to /dev/null), and waits until /pks/health answers 200.
  */
-export async function startKeystore(env: Record<string, string>): Promise<RunningKeystore> {
+export async function startKeystore(env: Record<string, string>, https?: { certFile: string; keyFile: string }): Promise<RunningKeystore> {
   const port = await freePort();
+  const httpsPort = https ? await freePort() : undefined;
+  const tlsEnv: Record<string, string> = https ? { TLS_CERT_FILE: https.certFile, TLS_KEY_FILE: https.keyFile, HTTPS_PORT: String(httpsPort) } : {};
   // As `npm start` and the Docker image start it (README "Memory"): V8's young generation and glibc's arenas capped.
   const child = spawn(process.execPath, ['--max-semi-space-size=4', MAIN, 'serve'], {
     cwd: ROOT,
     env: {
-      MALLOC_ARENA_MAX: '2', ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT: 'off', LOG_LEVEL: 'info', METRICS_PORT: '',
+      MALLOC_ARENA_MAX: '2', ...process.env, ...env, ...tlsEnv, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT: 'off', LOG_LEVEL: 'info', METRICS_PORT: '',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -66,7 +70,7 @@ export async function startKeystore(env: Record<string, string>): Promise<Runnin
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, pid: child.pid!, stop: () => stop(child, exited) };
+  return { url, httpsUrl: httpsPort ? `https://127.0.0.1:${httpsPort}` : undefined, pid: child.pid!, stop: () => stop(child, exited) };
 }
 
 async function stop(child: ChildProcess, exited: Promise<number | null>): Promise<void> {

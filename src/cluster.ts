@@ -39,11 +39,12 @@ export function restartDelayMs(failures: number): number {
 // Messages between the primary and its workers. A scrape: the worker asks for `metrics`, the primary asks every
 // worker listening to `collect` its registry (prom-client's JSON form), sums them and answers the text.
 type WorkerMessage =
-  | { type: 'keystore:ready'; url: string }
+  | { type: 'keystore:ready'; url: string; httpsUrl?: string | undefined }
   | { type: 'keystore:metrics'; id: number }
   | { type: 'keystore:collected'; id: number; metrics?: unknown[]; error?: string };
 type PrimaryMessage =
   | { type: 'keystore:stop'; signal: NodeJS.Signals }
+  | { type: 'keystore:reload' }
   | { type: 'keystore:metrics'; id: number; text?: string; error?: string }
   | { type: 'keystore:collect'; id: number };
 
@@ -127,6 +128,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       cluster.removeListener('message', onMessage);
       process.removeListener('SIGTERM', onSignal);
       process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGHUP', onReload);
       if (killTimer) clearTimeout(killTimer);
       logger.info({ exitCode }, 'stopped: all workers have exited');
       resolve(exitCode);
@@ -165,12 +167,20 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       stop(signal);
     }
 
+    // SIGHUP (docs/https.md): every worker reads the certificate files again. Installed only with HTTPS, as a
+    // worker: node's default for SIGHUP ends the process.
+    function onReload() {
+      logger.info({ workers: live.size }, 'SIGHUP: the workers reload the TLS certificate');
+      for (const { worker, readyAt } of live.values()) if (readyAt !== undefined) send(worker, { type: 'keystore:reload' });
+    }
+
     function onMessage(worker: Worker, message: unknown) {
       if (!isMessage<WorkerMessage>(message)) return;
       const entry = live.get(worker.id);
       if (message.type === 'keystore:ready' && entry) {
         entry.readyAt = Date.now();
-        logger.info({ worker: worker.id, workerPid: worker.process.pid, workerUrl: message.url }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${message.url}`);
+        const where = message.httpsUrl ? `${message.url} and ${message.httpsUrl}` : message.url;
+        logger.info({ worker: worker.id, workerPid: worker.process.pid, workerUrl: message.url, workerHttpsUrl: message.httpsUrl }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${where}`);
         if (stopping) {
           send(worker, { type: 'keystore:stop', signal: stopping === 'give up' ? 'SIGTERM' : stopping });
         } else if (!allListening && forked < workers) {
@@ -178,7 +188,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
           while (forked < workers) fork();
         } else if (!allListening && [...live.values()].filter((w) => w.readyAt !== undefined).length === workers) {
           allListening = true;
-          logger.info({ workers, url: message.url }, `all ${workers} workers listening`);
+          logger.info({ workers, url: message.url, httpsUrl: message.httpsUrl }, `all ${workers} workers listening`);
         }
       } else if (message.type === 'keystore:collected') {
         const collection = collections.get(message.id);
@@ -240,8 +250,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     cluster.on('message', onMessage);
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    if (config.TLS_CERT_FILE !== undefined) process.on('SIGHUP', onReload);
     const where = `PostgreSQL (DATABASE_URL), pool of ${workerPoolSize(config.DB_POOL_SIZE, workers)} per worker`;
-    logger.info({ workers, database: 'postgresql' }, `keystore ${options.version} starting ${workers} workers on ${config.HOST}:${config.PORT}, ${where}`);
+    const ports = [config.PORT === 'off' ? '' : `${config.HOST}:${config.PORT}`, config.TLS_CERT_FILE === undefined ? '' : `https on ${config.HOST}:${config.HTTPS_PORT}`].filter(Boolean).join(' and ');
+    logger.info({ workers, database: 'postgresql' }, `keystore ${options.version} starting ${workers} workers on ${ports}, ${where}`);
     // One worker first: it runs the migrations alone (two at once could both try to create the migration tables).
     fork();
   });
@@ -251,9 +263,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
 export interface PrimaryLink {
   metrics: ClusterMetrics;
   /** Tells the primary this worker listens (after startServer). */
-  ready(url: string): void;
+  ready(url: string, httpsUrl?: string): void;
   /** Calls `listener` when the primary passes a signal on (at once if it already has). */
   onStop(listener: (signal: NodeJS.Signals) => void): void;
+  /** Calls `listener` when the primary passes SIGHUP on (reload the certificate). */
+  onReload(listener: () => void): void;
 }
 
 /** In a worker: sends the primary this worker's registry when it collects, and asks it for the sum. */
@@ -263,6 +277,7 @@ export function connectToPrimary(): PrimaryLink {
   const pending = new Map<number, { resolve: (text: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let stopListener: ((signal: NodeJS.Signals) => void) | undefined;
   let stopSignal: NodeJS.Signals | undefined;
+  let reloadListener: (() => void) | undefined;
   const unavailable = (why: string) => new AppError(503, 'unavailable', `metrics of the other workers are not available: ${why}`);
 
   process.on('message', (message: unknown) => {
@@ -270,6 +285,8 @@ export function connectToPrimary(): PrimaryLink {
     if (message.type === 'keystore:stop') {
       stopSignal = message.signal;
       stopListener?.(message.signal);
+    } else if (message.type === 'keystore:reload') {
+      reloadListener?.();
     } else if (message.type === 'keystore:collect') {
       const id = message.id;
       const reply = (answer: WorkerMessage) => process.send?.(answer, undefined, {}, () => {}); // the primary may be gone
@@ -312,12 +329,15 @@ export function connectToPrimary(): PrimaryLink {
         });
       },
     },
-    ready(url) {
-      process.send?.({ type: 'keystore:ready', url } satisfies WorkerMessage);
+    ready(url, httpsUrl) {
+      process.send?.({ type: 'keystore:ready', url, httpsUrl } satisfies WorkerMessage);
     },
     onStop(listener) {
       stopListener = listener;
       if (stopSignal) listener(stopSignal);
+    },
+    onReload(listener) {
+      reloadListener = listener;
     },
   };
 }

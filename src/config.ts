@@ -4,7 +4,11 @@ import { z } from 'zod';
 const MiB = 1024 * 1024;
 
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(11371),
+  /** Plain HTTP (HKP) port; `off` serves HTTPS only (needs TLS_CERT_FILE). */
+  PORT: z.string().trim().toLowerCase()
+    .refine((v) => v === 'off' || (/^[0-9]{1,5}$/.test(v) && Number(v) <= 65535), 'must be a port number from 0 to 65535, or off')
+    .transform((v): number | 'off' => (v === 'off' ? 'off' : Number(v)))
+    .default(11371),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -48,6 +52,14 @@ const schema = z.object({
   /** External base URL named by Singularity's remote configuration document; unset = from the request's Host. */
   PUBLIC_URL: z.string().url().refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL')
     .transform((u) => u.replace(/\/+$/, '')).optional(),
+  // HTTPS (docs/https.md): both files set = HTTPS on HTTPS_PORT beside plain HTTP on PORT.
+  TLS_CERT_FILE: z.string().optional(),
+  TLS_KEY_FILE: z.string().optional(),
+  HTTPS_PORT: z.coerce.number().int().min(0).max(65535).default(443),
+  /** Strict-Transport-Security max-age on HTTPS answers; 0 sends none. */
+  HSTS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(2 * 365 * 86_400).default(365 * 86_400),
+  /** How long a TLS handshake may take before its connection is dropped (half-open handshakes). */
+  TLS_HANDSHAKE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 
 export type Config = Omit<z.infer<typeof schema>, 'WORKERS'> & {
@@ -67,10 +79,27 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid ${name}=${JSON.stringify(cleaned[name] ?? '')}: ${issue.message}`);
   }
   const { WORKERS: workers, ...settings } = parsed.data;
+  checkListeners(settings, cleaned);
   if (settings.DATABASE_URL) return { ...settings, WORKERS: workers ?? 'auto' };
   // PGlite is in-process: one process only. `auto` means as many as useful, which is 1 here; a number is an error.
   if (typeof workers === 'number' && workers > 1) {
     throw new ConfigError(`invalid WORKERS=${JSON.stringify(cleaned['WORKERS'])}: more than one worker needs DATABASE_URL (PostgreSQL); the embedded database lives in one process`);
   }
   return { ...settings, WORKERS: 1 };
+}
+
+/** Both TLS files or neither; something to serve; two listeners on two ports. */
+function checkListeners(settings: Omit<z.infer<typeof schema>, 'WORKERS'>, given: Record<string, string | undefined>): void {
+  const invalid = (name: string, why: string) => new ConfigError(`invalid ${name}=${JSON.stringify(given[name] ?? '')}: ${why}`);
+  if (settings.TLS_CERT_FILE !== undefined && settings.TLS_KEY_FILE === undefined) throw invalid('TLS_KEY_FILE', 'TLS_CERT_FILE is set: its private key file is needed too');
+  if (settings.TLS_KEY_FILE !== undefined && settings.TLS_CERT_FILE === undefined) throw invalid('TLS_CERT_FILE', 'TLS_KEY_FILE is set: the certificate file is needed too');
+  const https = settings.TLS_CERT_FILE !== undefined;
+  if (settings.PORT === 'off' && !https) throw invalid('PORT', 'off serves nothing without HTTPS (set TLS_CERT_FILE and TLS_KEY_FILE)');
+  if (https && settings.PORT !== 'off' && settings.PORT !== 0 && settings.PORT === settings.HTTPS_PORT) throw invalid('HTTPS_PORT', 'is the same port as PORT');
+  if (https && settings.METRICS_PORT !== undefined && settings.METRICS_PORT !== 0 && settings.METRICS_PORT === settings.HTTPS_PORT) throw invalid('METRICS_PORT', 'is the same port as HTTPS_PORT');
+}
+
+/** Whether HTTPS is served (both TLS files set). */
+export function servesHttps(config: Pick<Config, 'TLS_CERT_FILE' | 'TLS_KEY_FILE'>): config is Config & { TLS_CERT_FILE: string; TLS_KEY_FILE: string } {
+  return config.TLS_CERT_FILE !== undefined && config.TLS_KEY_FILE !== undefined;
 }

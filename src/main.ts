@@ -33,6 +33,11 @@ async function clusterPrimary(): Promise<boolean> {
   const workers = workerCount(config, availableParallelism());
   if (workers <= 1) return false;
   logger ??= pino({ level: config.LOG_LEVEL }, logDestination);
+  // Bad certificate files stop the start here, with one message, rather than in every worker.
+  if (config.TLS_CERT_FILE !== undefined && config.TLS_KEY_FILE !== undefined) {
+    const { loadCertificatePair } = await import('./tls/certificates.js');
+    await loadCertificatePair({ certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE });
+  }
   // glibc gives each thread of a process its own malloc arena: two are plenty for a worker (measured: about 30 MB
   // less resident memory per worker). Read at a process's start, so it is set for the workers here.
   const workerEnv = { MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? '2' };

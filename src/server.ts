@@ -1,13 +1,13 @@
 // Builds a running keystore from explicit settings: database, migrations, services, HTTP listeners, metrics.
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { servesHttps, type Config } from './config.js';
 import type { KeyLimits } from './openpgp/index.js';
 import { RateLimiter } from './http/rateLimit.js';
 import { createApp } from './http/app.js';
 import { cachedLookupListener } from './http/hkp/cachedLookup.js';
 import { LookupCache } from './http/hkp/lookupCache.js';
 import { createMetricsApp } from './http/metricsApp.js';
-import { listen, type HttpListener } from './httpListener.js';
+import { listen, listenSecure, type HttpListener, type SecureHttpListener } from './httpListener.js';
 import { Metrics, type ClusterMetrics } from './metrics.js';
 import { AccessService } from './services/accessService.js';
 import { KeyService, type KeyOutcomeListener } from './services/keyService.js';
@@ -19,6 +19,8 @@ import { StatsRepository } from './store/statsRepository.js';
 import { TokenRepository } from './store/tokenRepository.js';
 import { LookupService } from './services/lookupService.js';
 import { openMigratedDatabase } from './store/migrate.js';
+import { loadCertificatePair, type CertificatePair } from './tls/certificates.js';
+import { CertificateReloader, type ReloadOutcome } from './tls/certificateReloader.js';
 
 // Longest a start waits for the change listener's first connection (README "Lookup cache").
 const LISTEN_WAIT_MS = 5_000;
@@ -38,11 +40,17 @@ export function keyLimits(config: Config): KeyLimits {
 }
 
 export interface RunningServer {
+  /** The plain HTTP listener's URL and port; the HTTPS one's with PORT=off. */
   url: string;
   port: number;
+  /** The HTTPS listener's (TLS_CERT_FILE and TLS_KEY_FILE set). */
+  httpsUrl: string | undefined;
+  httpsPort: number | undefined;
   /** Where GET /metrics is served: url, or the METRICS_PORT listener's. */
   metricsUrl: string;
   database: DatabaseHandle;
+  /** Reads TLS_CERT_FILE and TLS_KEY_FILE again (SIGHUP); 'unchanged' also without HTTPS. */
+  reloadCertificates(reason: string): Promise<ReloadOutcome>;
   /**
    * Graceful stop: no new connections (the listening sockets are closed before this returns its promise),
    * requests in flight finish (at most SHUTDOWN_TIMEOUT_MS), then the database is closed.
@@ -56,6 +64,10 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, logger: Logger, version: string, options: StartOptions = {}): Promise<RunningServer> {
+  // Bad certificate files stop the start before anything is opened (a ConfigError naming the variable).
+  const files = servesHttps(config) ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined;
+  const certificate: CertificatePair | undefined = files ? await loadCertificatePair(files) : undefined;
+  for (const warning of certificate?.warnings ?? []) logger.warn({ certFile: files!.certFile }, warning);
   const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
   const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
@@ -96,13 +108,25 @@ export async function startServer(config: Config, logger: Logger, version: strin
   // With LOOKUP_POLICY=token every lookup needs its token checked: all go through the app.
   const handler = config.LOOKUP_POLICY === 'open' ? cachedLookupListener({ cache: lookupCache, logger, metrics, rateLimiter }, app.callback()) : app.callback();
   const listeners: HttpListener[] = [];
+  let plain: HttpListener | undefined;
+  let secure: SecureHttpListener | undefined;
+  let reloader: CertificateReloader | undefined;
   const closeListeners = async () => {
+    reloader?.close();
     const cutOff = await Promise.all(listeners.map((l) => l.close(config.SHUTDOWN_TIMEOUT_MS)));
     const requests = cutOff.reduce((a, b) => a + b, 0);
     if (requests > 0) logger.warn({ requests, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timeout: requests in flight were cut off');
   };
   try {
-    listeners.push(await listen(handler, config.PORT, config.HOST));
+    if (config.PORT !== 'off') listeners.push(plain = await listen(handler, config.PORT, config.HOST));
+    if (certificate) {
+      listeners.push(secure = await listenSecure(handler, config.HTTPS_PORT, config.HOST, {
+        cert: certificate.cert, key: certificate.key, handshakeTimeoutMs: config.TLS_HANDSHAKE_TIMEOUT_MS, hstsMaxAgeSeconds: config.HSTS_MAX_AGE_SECONDS,
+      }));
+      const https = secure;
+      reloader = new CertificateReloader({ files: files!, current: certificate, logger, apply: (pair) => https.setCertificate(pair.cert, pair.key) });
+      reloader.watch();
+    }
     if (separateMetrics) listeners.push(await listen(createMetricsApp({ metrics, logger }).callback(), config.METRICS_PORT!, config.HOST));
   } catch (e) {
     await closeListeners();
@@ -111,13 +135,17 @@ export async function startServer(config: Config, logger: Logger, version: strin
     throw e;
   }
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const urlOf = (listener: HttpListener) => `http://${host}:${listener.port}`;
-  const main = listeners[0]!;
+  const urlOf = (listener: HttpListener) => `${listener === secure ? 'https' : 'http'}://${host}:${listener.port}`;
+  const main = (plain ?? secure)!;
+  const metricsListener = separateMetrics ? listeners[listeners.length - 1]! : main;
   return {
     url: urlOf(main),
     port: main.port,
-    metricsUrl: urlOf(listeners[1] ?? main),
+    httpsUrl: secure ? urlOf(secure) : undefined,
+    httpsPort: secure?.port,
+    metricsUrl: urlOf(metricsListener),
     database,
+    reloadCertificates: (reason) => reloader?.reload(reason) ?? Promise.resolve('unchanged'),
     async close() {
       await closeListeners();
       await changeListener?.close();

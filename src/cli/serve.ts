@@ -34,9 +34,16 @@ async function serve(config: Config, logger: Logger, version: string, primary?: 
   const { startServer } = await import('../server.js');
   const server = await startServer(config, logger, version, { clusterMetrics: primary?.metrics });
   const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.DATA_DIR}`;
+  const ports = [config.PORT === 'off' ? '' : `${config.HOST}:${server.port}`, server.httpsPort === undefined ? '' : `https on ${config.HOST}:${server.httpsPort}`].filter(Boolean).join(' and ');
   // A worker's start is logged by the primary, once per worker.
-  if (primary) primary.ready(server.url);
-  else logger.info({ url: server.url, database: server.database.kind }, `keystore ${version} listening on ${config.HOST}:${server.port}, ${where}`);
+  if (primary) primary.ready(server.url, server.httpsUrl);
+  else logger.info({ url: server.url, httpsUrl: server.httpsUrl, database: server.database.kind }, `keystore ${version} listening on ${ports}, ${where}`);
+  // SIGHUP: read the certificate files again (node's default for SIGHUP would end the process).
+  if (server.httpsUrl !== undefined) {
+    const reload = () => void server.reloadCertificates('SIGHUP');
+    process.on('SIGHUP', reload);
+    primary?.onReload(reload);
+  }
   return new Promise<number>((resolve) => {
     let stopping = false;
     let signals = 0;

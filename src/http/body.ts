@@ -20,7 +20,8 @@ export function readBody(ctx: Context, limit: number): Promise<Buffer> {
     };
     const refuse = (error: AppError) => {
       cleanup();
-      ctx.set('Connection', 'close');
+      // HTTP/2 has no Connection header (node drops it with a warning): the stream alone ends.
+      if (req.httpVersionMajor < 2) ctx.set('Connection', 'close');
       req.resume();
       reject(error);
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, servesHttps } from '../../src/config.js';
 
 const MiB = 1024 * 1024;
 
@@ -160,5 +160,43 @@ describe('loadConfig', () => {
     const err = configError({ WORKERS: '2' });
     expect(err.message).toContain('WORKERS="2"');
     expect(err.message).toContain('DATABASE_URL');
+  });
+
+  describe('HTTPS', () => {
+    const tls = { TLS_CERT_FILE: '/etc/keystore/fullchain.pem', TLS_KEY_FILE: '/etc/keystore/privkey.pem' };
+
+    it('serves no HTTPS by default; with both files, HTTPS on 443 beside PORT, HSTS for a year', () => {
+      const plain = loadConfig({});
+      expect(plain.TLS_CERT_FILE).toBeUndefined();
+      expect(servesHttps(plain)).toBe(false);
+      const c = loadConfig(tls);
+      expect(servesHttps(c)).toBe(true);
+      expect(c.HTTPS_PORT).toBe(443);
+      expect(c.PORT).toBe(11371);
+      expect(c.HSTS_MAX_AGE_SECONDS).toBe(31_536_000);
+      expect(c.TLS_HANDSHAKE_TIMEOUT_MS).toBe(10_000);
+      expect(loadConfig({ ...tls, HTTPS_PORT: '8443', HSTS_MAX_AGE_SECONDS: '0' })).toMatchObject({ HTTPS_PORT: 8443, HSTS_MAX_AGE_SECONDS: 0 });
+    });
+
+    it('takes PORT=off (HTTPS only) when HTTPS is served, and refuses it otherwise', () => {
+      expect(loadConfig({ ...tls, PORT: 'off' }).PORT).toBe('off');
+      expect(loadConfig({ ...tls, PORT: 'OFF' }).PORT).toBe('off');
+      const err = configError({ PORT: 'off' });
+      expect(err.message).toBe('invalid PORT="off": off serves nothing without HTTPS (set TLS_CERT_FILE and TLS_KEY_FILE)');
+    });
+
+    it('needs both files, naming the one missing', () => {
+      expect(configError({ TLS_CERT_FILE: tls.TLS_CERT_FILE }).message).toMatch(/^invalid TLS_KEY_FILE="": TLS_CERT_FILE is set/);
+      expect(configError({ TLS_KEY_FILE: tls.TLS_KEY_FILE }).message).toMatch(/^invalid TLS_CERT_FILE="": TLS_KEY_FILE is set/);
+    });
+
+    it('refuses HTTPS_PORT equal to PORT or METRICS_PORT, and bad numbers, naming the variable', () => {
+      expect(configError({ ...tls, PORT: '8443', HTTPS_PORT: '8443' }).message).toMatch(/^invalid HTTPS_PORT="8443": is the same port as PORT/);
+      expect(configError({ ...tls, METRICS_PORT: '443' }).message).toMatch(/^invalid METRICS_PORT="443": is the same port as HTTPS_PORT/);
+      expect(loadConfig({ ...tls, PORT: '0', HTTPS_PORT: '0' }).HTTPS_PORT).toBe(0);
+      for (const [name, value] of [['HTTPS_PORT', '65536'], ['HTTPS_PORT', 'https'], ['HSTS_MAX_AGE_SECONDS', '-1'], ['TLS_HANDSHAKE_TIMEOUT_MS', '5']]) {
+        expect(configError({ ...tls, [name!]: value }).message).toContain(`${name}=${JSON.stringify(value)}`);
+      }
+    });
   });
 });

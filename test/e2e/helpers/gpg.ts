@@ -17,10 +17,15 @@ export interface ColonKey {
 export class GpgHome {
   private constructor(readonly dir: string, readonly keyserver: string) {}
 
-  static async create(port: number): Promise<GpgHome> {
+  /**
+   * With `hkps`, the keyserver is hkps://localhost.:PORT, and with `caFile` dirmngr trusts that CA (its hkp-cacert
+   * option). dirmngr checks the certificate only against a host name with a dot in it: "localhost." is one.
+   */
+  static async create(port: number, options: { hkps?: boolean; caFile?: string } = {}): Promise<GpgHome> {
     const dir = await tempDir('e2e-gnupg-');
-    const keyserver = `hkp://127.0.0.1:${port}`;
-    await writeFile(join(dir, 'dirmngr.conf'), `keyserver ${keyserver}\n`, { mode: 0o600 });
+    const keyserver = options.hkps || options.caFile ? `hkps://localhost.:${port}` : `hkp://127.0.0.1:${port}`;
+    const cacert = options.caFile ? `hkp-cacert ${options.caFile}\n` : '';
+    await writeFile(join(dir, 'dirmngr.conf'), `keyserver ${keyserver}\n${cacert}`, { mode: 0o600 });
     // Keep gpg quiet and deterministic: no trustdb prompts, no auto-key-retrieve.
     await writeFile(join(dir, 'gpg.conf'), 'trust-model always\n', { mode: 0o600 });
     return new GpgHome(dir, keyserver);

@@ -30,12 +30,13 @@ const USER_AGENT = 'singularity/4.1.0 (Linux x86_64) Go/1.22.0';
 const TIMEOUT_MS = 5_000;
 
 export class SingularityClient {
-  constructor(readonly baseUrl: string) {}
+  /** `fetch`: e.g. one trusting a test CA (helpers/httpsFetch.ts), as Singularity trusts the system's CAs. */
+  constructor(readonly baseUrl: string, private readonly fetch: typeof globalThis.fetch = globalThis.fetch) {}
 
   private async request(method: string, path: string, query: Record<string, string>, init: { body?: string; headers?: Record<string, string> } = {}) {
     const url = new URL(path, this.baseUrl);
     url.search = encodeQuery(query);
-    const res = await fetch(url, {
+    const res = await this.fetch(url, {
       method,
       headers: { 'user-agent': USER_AGENT, 'accept-encoding': 'gzip', ...(init.headers ?? {}) },
       ...(init.body !== undefined ? { body: init.body } : {}),
@@ -99,7 +100,7 @@ export class SingularityClient {
    * /v1/token-status. Answers the services by name (keystoreAPI is the `keyserver`); fails as Singularity does.
    */
   async remoteLogin(token: string): Promise<Map<string, string>> {
-    const res = await fetch(new URL('/assets/config/config.prod.json', this.baseUrl), { headers: { 'user-agent': USER_AGENT }, signal: AbortSignal.timeout(10_000) });
+    const res = await this.fetch(new URL('/assets/config/config.prod.json', this.baseUrl), { headers: { 'user-agent': USER_AGENT }, signal: AbortSignal.timeout(10_000) });
     if (res.status !== 200) throw new Error('error response from server: <nil>');
     const document: unknown = JSON.parse(await res.text());
     // Go decodes it into map[string]map[string]interface{}: every top-level value must be an object.
@@ -113,7 +114,7 @@ export class SingularityClient {
     }
     const tokenService = services.get('token');
     if (!tokenService) throw new Error('no authentication service found');
-    const check = await fetch(`${tokenService}/v1/token-status`, {
+    const check = await this.fetch(`${tokenService}/v1/token-status`, {
       headers: { authorization: `Bearer ${token}`, 'user-agent': USER_AGENT },
       signal: AbortSignal.timeout(10_000),
     });
@@ -127,7 +128,7 @@ export class SingularityClient {
 
   /** `singularity keyserver login URL`: GET the keyserver URL with the token; anything but 200 fails. */
   async keyserverLogin(token: string): Promise<void> {
-    const res = await fetch(this.baseUrl, { headers: { authorization: `Bearer ${token}`, 'user-agent': USER_AGENT }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const res = await this.fetch(this.baseUrl, { headers: { authorization: `Bearer ${token}`, 'user-agent': USER_AGENT }, signal: AbortSignal.timeout(TIMEOUT_MS) });
     await res.text();
     if (res.status !== 200) throw new Error(`error response from server: ${res.status} ${res.statusText}`);
   }
