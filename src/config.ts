@@ -48,6 +48,20 @@ const schema = z.object({
   /** External base URL named by Singularity's remote configuration document; unset = from the request's Host. */
   PUBLIC_URL: z.string().url().refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL')
     .transform((u) => u.replace(/\/+$/, '')).optional(),
+  // Tokens of the site's identity provider (docs/identities.md): its keys, issuer, our audience, the identity claim.
+  // The keys decide who may push: only https, or http to this machine (an identity provider on loopback).
+  TOKEN_JWKS_URL: z.string().url().refine(
+    (u) => /^https:\/\/[^/]/i.test(u) || /^http:\/\/(127\.[0-9.]+|\[::1\]|localhost)(:[0-9]+)?(\/|$)/i.test(u),
+    'must be an https:// URL (http:// only to 127.0.0.1, [::1] or localhost)',
+  ).optional(),
+  TOKEN_ISSUER: z.string().trim().min(1).optional(),
+  /** Comma-separated: a token must name one of them in `aud`. */
+  TOKEN_AUDIENCE: z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+    .refine((list) => list.length > 0, 'must name at least one audience').optional(),
+  TOKEN_IDENTITY_CLAIM: z.string().trim().regex(/^[A-Za-z0-9_.:-]+$/, 'must be a claim name such as email or preferred_username').default('email'),
+  /** What GET /auth/tokens tells people: the administrator's text and/or a link. */
+  TOKENS_HELP_TEXT: z.string().max(10_000).optional(),
+  TOKENS_HELP_URL: z.string().url().refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL').optional(),
 });
 
 export type Config = Omit<z.infer<typeof schema>, 'WORKERS'> & {
@@ -67,10 +81,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid ${name}=${JSON.stringify(cleaned[name] ?? '')}: ${issue.message}`);
   }
   const { WORKERS: workers, ...settings } = parsed.data;
+  checkIdentityProvider(settings, cleaned);
   if (settings.DATABASE_URL) return { ...settings, WORKERS: workers ?? 'auto' };
   // PGlite is in-process: one process only. `auto` means as many as useful, which is 1 here; a number is an error.
   if (typeof workers === 'number' && workers > 1) {
     throw new ConfigError(`invalid WORKERS=${JSON.stringify(cleaned['WORKERS'])}: more than one worker needs DATABASE_URL (PostgreSQL); the embedded database lives in one process`);
   }
   return { ...settings, WORKERS: 1 };
+}
+
+/** TOKEN_JWKS_URL, TOKEN_ISSUER and TOKEN_AUDIENCE go together: a provider's tokens are checked against all three. */
+function checkIdentityProvider(settings: { TOKEN_JWKS_URL?: string | undefined; TOKEN_ISSUER?: string | undefined; TOKEN_AUDIENCE?: string[] | undefined }, env: Record<string, string | undefined>): void {
+  const given = (['TOKEN_JWKS_URL', 'TOKEN_ISSUER', 'TOKEN_AUDIENCE'] as const).filter((name) => settings[name] !== undefined);
+  if (given.length === 0 || given.length === 3) return;
+  const missing = (['TOKEN_JWKS_URL', 'TOKEN_ISSUER', 'TOKEN_AUDIENCE'] as const).find((name) => settings[name] === undefined)!;
+  throw new ConfigError(`invalid ${missing}=${JSON.stringify(env[missing] ?? '')}: required with ${given.join(' and ')} (the identity provider's tokens are checked against all three)`);
 }

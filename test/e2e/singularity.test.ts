@@ -231,7 +231,7 @@ describe(`SingularityCE against a server that requires tokens to push (PUSH_POLI
   beforeAll(async () => {
     server = await startTestServer(e2eBackend, { PUSH_POLICY: 'token' });
     client = new SingularityClient(server.url);
-    token = (await createToken(server.database.db, 'sing.owner@example.org')).secret;
+    token = (await createToken(server.database.db, { email: 'sing.owner@example.org' })).secret;
   });
   afterAll(async () => {
     await server?.close();
