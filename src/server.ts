@@ -80,7 +80,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     pushPolicy: config.PUSH_POLICY,
     lookupPolicy: config.LOOKUP_POLICY,
     publicUrl: config.PUBLIC_URL,
-    tokensHelp: { text: config.TOKENS_HELP_TEXT, url: config.TOKENS_HELP_URL, providerIssuer: config.TOKEN_ISSUER },
+    tokensHelp: { helpText: config.TOKENS_HELP_TEXT, helpUrl: config.TOKENS_HELP_URL, providerIssuer: config.TOKEN_ISSUER },
   };
   const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
   const separateMetrics = config.METRICS_PORT !== undefined;

@@ -2,6 +2,7 @@
 // and the middleware that makes pushes (PUSH_POLICY=token) or lookups (LOOKUP_POLICY=token) require one.
 import type { Context, Next } from 'koa';
 import { AppError } from '../errors.js';
+import type { TokensPageOptions } from '../formats/tokensPage.js';
 import type { AccessPolicy, AccessService, AuthenticatedToken } from '../services/accessService.js';
 
 export interface AccessSettings {
@@ -11,7 +12,7 @@ export interface AccessSettings {
   /** The server's external base URL (PUBLIC_URL) for Singularity's remote configuration; unset = from the request. */
   publicUrl: string | undefined;
   /** What GET /auth/tokens tells a person about getting a token (TOKENS_HELP_TEXT, TOKENS_HELP_URL, TOKEN_ISSUER). */
-  tokensHelp?: { text?: string | undefined; url?: string | undefined; providerIssuer?: string | undefined } | undefined;
+  tokensHelp?: Omit<TokensPageOptions, 'baseUrl'> | undefined;
 }
 
 /** What an Authorization header holds: nothing usable as a credential, a token secret, or something unreadable. */
