@@ -195,7 +195,7 @@ describe('LookupCache.forRequest', () => {
     const { cache } = setup();
     const index: CachedRequest = { route: 'lookup:index', routeClass: 'search', op: 'index', search: 'email' };
     const headers = { 'X-HKP-Results-Count': '1' };
-    await cache.answer('index a', ['e:a@example.org'], async () => answer('pub:…', { headers }), { url: '/pks/lookup?op=index&search=a@example.org', request: index });
+    await cache.answer('index a', ['i:a@example.org'], async () => answer('pub:…', { headers }), { url: '/pks/lookup?op=index&search=a@example.org', request: index });
     await askFor(cache, 'get a', [`f:${V4}`], URL_A, 'armored');
     const found = cache.forRequest(URL_A);
     expect(found?.request).toEqual(GET);
