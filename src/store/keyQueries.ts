@@ -62,7 +62,7 @@ function matches(db: Db, query: KeyQuery): Expression<SqlBool> {
     case 'exactUserId': {
       const wholeUid = db.selectFrom('user_ids').select('key_row').where(sql`lower(uid)`, '=', query.text.toLowerCase());
       if (query.identity === null) return eb('keys.id', 'in', wholeUid);
-      // Two index scans (hash on lower(uid), btree on identity) rather than one OR that could use neither.
+      // Either match, each served by its own index (hash on lower(uid), btree on identity).
       return eb('keys.id', 'in', wholeUid.union(db.selectFrom('user_ids').select('key_row').where('identity', '=', query.identity)));
     }
     case 'words':
