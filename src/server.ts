@@ -10,6 +10,7 @@ import { createMetricsApp } from './http/metricsApp.js';
 import { listen, listenSecure, type HttpListener, type SecureHttpListener } from './httpListener.js';
 import { Metrics, type ClusterMetrics } from './metrics.js';
 import { AccessService } from './services/accessService.js';
+import { ProviderTokens } from './services/providerTokens.js';
 import { KeyService, type KeyOutcomeListener } from './services/keyService.js';
 import { AuditRepository } from './store/auditRepository.js';
 import { isDatabaseUnavailable, type DatabaseHandle } from './store/database.js';
@@ -37,6 +38,14 @@ export function keyLimits(config: Config): KeyLimits {
     maxCertificationsPerUserId: config.MAX_CERTIFICATIONS_PER_USER_ID,
     certificationPolicy: config.CERTIFICATION_POLICY,
   };
+}
+
+/** The check of the site's identity provider's tokens, when TOKEN_JWKS_URL (with issuer and audience) is set. */
+function identityProvider(config: Config): ProviderTokens | null {
+  if (!config.TOKEN_JWKS_URL || !config.TOKEN_ISSUER || !config.TOKEN_AUDIENCE) return null;
+  return new ProviderTokens({
+    jwksUrl: config.TOKEN_JWKS_URL, issuer: config.TOKEN_ISSUER, audience: config.TOKEN_AUDIENCE, identityClaim: config.TOKEN_IDENTITY_CLAIM,
+  });
 }
 
 export interface RunningServer {
@@ -92,7 +101,13 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const keys = new KeyService(new KeyRepository(database.db, database.writerId), new AuditRepository(database.db), {
     limits: keyLimits(config), onOutcome, onWritten: (change) => lookupCache.invalidate(change),
   });
-  const access = { tokens: new AccessService(new TokenRepository(database.db)), pushPolicy: config.PUSH_POLICY, lookupPolicy: config.LOOKUP_POLICY, publicUrl: config.PUBLIC_URL };
+  const access = {
+    tokens: new AccessService(new TokenRepository(database.db), identityProvider(config)),
+    pushPolicy: config.PUSH_POLICY,
+    lookupPolicy: config.LOOKUP_POLICY,
+    publicUrl: config.PUBLIC_URL,
+    tokensHelp: { helpText: config.TOKENS_HELP_TEXT, helpUrl: config.TOKENS_HELP_URL, providerIssuer: config.TOKEN_ISSUER },
+  };
   const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
   const separateMetrics = config.METRICS_PORT !== undefined;
   const rateLimiter = config.RATE_LIMIT === 'on'

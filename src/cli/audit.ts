@@ -32,9 +32,10 @@ function parseLimit(value: string): number {
   return Number(value);
 }
 
-/** One line per row: time, outcome, key, who (token id, address), and what changed or why it was refused. */
+/** One line per row: time, outcome, key, who (address, token and its identity), and what changed or why it was refused. */
 export function formatAuditRow(row: AuditRow): string {
-  const who = [row.source === 'import' ? 'import' : `from ${row.remoteAddress ?? '?'}`, row.tokenId ? `token ${row.tokenId}` : 'no token'];
+  const token = row.tokenId ? `token ${row.tokenId}` : row.identity ? 'provider token' : 'no token';
+  const who = [row.source === 'import' ? 'import' : `from ${row.remoteAddress ?? '?'}`, token, ...(row.identity ? [`(${row.identity})`] : [])];
   return [row.at.toISOString(), `#${row.id}`, row.outcome.padEnd(9), row.fingerprint ?? '-', who.join(' '), describe(row.detail)].join('  ');
 }
 

@@ -45,6 +45,8 @@ export interface UserIdsTable {
   position: number;
   uid: string;
   email: string | null;
+  /** The user ID's identity (e-mail address or account name, normal form), for identity searches. */
+  identity: string | null;
   /** Distinct lower-cased words of uid (text[]), for word searches; GIN-indexed. */
   words: string[];
   created: string | number;
@@ -62,7 +64,8 @@ export interface KeyStatsHourlyTable {
 export interface AccessTokensTable {
   id: Generated<string>;
   secret_sha256: string;
-  email: string;
+  /** The identity (e-mail address or account name, normal form) the token belongs to. */
+  identity: string;
   created: Generated<Date>;
   revoked_at: Date | null;
   last_used: Date | null;
@@ -74,6 +77,8 @@ export interface PushAuditTable {
   source: 'http' | 'import';
   remote_address: string | null;
   token_id: string | null;
+  /** Who pushed: the token's identity (local or from the identity provider); null without a token and in old rows. */
+  identity: string | null;
   fingerprint: string | null;
   outcome: 'inserted' | 'updated' | 'unchanged' | 'refused';
   /** JSON text on write, parsed object on read. */
