@@ -53,7 +53,7 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, logger: Logger, version: string, options: StartOptions = {}): Promise<RunningServer> {
-  const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
+  const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, command: 'serve' });
   const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
   // Other instances' writes arrive by LISTEN; until it is listening (and whenever it is not) nothing is cached.
@@ -88,6 +88,8 @@ export async function startServer(config: Config, logger: Logger, version: strin
     if (requests > 0) logger.warn({ requests, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timeout: requests in flight were cut off');
   };
   try {
+    // The command line's way in to an embedded database (its writes then reach the lookup cache as above).
+    await database.shareWithCommands?.();
     listeners.push(await listen(handler, config.PORT, config.HOST));
     if (separateMetrics) listeners.push(await listen(createMetricsApp({ metrics, logger }).callback(), config.METRICS_PORT!, config.HOST));
   } catch (e) {
