@@ -16,7 +16,8 @@ export function registerExport(program: Command, ctx: CliContext): void {
       const database = await openMigratedDatabase(ctx, 'export');
       try {
         const status = ctx.interactive && ctx.status ? ctx.status : null;
-        const summary = await runExport(new ExportQueries(database.db), dir, {
+        const snapshot = database.connection?.sharedSession !== true;
+        const summary = await runExport(new ExportQueries(database.db, { snapshot }), dir, {
           keysPerFile,
           ...(status ? { onProgress: (keys: number) => status(`${keys} keys exported`) } : {}),
         });
