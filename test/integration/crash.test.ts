@@ -131,3 +131,46 @@ describe.each(backends)('kill -9 on %s', (backend) => {
     expect(await Promise.all(imported.map((key) => stored(url, key)))).toEqual(imported.map(() => 'whole'));
   });
 });
+
+describe.skipIf(!backends.includes('pglite'))('kill -9 of keystore import holding the embedded database itself', () => {
+  it('leaves a stale lock and a database that recovers: a re-run completes, every key stored whole', async () => {
+    const dir = await tempDir('keystore-crash-alone-');
+    try {
+      const env = { DATABASE_URL: '', DATA_DIR: join(dir, 'data') };
+      const keys = await makeKeys(40, 'crash-alone');
+      const importer = spawnKeystore(['import', '--json', '-'], env);
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => importer.on('exit', (_code, signal) => resolve(signal)));
+      importer.stdin!.on('error', () => {});
+      let stderr = '';
+      importer.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      // The import says it runs once it holds the folder; keys then arrive while it stores them.
+      const deadline = Date.now() + 60_000;
+      while (!stderr.includes('importing')) {
+        if (Date.now() > deadline) throw new Error(`the import did not start within 60 s\n${stderr}`);
+        await sleep(100);
+      }
+      for (let sent = 0; sent < 30; sent += 5) {
+        importer.stdin!.write(keys.slice(sent, sent + 5).map((k) => k.armored).join('\n'));
+        await sleep(150);
+      }
+      importer.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+
+      const file = join(dir, 'keys.asc');
+      await writeFile(file, keys.map((k) => k.armored).join('\n'));
+      const rerun = await keystore(['import', '--json', file], env);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      const summary = JSON.parse(rerun.stdout) as { inserted: number; unchanged: number };
+      expect(summary.inserted + summary.unchanged).toBe(keys.length);
+      console.log(`pglite alone: import killed; the re-run found ${summary.unchanged} of ${keys.length} keys stored, inserted ${summary.inserted}`);
+      const server = await startServerProcess({ ...env, RATE_LIMIT: 'off' });
+      try {
+        expect(await Promise.all(keys.map((key) => stored(server.url, key)))).toEqual(keys.map(() => 'whole'));
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
