@@ -38,6 +38,7 @@ const PROTOCOL_3 = 196608;
 // command cannot stall the server for good.
 const HOLD_IDLE_MS = 60_000;
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+const MAX_STARTUP_BYTES = 10_000;
 
 /** The status of the last ReadyForQuery in a run of backend messages ('I', 'T', 'E'), or null when there is none. */
 export function lastReadyStatus(out: Uint8Array): string | null {
@@ -124,6 +125,7 @@ function serveClient(lite: PGlite, arbiter: SessionArbiter, socket: Socket): voi
       if (!started) {
         if (pending.length < 8) break;
         const length = pending.readInt32BE(0);
+        if (length < 8 || length > MAX_STARTUP_BYTES) return void socket.destroy(); // not PostgreSQL
         if (pending.length < length) break;
         const code = pending.readInt32BE(4);
         const packet = pending.subarray(0, length);
@@ -140,6 +142,7 @@ function serveClient(lite: PGlite, arbiter: SessionArbiter, socket: Socket): voi
         continue;
       }
       const length = 1 + pending.readInt32BE(1);
+      if (length < 5) return void socket.destroy(); // a broken frame
       if (pending.length < length) break;
       const message = pending.subarray(0, length);
       pending = pending.subarray(length);
