@@ -66,7 +66,7 @@ describe.each(backends)('the command line beside keystore serve on %s', (backend
     expect(await pushWithToken(server.url, later, token)).toEqual({ status: 200, json: expect.objectContaining({ inserted: [later.fingerprint] }) });
     const listed = await keystore(['token', 'list'], env);
     expect(listed.stdout).toMatch(new RegExp(`^\\d+ +${email.replace(/\./g, '\\.')} .* active$`, 'm'));
-  });
+  }, 240_000);
 
   it('keys imported beside the server are served at once (no stale cached 404), and after a restart', async () => {
     const keys = await Promise.all([0, 1, 2].map((i) => makeKey([{ name: `Imported ${i}`, email: `import-${i}-${backend}@example.org` }])));
@@ -85,7 +85,7 @@ describe.each(backends)('the command line beside keystore serve on %s', (backend
     for (const [i, key] of keys.entries()) expect(await servedWhole(server.url, key, `import-${i}-${backend}@example.org`)).toBe(true);
     const again = await keystore(['import', '--json', file], env);
     expect(JSON.parse(again.stdout)).toMatchObject({ inserted: 0, unchanged: 3 });
-  });
+  }, 240_000);
 
   it('migrate, stats, audit and export work beside the server, several at once', async () => {
     const out = join(dir, 'export');
@@ -98,7 +98,7 @@ describe.each(backends)('the command line beside keystore serve on %s', (backend
     expect(audit.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { outcome: string }).outcome)).toContain('inserted');
     expect(exported.stdout).toMatch(/^exported 5 keys /);
     expect((await fetch(`${server.url}/pks/health`)).status).toBe(200);
-  });
+  }, 240_000);
 
   it.skipIf(backend !== 'pglite')('refuses a second server on the folder at once, with one message naming it', async () => {
     const started = Date.now();
@@ -113,5 +113,5 @@ describe.each(backends)('the command line beside keystore serve on %s', (backend
     const stats = await keystore(['stats', '--json'], env);
     expect(stats.code, stats.stderr).toBe(0);
     expect(JSON.parse(stats.stdout)).toMatchObject({ totalKeys: 5 });
-  });
+  }, 240_000);
 });

@@ -88,7 +88,7 @@ describe.each(backends)('kill -9 on %s', (backend) => {
     const lost = acknowledged.filter((key) => states[pushed.indexOf(key)] !== 'whole');
     console.log(`${backend}: kill -9 after ${acknowledged.length} acknowledged pushes (of ${PUSHES} sent): ${lost.length} lost, ${states.filter((s) => s === 'whole').length} stored`);
     expect(lost.map((k) => k.fingerprint)).toEqual([]);
-  });
+  }, 240_000);
 
   it('of keystore import midway, beside the server: the server goes on, and a re-run completes', async () => {
     const url = server!.url;
@@ -129,7 +129,7 @@ describe.each(backends)('kill -9 on %s', (backend) => {
     expect(JSON.parse(rerun.stdout)).toMatchObject({ keys: IMPORTED, inserted: IMPORTED - storedBefore, unchanged: storedBefore, rejected: 0 });
     console.log(`${backend}: import killed after ${storedBefore} of ${IMPORTED} keys stored; the re-run inserted the other ${IMPORTED - storedBefore}`);
     expect(await Promise.all(imported.map((key) => stored(url, key)))).toEqual(imported.map(() => 'whole'));
-  });
+  }, 240_000);
 });
 
 describe.skipIf(!backends.includes('pglite'))('kill -9 of keystore import holding the embedded database itself', () => {

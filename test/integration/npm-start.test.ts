@@ -59,7 +59,7 @@ describe('npm start', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('stops the server gracefully on %s sent to the npm process alone', async (signal) => {
     // --ignore-scripts skips prestart's build (dist/ is built already); the start script runs as it is.
     await stopsOn(signal, 'npm', ['start', '--ignore-scripts'], join(dir, signal));
-  });
+  }, 120_000);
 
   // The image's CMD, from the Dockerfile itself, as PID 1 (unshare needs root, as CI has; skipped otherwise).
   const canUnshare = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
@@ -67,7 +67,7 @@ describe('npm start', () => {
     const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
     const [file, ...args] = JSON.parse(cmd!) as string[];
     await stopsOn('SIGTERM', 'unshare', ['--pid', '--fork', '--mount-proc', file!, ...args], join(dir, 'docker'), 1);
-  });
+  }, 120_000);
 
   /** Starts `file args`, which runs the server as a child (or deeper), signals `file` alone, and checks the stop. */
   async function stopsOn(signal: NodeJS.Signals, file: string, args: string[], dataDir: string, pidInside?: number) {
