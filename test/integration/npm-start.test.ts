@@ -81,7 +81,7 @@ describe('npm start', () => {
     let output = '';
     const lines: Record<string, unknown>[] = [];
     const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${file} did not listen within 60 s\n${output}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`${file} did not listen within 90 s\n${output}`)), 90_000);
       parent.stdout!.setEncoding('utf8').on('data', (text: string) => {
         output += text;
         for (const line of text.split('\n')) {
