@@ -77,7 +77,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const files = servesHttps(config) ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined;
   const certificate: CertificatePair | undefined = files ? await loadCertificatePair(files) : undefined;
   for (const warning of certificate?.warnings ?? []) logger.warn({ certFile: files!.certFile }, warning);
-  const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
+  const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, command: 'serve' });
   const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
   // Other instances' writes arrive by LISTEN; until it is listening (and whenever it is not) nothing is cached.
@@ -133,6 +133,8 @@ export async function startServer(config: Config, logger: Logger, version: strin
     if (requests > 0) logger.warn({ requests, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timeout: requests in flight were cut off');
   };
   try {
+    // The command line's way in to an embedded database (its writes then reach the lookup cache as above).
+    await database.shareWithCommands?.();
     if (config.PORT !== 'off') listeners.push(plain = await listen(handler, config.PORT, config.HOST));
     if (certificate) {
       listeners.push(secure = await listenSecure(handler, config.HTTPS_PORT, config.HOST, {

@@ -61,7 +61,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'only the newest n rows', parseLimit)
     .option('--json', 'print one JSON object per row')
     .action(async (options: { key?: string; since?: Date; limit?: number; json?: boolean }) => {
-      const database = await openMigratedDatabase(ctx);
+      const database = await openMigratedDatabase(ctx, 'audit');
       try {
         const rows = await listAudit(database.db, { fingerprint: options.key, since: options.since, limit: options.limit });
         for (const row of rows) ctx.print(options.json ? JSON.stringify(row) : formatAuditRow(row));

@@ -54,7 +54,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
   const token = program.command('token').description('manage access tokens (PUSH_POLICY=token, LOOKUP_POLICY=token)');
 
   const withDatabase = async (work: (db: Kysely<Database>) => Promise<void>) => {
-    const database = await openMigratedDatabase(ctx);
+    const database = await openMigratedDatabase(ctx, 'token');
     try {
       await work(database.db);
     } finally {

@@ -100,6 +100,16 @@ export interface DatabaseOptions {
   /** Folder of the embedded database; "memory://" keeps it in memory. */
   dataDir: string;
   poolSize?: number;
+  /**
+   * The command opening an embedded folder: `serve` takes it and shares it (see embedded.ts); any other command
+   * takes it when free or goes through the server holding it. Default `command`.
+   */
+  command?: string;
+  /**
+   * The URL reaches the embedded database's one session through its server's socket: no named prepared
+   * statements (their names would collide between connections).
+   */
+  sharedSession?: boolean;
 }
 
 /** Connections of a PostgreSQL pool at one moment. */
@@ -124,6 +134,10 @@ export interface DatabaseHandle {
   listenForKeyChanges?: (subscriber: KeyChangeSubscriber) => KeyChangeListener;
   /** The name this handle's writes carry in their change notifications, which its own listener skips. */
   writerId: string;
+  /** How other connections (import worker threads) reach the same database; absent for an embedded one opened here. */
+  connection?: { url: string; sharedSession: boolean };
+  /** An embedded database opened by `serve`: lets the command line in through a socket in its folder. */
+  shareWithCommands?: () => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -132,34 +146,31 @@ export interface DatabaseHandle {
 const CONNECT_TIMEOUT_MS = 10_000;
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  if (options.url) {
-    const max = options.poolSize ?? 10;
-    const pool = new pg.Pool({ connectionString: options.url, max, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-    // A client losing its server must not crash the process (an 'error' event without a listener throws):
-    // the pool listens while a client is idle, this listener while it is checked out between queries.
-    // The next query on it fails and is answered 503; the pool then discards the client.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => {
-      client.on('error', () => {});
-      prepareMarked(client);
-    });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
-    const url = options.url;
-    const writerId = newWriterId();
-    return {
-      db, kind: 'postgresql', poolStats, writerId,
-      listenForKeyChanges: (subscriber) => listenForKeyChanges(url, writerId, subscriber),
-      close: () => db.destroy(),
-    };
-  }
+  if (options.url) return openPostgres(options.url, options.poolSize ?? 10, options.sharedSession === true);
   // Loaded only when used: a server on PostgreSQL never needs the embedded database's code.
-  const [{ PGlite }, { pg_trgm }, { PGliteDialect }] = await Promise.all([
-    import('@electric-sql/pglite'), import('@electric-sql/pglite/contrib/pg_trgm'), import('kysely-pglite-dialect'),
-  ]);
-  const lite = await PGlite.create(options.dataDir, { extensions: { pg_trgm } });
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
-  return { db, kind: 'pglite', writerId: newWriterId(), close: () => db.destroy() };
+  const { openEmbedded } = await import('./embedded.js');
+  return openEmbedded(options);
+}
+
+/** A pool on a PostgreSQL server, or on an embedded database through its server's socket (`sharedSession`). */
+export function openPostgres(url: string, max: number, sharedSession: boolean): DatabaseHandle {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // A client losing its server must not crash the process (an 'error' event without a listener throws):
+  // the pool listens while a client is idle, this listener while it is checked out between queries.
+  // The next query on it fails and is answered 503; the pool then discards the client.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    if (!sharedSession) prepareMarked(client);
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
+  const writerId = newWriterId();
+  return {
+    db, kind: sharedSession ? 'pglite' : 'postgresql', poolStats, writerId, connection: { url, sharedSession },
+    ...(sharedSession ? {} : { listenForKeyChanges: (subscriber: KeyChangeSubscriber) => listenForKeyChanges(url, writerId, subscriber) }),
+    close: () => db.destroy(),
+  };
 }
 
 const PREPARED_MARK = '/* prepared */ ';
