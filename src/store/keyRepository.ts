@@ -205,18 +205,15 @@ export class KeyRepository {
         const { result, written, counts } = await write(trx);
         let updated = counts.updated ?? 0;
         if (pending && written.length > 0) {
-          let change = 0;
+          const aside = await keepAside(trx, new Map(written.map((f) => [f, pending.awaiting.get(f) ?? []])), pending.bounds);
           const waiting: string[] = [];
-          for (const fingerprint of written) {
-            const awaiting = pending.awaiting.get(fingerprint) ?? [];
-            if (awaiting.length === 0) continue;
-            const aside = await keepAside(trx, fingerprint, awaiting, pending.bounds);
-            pending.kept.set(fingerprint, aside.kept);
-            change += aside.added;
-            waiting.push(...awaiting.slice(0, aside.kept.kept).map((a) => a.issuerKeyId));
+          for (const [fingerprint, kept] of aside.kept) {
+            pending.kept.set(fingerprint, kept);
+            waiting.push(...pending.awaiting.get(fingerprint)!.slice(0, kept.kept).map((a) => a.issuerKeyId));
           }
+          const change = aside.added;
           const admitted = await admitPending(trx, [...ownKeyIds, ...waiting], pending.admit,
-            (items) => rewriteKeys(trx, items, this.writer), (keyIds) => primaryKeyPrefixes(trx, keyIds));
+            (items) => rewriteKeys(trx, items, this.writer), (keyIds) => primaryKeysWithKeyIds(trx, keyIds));
           pending.admitted.push(...admitted.rewritten);
           updated += admitted.rewritten.length;
           await countPending(trx, change - admitted.removed);
@@ -311,10 +308,6 @@ export class KeyRepository {
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
   }
-}
-
-async function primaryKeyPrefixes(db: Kysely<Database>, keyIds: string[]): Promise<Uint8Array[]> {
-  return (await primaryKeysWithKeyIds(db, keyIds)).map((k) => k.packets);
 }
 
 async function primaryKeysWithKeyIds(db: Kysely<Database>, keyIds: string[]): Promise<{ keyId: string; packets: Uint8Array }[]> {

@@ -57,44 +57,57 @@ function stripeOf(keyId: string): number {
 }
 
 /**
- * Keeps aside a stored key's awaiting certifications (key row locked by the caller), within the bounds:
- * those kept aside already count once, new ones go in order while there is room. Returns what was kept and
- * the change to the store's count.
+ * Keeps aside the awaiting certifications of keys written in this transaction (their rows locked by it), within
+ * the bounds: those kept aside already count once, new ones go in order while there is room (each key's, then
+ * the store's, as read at the start of the transaction's turn). Returns, by fingerprint, what was kept, and the
+ * number of rows added.
  */
-export async function keepAside(trx: Kysely<Database>, fingerprint: string, awaiting: AwaitingCertification[], bounds: PendingBounds):
-Promise<{ kept: KeptAside; added: number }> {
-  if (awaiting.length === 0) return { kept: { kept: 0, full: null }, added: 0 };
-  const { rows: existing } = await sql<{ user_id_digest: string; signature_digest: string }>`
-    select user_id_digest, signature_digest from pending_certifications where key_fingerprint = ${fingerprint}`.execute(trx);
+export async function keepAside(trx: Kysely<Database>, keys: Map<string, AwaitingCertification[]>, bounds: PendingBounds):
+Promise<{ kept: Map<string, KeptAside>; added: number }> {
+  const kept = new Map<string, KeptAside>();
+  const fingerprints = [...keys].filter(([, awaiting]) => awaiting.length > 0).map(([fingerprint]) => fingerprint);
+  if (fingerprints.length === 0) return { kept, added: 0 };
+  const { rows: existing } = await sql<{ key_fingerprint: string; user_id_digest: string; signature_digest: string }>`
+    select key_fingerprint, user_id_digest, signature_digest from pending_certifications
+    where key_fingerprint = any(${sql.val(fingerprints)}::text[])`.execute(trx);
   const { rows: [total] } = await sql<{ count: string }>`select count from pending_certification_count where id = 1`.execute(trx);
-  const aside = new Set(existing.map((r) => `${r.user_id_digest}:${r.signature_digest}`));
-  let keyRoom = bounds.maxPerKey - existing.length;
+  const aside = new Map<string, Set<string>>(fingerprints.map((f) => [f, new Set()]));
+  for (const r of existing) aside.get(r.key_fingerprint)?.add(`${r.user_id_digest}:${r.signature_digest}`);
   let totalRoom = bounds.maxTotal - Number(total?.count ?? 0);
   const rows: Record<string, unknown>[] = [];
-  let kept = 0;
-  let full: KeptAside['full'] = null;
-  for (const a of awaiting) {
-    const identity = `${a.userIdDigest}:${signatureDigest(a.signature)}`;
-    if (!aside.has(identity)) {
-      if (keyRoom <= 0 || totalRoom <= 0) {
-        full = keyRoom <= 0 ? 'key' : 'total';
-        break;
+  for (const fingerprint of fingerprints) {
+    const identities = aside.get(fingerprint)!;
+    let keyRoom = bounds.maxPerKey - identities.size;
+    let n = 0;
+    let full: KeptAside['full'] = null;
+    for (const a of keys.get(fingerprint)!) {
+      const digest = signatureDigest(a.signature);
+      const identity = `${a.userIdDigest}:${digest}`;
+      if (!identities.has(identity)) {
+        if (keyRoom <= 0 || totalRoom <= 0) {
+          full = keyRoom <= 0 ? 'key' : 'total';
+          break;
+        }
+        identities.add(identity);
+        keyRoom--;
+        totalRoom--;
+        rows.push({
+          key_fingerprint: fingerprint, user_id_digest: a.userIdDigest, issuer_key_id: a.issuerKeyId,
+          issuer_fingerprint: a.issuerFingerprint, signature: a.signature, signature_digest: digest, created: a.created,
+        });
       }
-      aside.add(identity);
-      keyRoom--;
-      totalRoom--;
-      rows.push({
-        key_fingerprint: fingerprint, user_id_digest: a.userIdDigest, issuer_key_id: a.issuerKeyId,
-        issuer_fingerprint: a.issuerFingerprint, signature: a.signature, signature_digest: signatureDigest(a.signature), created: a.created,
-      });
+      n++;
     }
-    kept++;
+    kept.set(fingerprint, { kept: n, full });
   }
   const db = trx as unknown as Kysely<{ pending_certifications: Record<string, unknown> }>;
-  // Rows of one key only (a few hundred at most): well within a statement's parameters.
-  const added = rows.length === 0 ? 0
-    : (await db.insertInto('pending_certifications').values(rows).onConflict((oc) => oc.doNothing()).returning('id').execute()).length;
-  return { kept: { kept, full }, added };
+  let added = 0;
+  // 7 values a row: 4,000 rows a statement stay well within the bind-parameter limits.
+  for (let start = 0; start < rows.length; start += 4000) {
+    const values = rows.slice(start, start + 4000);
+    added += (await db.insertInto('pending_certifications').values(values).onConflict((oc) => oc.doNothing()).returning('id').execute()).length;
+  }
+  return { kept, added };
 }
 
 function signatureDigest(signature: Uint8Array): string {
@@ -163,12 +176,13 @@ export async function admitPending<T>(
   keyIds: string[],
   admit: PendingAdmitter<T>,
   rewrite: (items: { stored: LockedKey; record: T; packets: Uint8Array }[]) => Promise<boolean[]>,
-  primaryKeys: (keyIds: string[]) => Promise<Uint8Array[]>,
+  primaryKeys: (keyIds: string[]) => Promise<{ keyId: string; packets: Uint8Array }[]>,
 ): Promise<{ rewritten: T[]; removed: number }> {
   const byKey = await pendingWithStoredIssuer(trx, keyIds);
   if (byKey.size === 0) return { rewritten: [], removed: 0 };
   const issuerIds = new Set([...byKey.values()].flatMap((list) => list.map((p) => p.issuerKeyId)));
-  const issuers = await primaryKeys([...issuerIds]);
+  const issuers = new Map<string, Uint8Array[]>();
+  for (const key of await primaryKeys([...issuerIds])) issuers.set(key.keyId, [...(issuers.get(key.keyId) ?? []), key.packets]);
   // In row order, as every batch write locks keys.
   const { rows } = await sql<{ id: string; revision: number; fingerprint: string; packets: Uint8Array }>`
     select id, revision, fingerprint, packets from keys where fingerprint = any(${sql.val([...byKey.keys()])}::text[])
@@ -177,7 +191,10 @@ export async function admitPending<T>(
   const settled: string[] = [];
   for (const row of rows) {
     const key: LockedKey = { row: String(row.id), revision: row.revision, fingerprint: row.fingerprint, packets: toBytes(row.packets) };
-    const decided = await admit(key, byKey.get(key.fingerprint)!, issuers);
+    const pending = byKey.get(key.fingerprint)!;
+    // Only this key's certifiers: each one given is read (its key packet parsed) by the merge.
+    const certifiers = [...new Set(pending.map((p) => p.issuerKeyId))].flatMap((id) => issuers.get(id) ?? []);
+    const decided = await admit(key, pending, certifiers);
     settled.push(...decided.settled);
     if (decided.write) writes.push({ stored: key, ...decided.write });
   }
