@@ -157,8 +157,9 @@ export class KeyService {
   async submitKeys(keys: Packet[][], context: SubmitContext): Promise<PromiseSettledResult<KeyOutcome>[]> {
     const results: PromiseSettledResult<KeyOutcome>[] = [];
     const audits = keys.map(() => new PushAuditBatch(context));
-    const accepted = (i: number, outcome: KeyOutcome) => {
-      audits[i]!.accepted(outcome);
+    // `audited`: what the audit row says, when the outcome says more (see auditedOutcome).
+    const accepted = (i: number, outcome: KeyOutcome, audited: KeyOutcome = outcome) => {
+      audits[i]!.accepted(audited);
       results[i] = { status: 'fulfilled', value: outcome };
     };
     const failed = (i: number, e: unknown) => {
@@ -176,7 +177,7 @@ export class KeyService {
   private async mergeBatch(
     keys: Packet[][],
     context: SubmitContext,
-    accepted: (i: number, outcome: KeyOutcome) => void,
+    accepted: (i: number, outcome: KeyOutcome, audited?: KeyOutcome) => void,
     failed: (i: number, e: unknown) => void,
   ): Promise<void> {
     const parsed: (ParsedKey | null)[] = [];
@@ -234,12 +235,12 @@ export class KeyService {
       }
       inserted = [];
     }
-    this.reportAdmitted(freshPending);
+    this.reportAdmitted(freshPending, fresh.filter((_, n) => inserted[n]).map((f) => f.record.fingerprint));
     for (const [n, f] of fresh.entries()) {
       if (inserted[n]) {
         this.reportWritten(f.record);
         const outcome = { status: f.merged.status, fingerprint: f.record.fingerprint, dropped: f.dropped, added: f.merged.added };
-        accepted(f.i, this.settledOutcome(outcome, f.merged.awaitingIssuer, freshPending));
+        accepted(f.i, this.settledOutcome(outcome, f.merged.awaitingIssuer, freshPending), auditedOutcome(outcome, f.merged.awaitingIssuer));
       } else {
         oneByOne.push(f.i); // another writer inserted it first (merged with theirs below), or the insert failed
       }
@@ -282,12 +283,12 @@ export class KeyService {
       for (const u of updates) this.reportWritten(u.record); // in case the failure came after the commit
       updated = [];
     }
-    this.reportAdmitted(updatesPending);
+    this.reportAdmitted(updatesPending, updates.filter((_, n) => updated[n]).map((u) => u.record.fingerprint));
     for (const [n, u] of updates.entries()) {
       if (updated[n]) {
         this.reportWritten(u.record);
         const outcome = { status: u.merged.status, fingerprint: u.record.fingerprint, dropped: u.dropped, added: u.merged.added };
-        accepted(u.i, this.settledOutcome(outcome, u.merged.awaitingIssuer, updatesPending));
+        accepted(u.i, this.settledOutcome(outcome, u.merged.awaitingIssuer, updatesPending), auditedOutcome(outcome, u.merged.awaitingIssuer));
       } else {
         rest.push(u.i); // changed meanwhile by another writer (or not written): merged again, on its own
       }
@@ -359,7 +360,7 @@ export class KeyService {
       const stored = attempt === 0 && known !== undefined ? known : await this.keys.findForMerge(fingerprint);
       const step = await this.mergeStep(parsed, context, lookupIssuers, stored);
       if ('outcome' in step) {
-        let outcome = step.outcome;
+        const outcome = step.outcome;
         if (step.awaiting.length > 0) {
           const pending = this.pendingFor([[fingerprint, step.awaiting]]);
           let kept: boolean;
@@ -369,7 +370,8 @@ export class KeyService {
             this.reportAdmitted(pending);
           }
           if (!kept) continue;
-          outcome = this.settledOutcome(outcome, step.awaiting, pending);
+          batch?.accepted(auditedOutcome(outcome, step.awaiting));
+          return this.settledOutcome(outcome, step.awaiting, pending);
         }
         batch?.accepted(outcome);
         return outcome;
@@ -377,7 +379,7 @@ export class KeyService {
       const { merged, record, dropped } = step;
       const outcome: KeyOutcome = { status: merged.status, fingerprint, dropped, added: merged.added };
       // The audit row goes with the write, before the store says which awaiting certifications it kept aside.
-      const audit = batch?.withUnwritten({ ...outcome, dropped: [...dropped, ...awaitingDrops(merged.awaitingIssuer)] }) ?? [];
+      const audit = batch?.withUnwritten(auditedOutcome(outcome, merged.awaitingIssuer)) ?? [];
       const pending = this.pendingFor([[fingerprint, merged.awaitingIssuer]]);
       let written: boolean;
       try {
@@ -390,11 +392,10 @@ export class KeyService {
         throw e;
       }
       if (written) {
-        const settled = this.settledOutcome(outcome, merged.awaitingIssuer, pending);
-        batch?.accepted(settled, true);
+        batch?.accepted(auditedOutcome(outcome, merged.awaitingIssuer), true);
         this.reportWritten(record);
-        this.reportAdmitted(pending);
-        return settled;
+        this.reportAdmitted(pending, [fingerprint]);
+        return this.settledOutcome(outcome, merged.awaitingIssuer, pending);
       }
     }
     throw new AppError(503, 'unavailable', `key ${fingerprint} is being changed by too many writers; try again`);
@@ -414,9 +415,10 @@ export class KeyService {
     return pendingWrite(this.options.limits, this.admitPending, keys);
   }
 
-  /** Tells onWritten of the keys a write rewrote with certifications it admitted. */
-  private reportAdmitted(pending: PendingWrite): void {
-    for (const record of pending.admitted) this.reportWritten(record);
+  /** Tells onWritten of the keys a write rewrote with certifications it admitted, but those told already (`told`). */
+  private reportAdmitted(pending: PendingWrite, told: string[] = []): void {
+    const skip = new Set(told);
+    for (const record of pending.admitted) if (!skip.has(record.fingerprint)) this.reportWritten(record);
   }
 
   /** A written key's outcome with what became of its awaiting certifications. */
@@ -444,6 +446,14 @@ export class KeyService {
   async ping(): Promise<void> {
     await this.keys.ping();
   }
+}
+
+/**
+ * The audit row's view of an outcome: the awaiting certifications as the merge found them (written with the key,
+ * before the store says which it kept aside), the same on every path.
+ */
+function auditedOutcome(outcome: KeyOutcome, awaiting: AwaitingIssuer[]): KeyOutcome {
+  return awaiting.length === 0 ? outcome : { ...outcome, dropped: [...outcome.dropped, ...awaitingDrops(awaiting)] };
 }
 
 function isNotOwned(e: unknown): e is AppError {
