@@ -33,7 +33,7 @@ const AWAITING = 'third-party certification by a key not stored here yet';
 
 /** The audit's (and a refused write's) view of awaiting certifications. */
 export function awaitingDrops(awaiting: AwaitingIssuer[]): Dropped[] {
-  return awaiting.map((a) => ({ component: a.component, reason: AWAITING }));
+  return summarizeDropped(awaiting.map((a) => ({ component: a.component, reason: AWAITING })));
 }
 
 /**

@@ -54,6 +54,7 @@ async function revision(server: TestServer, fingerprint: string): Promise<number
   return r!.revision;
 }
 
+// Generous timeouts: a few seconds each on an idle machine, far more on a loaded one.
 describe.each(backends)('certifications awaiting their issuer on %s', (backend) => {
   let keys: TestKey[];
   let certified: Packet[][];
@@ -67,7 +68,7 @@ describe.each(backends)('certifications awaiting their issuer on %s', (backend) 
   beforeAll(async () => {
     keys = await Promise.all(Array.from({ length: KEYS }, (_, i) => makeKey([{ name: `Member ${i}`, email: `member${i}@example.org` }])));
     certified = await certifyingSet(keys);
-  });
+  }, 120_000);
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.close()));
   });
@@ -97,7 +98,7 @@ describe.each(backends)('certifications awaiting their issuer on %s', (backend) 
     const vindex = await lookup(server.url, { op: 'vindex', search: `0x${keys[KEYS - 1]!.fingerprint}` }, { accept: 'text/html' });
     for (const k of keys.slice(0, -1)) expect(vindex.text).toContain(k.fingerprint.slice(-16));
     expect(await pendingRows(server)).toEqual({ rows: 0, counted: 0 });
-  });
+  }, 180_000);
 
   it('pushed all at once, in random order, and imported in reverse order as batches: the same certifications', async () => {
     const server = await start();
@@ -124,7 +125,7 @@ describe.each(backends)('certifications awaiting their issuer on %s', (backend) 
     }
     for (const [i, key] of keys.entries()) expect(packetSet(await storedPackets(imported, key.fingerprint)), `key ${i}`).toEqual(packetSet(certified[i]!));
     expect(await pendingRows(imported)).toEqual({ rows: 0, counted: 0 });
-  });
+  }, 180_000);
 
   it('keeps aside within the bounds per key and in total, and reports the rest dropped', async () => {
     const server = await start({ MAX_PENDING_CERTIFICATIONS_PER_KEY: '2', MAX_PENDING_CERTIFICATIONS: '3' });
@@ -156,7 +157,7 @@ describe.each(backends)('certifications awaiting their issuer on %s', (backend) 
     expect(certifiers(await storedPackets(server, target.fingerprint), issuers)).toEqual([a!.fingerprint, b!.fingerprint].sort());
     expect(certifiers(await storedPackets(server, second.fingerprint), issuers)).toEqual([a!.fingerprint]);
     expect(await pendingRows(server)).toEqual({ rows: 0, counted: 0 });
-  });
+  }, 180_000);
 
   it('never admits a forged certification aside, and serves none of them meanwhile', async () => {
     const server = await start();
@@ -192,5 +193,5 @@ describe.each(backends)('certifications awaiting their issuer on %s', (backend) 
     // The genuine ones, pushed now that their issuer is stored, are kept.
     expect((await pushKeys(server.url, writePackets(signed))).json.updated).toEqual([victim.fingerprint]);
     expect(certifiers(await storedPackets(server, victim.fingerprint), keys)).toEqual([issuer!.fingerprint]);
-  });
+  }, 180_000);
 });
