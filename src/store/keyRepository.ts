@@ -4,10 +4,7 @@ import { AUDIT_INSERT, auditRowsSelect, type AuditEntry } from './auditRepositor
 import { PREPARED, type Database, type KeyIdentifiersTable, type UserIdsTable } from './database.js';
 import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChanges, type KeyChange } from './keyChanges.js';
 import { toBytes, type SignatureFact } from './keyQueries.js';
-import {
-  admitPending, countPending, keepAside, lockIssuerKeyIds,
-  type AwaitingCertification, type KeptAside, type PendingAdmitter, type PendingBounds,
-} from './pendingCertifications.js';
+import { lockIssuerKeyIds, settlePending, type PendingWriteOf } from './pendingCertifications.js';
 
 /** Facts of a (sub)key, computed at import. Times are Unix seconds. */
 export interface KeyFacts {
@@ -46,19 +43,8 @@ export interface StoredKey {
   packets: Uint8Array;
 }
 
-/**
- * Certifications kept aside until their issuer is stored (pendingCertifications.ts), for one write call: what
- * to keep aside of the keys written, and, filled in when the write commits, what was kept and which other keys
- * gained certifications aside because this write stored their issuer (rewritten with a new revision).
- */
-export interface PendingWrite {
-  bounds: PendingBounds;
-  admit: PendingAdmitter<KeyRecord>;
-  /** Awaiting certifications of the keys written, by fingerprint. */
-  awaiting: Map<string, AwaitingCertification[]>;
-  kept: Map<string, KeptAside>;
-  admitted: KeyRecord[];
-}
+/** Certifications kept aside until their issuer is stored, for one write call (see pendingCertifications.ts). */
+export type PendingWrite = PendingWriteOf<KeyRecord>;
 
 // E-mails longer than any real address are not indexed (keeps the btree index within its row limit).
 const MAX_INDEXED_EMAIL = 254;
@@ -205,18 +191,8 @@ export class KeyRepository {
         const { result, written, counts } = await write(trx);
         let updated = counts.updated ?? 0;
         if (pending && written.length > 0) {
-          const aside = await keepAside(trx, new Map(written.map((f) => [f, pending.awaiting.get(f) ?? []])), pending.bounds);
-          const waiting: string[] = [];
-          for (const [fingerprint, kept] of aside.kept) {
-            pending.kept.set(fingerprint, kept);
-            waiting.push(...pending.awaiting.get(fingerprint)!.slice(0, kept.kept).map((a) => a.issuerKeyId));
-          }
-          const change = aside.added;
-          const admitted = await admitPending(trx, [...ownKeyIds, ...waiting], pending.admit,
+          updated += await settlePending(trx, pending, written, ownKeyIds,
             (items) => rewriteKeys(trx, items, this.writer), (keyIds) => primaryKeysWithKeyIds(trx, keyIds));
-          pending.admitted.push(...admitted.rewritten);
-          updated += admitted.rewritten.length;
-          await countPending(trx, change - admitted.removed);
         }
         // Last before the commit: concurrent writers wait for each other on this hourly row until then.
         if (counts.inserted) await countChange(trx, 'inserted', counts.inserted);

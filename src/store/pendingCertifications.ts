@@ -150,6 +150,45 @@ export async function countPending(trx: Kysely<Database>, change: number): Promi
   await sql`update pending_certification_count set count = count + ${change} where id = 1`.execute(trx);
 }
 
+/**
+ * Certifications kept aside for one write call: what to keep aside of the keys written, and, filled in when the
+ * write commits, what was kept and which other keys gained certifications aside because this write stored
+ * their issuer (rewritten with a new revision). T: the caller's record of a key's facts.
+ */
+export interface PendingWriteOf<T> {
+  bounds: PendingBounds;
+  admit: PendingAdmitter<T>;
+  /** Awaiting certifications of the keys written, by fingerprint. */
+  awaiting: Map<string, AwaitingCertification[]>;
+  kept: Map<string, KeptAside>;
+  admitted: T[];
+}
+
+/**
+ * After a write (its issuer key IDs locked first, see lockIssuerKeyIds): the keys written keep their awaiting
+ * certifications aside, those aside whose issuer is one of ownKeyIds (keys the write inserted) or one the
+ * written keys wait for are admitted, and the store's count follows. Returns the number of keys rewritten.
+ */
+export async function settlePending<T>(
+  trx: Kysely<Database>,
+  pending: PendingWriteOf<T>,
+  written: string[],
+  ownKeyIds: string[],
+  rewrite: (items: { stored: LockedKey; record: T; packets: Uint8Array }[]) => Promise<boolean[]>,
+  primaryKeys: (keyIds: string[]) => Promise<{ keyId: string; packets: Uint8Array }[]>,
+): Promise<number> {
+  const aside = await keepAside(trx, new Map(written.map((f) => [f, pending.awaiting.get(f) ?? []])), pending.bounds);
+  const waiting: string[] = [];
+  for (const [fingerprint, kept] of aside.kept) {
+    pending.kept.set(fingerprint, kept);
+    waiting.push(...pending.awaiting.get(fingerprint)!.slice(0, kept.kept).map((a) => a.issuerKeyId));
+  }
+  const admitted = await admitPending(trx, [...ownKeyIds, ...waiting], pending.admit, rewrite, primaryKeys);
+  pending.admitted.push(...admitted.rewritten);
+  await countPending(trx, aside.added - admitted.removed);
+  return admitted.rewritten.length;
+}
+
 /** A stored key, locked for the transaction, with its fingerprint. */
 export interface LockedKey {
   row: string;
