@@ -191,8 +191,10 @@ export class KeyRepository {
         const { result, written, counts } = await write(trx);
         let updated = counts.updated ?? 0;
         if (pending && written.length > 0) {
+          // Admitted certifications are third-party ones: they change the key row's signature facts and counts,
+          // never its user-ID and identifier rows (derived from the owner's own signatures), kept as they are.
           updated += await settlePending(trx, pending, written, ownKeyIds,
-            (items) => rewriteKeys(trx, items, this.writer), (keyIds) => primaryKeysWithKeyIds(trx, keyIds));
+            (items) => rewriteKeys(trx, items, this.writer, false), (keyIds) => primaryKeysWithKeyIds(trx, keyIds));
         }
         // Last before the commit: concurrent writers wait for each other on this hourly row until then.
         if (counts.inserted) await countChange(trx, 'inserted', counts.inserted);
@@ -301,10 +303,13 @@ async function primaryKeysWithKeyIds(db: Kysely<Database>, keyIds: string[]): Pr
 
 /**
  * Rewrites keys whose merge started from `stored`, in row order (so that two batches updating some same keys
- * cannot wait for each other in a circle), with their facts and change notifications; not counted. For each
+ * cannot wait for each other in a circle), with their facts (the user-ID and identifier rows only when
+ * rebuildFacts) and change notifications; not counted. For each
  * item: true when written, false when the key is no longer at that revision.
  */
-async function rewriteKeys(trx: Kysely<Database>, items: { stored: StoredKey; record: KeyRecord; packets: Uint8Array }[], writer: string): Promise<boolean[]> {
+async function rewriteKeys(
+  trx: Kysely<Database>, items: { stored: StoredKey; record: KeyRecord; packets: Uint8Array }[], writer: string, rebuildFacts = true,
+): Promise<boolean[]> {
   const order = [...items.keys()].sort((a, b) => compare(BigInt(items[a]!.stored.row), BigInt(items[b]!.stored.row)));
   const updated: boolean[] = items.map(() => false);
   for (const n of order) {
@@ -313,6 +318,10 @@ async function rewriteKeys(trx: Kysely<Database>, items: { stored: StoredKey; re
   }
   const written = items.flatMap((item, n) => (updated[n] ? [{ row: item.stored.row, record: item.record }] : []));
   if (written.length === 0) return updated;
+  if (!rebuildFacts) {
+    await notifyKeyChanges(trx, written.map((w) => keyChangeOf(w.record)), writer);
+    return updated;
+  }
   const rows = written.map((w) => w.row);
   for (let start = 0; start < rows.length; start += IN_LIST_CHUNK) {
     const chunk = rows.slice(start, start + IN_LIST_CHUNK);

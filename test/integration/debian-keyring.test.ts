@@ -184,7 +184,7 @@ describe.skipIf(!installed).each(debianBackends)('the Debian keyring on %s', (ba
     expect(mismatches).toEqual([]);
   }, 300_000);
 
-  it('adds third-party certifications by keys now stored when the set is pushed again', async () => {
+  it('has the certifications by keys pushed after each key already: the set pushed again adds none', async () => {
     let updated = 0;
     for (let i = 0; i < keys.length; i += 200) {
       const res = await pushKeys(one.url, writePackets(keys.slice(i, i + 200).flatMap((k) => k.packets)));
@@ -192,8 +192,9 @@ describe.skipIf(!installed).each(debianBackends)('the Debian keyring on %s', (ba
       expect(res.json.inserted).toEqual([]);
       updated += res.json.updated.length;
     }
-    // Debian developers certify each other: most keys gain certifications from keys pushed after them.
-    expect(updated).toBeGreaterThan(500);
+    // Debian developers certify each other: most keys are certified by keys pushed after them, and gained those
+    // certifications, kept aside, when their issuers were pushed (docs/certifications.md).
+    expect(updated).toBe(0);
   }, 300_000);
 
   it('reports every key unchanged when the whole set is pushed yet again', async () => {
