@@ -27,6 +27,9 @@ const schema = z.object({
   MAX_SELF_SIGNATURES_PER_COMPONENT: z.coerce.number().int().min(1).default(100),
   MAX_CERTIFICATIONS_PER_USER_ID: z.coerce.number().int().min(0).default(100),
   CERTIFICATION_POLICY: z.enum(['stored', 'none']).default('stored'),
+  // Certifications kept aside until their issuer's key is stored (docs/certifications.md); 0 keeps none aside.
+  MAX_PENDING_CERTIFICATIONS_PER_KEY: z.coerce.number().int().min(0).default(1000),
+  MAX_PENDING_CERTIFICATIONS: z.coerce.number().int().min(0).default(100_000),
   // Rate limits per client address (see README "Rate limits").
   RATE_LIMIT: z.enum(['on', 'off']).default('on'),
   RATE_LIMIT_GET_PER_MINUTE: z.coerce.number().int().min(1).default(1200),

@@ -37,6 +37,8 @@ export function keyLimits(config: Config): KeyLimits {
     maxSelfSignaturesPerComponent: config.MAX_SELF_SIGNATURES_PER_COMPONENT,
     maxCertificationsPerUserId: config.MAX_CERTIFICATIONS_PER_USER_ID,
     certificationPolicy: config.CERTIFICATION_POLICY,
+    maxPendingCertificationsPerKey: config.MAX_PENDING_CERTIFICATIONS_PER_KEY,
+    maxPendingCertifications: config.MAX_PENDING_CERTIFICATIONS,
   };
 }
 

@@ -5,7 +5,10 @@ import { DEFAULT_LIMITS, NO_LIMITS, type KeyLimits } from './limits.js';
 import { PacketFramingError, readPackets, splitKeys, writePackets, type Packet } from './packets.js';
 
 export { CertRejected, parseCert, type Cert, type Dropped, type RejectionCode } from './certificate.js';
-export { certifierKeyIds, mergeCert, type IssuerLookup, type MergeOptions, type MergeResult, type MergeStatus } from './merge.js';
+export {
+  certifierKeyIds, mergeCert, summarizeDropped, type AwaitingIssuer, type IssuerLookup, type MergeOptions, type MergeResult, type MergeStatus,
+} from './merge.js';
+export { admitCertifications, type Admission, type PendingSignature } from './admitCertifications.js';
 export { DEFAULT_LIMITS, type CertificationPolicy, type KeyLimits } from './limits.js';
 export { deriveKey, emailOf, identityOf, isEmailIdentity, normalizeIdentity, MAX_IDENTITY_LENGTH, type DerivedKey, type DerivedSubkey, type DerivedUserId } from './derive.js';
 export { writePackets, readPackets, fingerprintOf, type Packet } from './packets.js';

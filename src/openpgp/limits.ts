@@ -21,6 +21,10 @@ export interface KeyLimits {
    * verifies; `none` keeps none.
    */
   certificationPolicy: CertificationPolicy;
+  /** Most certifications kept aside for one key until their issuer is stored (docs/certifications.md). */
+  maxPendingCertificationsPerKey: number;
+  /** Most certifications kept aside in the whole store. */
+  maxPendingCertifications: number;
 }
 
 export const DEFAULT_LIMITS: KeyLimits = {
@@ -32,6 +36,8 @@ export const DEFAULT_LIMITS: KeyLimits = {
   maxSelfSignaturesPerComponent: 100,
   maxCertificationsPerUserId: 100,
   certificationPolicy: 'stored',
+  maxPendingCertificationsPerKey: 1000,
+  maxPendingCertifications: 100_000,
 };
 
 /** No bounds: for reading keys already stored, which must never lose a packet when limits change. */
@@ -44,4 +50,6 @@ export const NO_LIMITS: KeyLimits = {
   maxSelfSignaturesPerComponent: Infinity,
   maxCertificationsPerUserId: Infinity,
   certificationPolicy: 'stored',
+  maxPendingCertificationsPerKey: Infinity,
+  maxPendingCertifications: Infinity,
 };

@@ -1,6 +1,7 @@
 // The one merge function: stored key + uploaded key -> canonical union, admitting only what the key's owner
 // signed (plus third-party certifications by the certification policy), within the key limits. Stored
 // components were admitted before: they are never re-verified or removed.
+import { createHash } from 'node:crypto';
 import {
   type Cert, type Dropped, type KeyMaterial, type SigInfo, type SubkeyComponent, type UserComponent,
   CertRejected, SigType, describeUser, readKeyMaterial,
@@ -20,7 +21,31 @@ export interface MergeResult {
   bytes: Uint8Array;
   added: { userIds: number; subkeys: number; signatures: number };
   dropped: Dropped[];
+  /**
+   * Third-party certifications on bound user IDs whose issuer is not stored (yet): neither kept nor in `dropped`;
+   * the caller keeps them aside or reports them dropped (see docs/certifications.md).
+   */
+  awaitingIssuer: AwaitingIssuer[];
 }
+
+/** A certification waiting for its issuer's key: what admitting it later needs. */
+export interface AwaitingIssuer {
+  /** The certified user ID, for reports. */
+  component: string;
+  /** userIdDigest of the certified user ID (or photo ID) packet. */
+  userIdDigest: string;
+  /** Long key ID of the issuer it names. */
+  issuerKeyId: string;
+  issuerFingerprint: string | null;
+  /** The signature packet's body, normalised as stored. */
+  signature: Uint8Array;
+  /** Unix seconds. */
+  created: number;
+}
+
+// Certifications are a few hundred bytes (the largest of the Debian keyrings' 45,923: 1,331); a larger one is
+// not kept aside, so that waiting certifications cannot fill the store with bulk.
+export const MAX_AWAITING_SIGNATURE_BYTES = 4096;
 
 /** Stored keys (their bytes) whose primary key has one of the given long key IDs. */
 export type IssuerLookup = (keyIds: string[]) => Promise<Uint8Array[]>;
@@ -29,6 +54,11 @@ export interface MergeOptions {
   limits: KeyLimits;
   /** Where third-party certifiers are looked up; without it no third-party certification is kept. */
   lookupIssuers?: IssuerLookup | undefined;
+  /**
+   * Verify every third-party candidate instead of at most two per free place on its user ID: for certifications
+   * admitted from those kept aside, which are bounded in number already.
+   */
+  verifyAllCertifications?: boolean;
 }
 
 const CERTIFICATIONS = new Set<number>([SigType.certGeneric, SigType.certPersona, SigType.certCasual, SigType.certPositive]);
@@ -73,6 +103,7 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
   const { limits } = options;
   const primary = stored?.primary ?? incoming.primary;
   const dropped: Dropped[] = [];
+  const awaitingIssuer: AwaitingIssuer[] = [];
   const added = { userIds: 0, subkeys: 0, signatures: 0 };
   const known = new Set<string>();
   const result: Cert = {
@@ -179,7 +210,7 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
     added.signatures += accepted.length;
   }
 
-  added.signatures += await acceptCertifications(certifications, primary, options, dropped);
+  added.signatures += await acceptCertifications(certifications, primary, options, dropped, awaitingIssuer);
 
   if (!result.users.some((u) => u.packet.tag === Tag.userId)) {
     throw new CertRejected('key has no user ID with a valid self-signature (gpg cannot import such a key)', primary.fingerprint, 'no_user_id');
@@ -197,7 +228,8 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
     packets,
     bytes,
     added,
-    dropped: summarize(dropped),
+    dropped: summarizeDropped(dropped),
+    awaitingIssuer,
   };
 }
 
@@ -205,12 +237,14 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
  * Third-party certifications on bound user IDs, by the certification policy: kept when the issuer's key is
  * stored here and the signature verifies, oldest first, until the user ID holds the maximum; later ones are
  * dropped. Verification attempts are bounded too, so a flood costs at most a few signature checks per user ID.
+ * Those whose issuer is not stored go to awaitingIssuer (they take no place on the user ID until admitted).
  */
 async function acceptCertifications(
   pending: { user: UserComponent; sigs: SigInfo[] }[],
   primary: KeyMaterial,
   options: MergeOptions,
   dropped: Dropped[],
+  awaitingIssuer: AwaitingIssuer[],
 ): Promise<number> {
   const { limits, lookupIssuers } = options;
   if (pending.length === 0) return 0;
@@ -236,13 +270,21 @@ async function acceptCertifications(
   for (const { user, sigs } of pending) {
     const component = describeUser(user.packet);
     let room = limits.maxCertificationsPerUserId - user.sigs.filter((s) => !isSelfIssued(s, primary)).length;
-    let attempts = 2 * Math.max(room, 0);
+    let attempts = options.verifyAllCertifications ? Infinity : 2 * Math.max(room, 0);
     for (const sig of [...sigs].sort((a, b) => a.created - b.created)) {
       const candidates = issuers.get(issuerKeyIdOf(sig) ?? '') ?? [];
       if (room <= 0) {
         dropped.push({ component, reason: `this user ID already holds the maximum of ${limits.maxCertificationsPerUserId} third-party certifications` });
       } else if (candidates.length === 0) {
-        dropped.push({ component, reason: 'third-party certification by a key not stored here', awaitsIssuer: true });
+        const issuerKeyId = issuerKeyIdOf(sig);
+        if (issuerKeyId && sig.packet.body.length <= MAX_AWAITING_SIGNATURE_BYTES) {
+          awaitingIssuer.push({
+            component, userIdDigest: userIdDigest(user.packet), issuerKeyId, issuerFingerprint: sig.issuerFingerprint,
+            signature: sig.packet.body, created: sig.created,
+          });
+        } else {
+          dropped.push({ component, reason: 'third-party certification by a key not stored here', awaitsIssuer: true });
+        }
       } else if (attempts-- <= 0) {
         dropped.push({ component, reason: 'too many third-party certifications failed to verify' });
       } else {
@@ -282,8 +324,13 @@ function firstPacketEnd(bytes: Uint8Array): number {
   return Math.min(bytes.length, 1 + n + length);
 }
 
+/** Identity of a user ID or photo ID packet for certifications kept aside: SHA-256 of its tag and body, hex. */
+export function userIdDigest(packet: Packet): string {
+  return createHash('sha256').update(Uint8Array.of(packet.tag)).update(packet.body).digest('hex');
+}
+
 /** One entry per component and reason, with a count, so a flood does not flood the response. */
-function summarize(dropped: Dropped[]): Dropped[] {
+export function summarizeDropped(dropped: Dropped[]): Dropped[] {
   const counts = new Map<string, { d: Dropped; n: number }>();
   for (const d of dropped) {
     const key = `${d.component}\u0000${d.reason}`;

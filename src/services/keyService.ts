@@ -3,13 +3,16 @@ import { AppError } from '../errors.js';
 import {
   certifierKeyIds, deriveKey, isCertRejected, isStoredSubset, mergeCert, parseStoredCert, parseUploadedCert, publicKeyFingerprint,
   readKeyData, writePackets,
-  type Cert, type Dropped, type IssuerLookup, type KeyLimits, type MergeResult, type MergeStatus, type Packet, type RejectionCode,
+  type AwaitingIssuer, type Cert, type Dropped, type IssuerLookup, type KeyLimits, type MergeResult, type MergeStatus, type Packet,
+  type RejectionCode,
 } from '../openpgp/index.js';
 import type { AuditRepository } from '../store/auditRepository.js';
 import type { KeyChange } from '../store/keyChanges.js';
-import { keyChangeOf, type KeyRecord, type KeyRepository, type StoredKey } from '../store/keyRepository.js';
+import { keyChangeOf, type KeyRecord, type KeyRepository, type PendingWrite, type StoredKey } from '../store/keyRepository.js';
+import type { PendingAdmitter } from '../store/pendingCertifications.js';
 import type { AccessPolicy, AuthenticatedToken } from './accessService.js';
 import { checkKeyOwnership } from './keyOwnership.js';
+import { awaitingDrops, pendingAdmitter, pendingDrops, pendingWrite } from './pendingCertifications.js';
 import { PushAuditBatch, type AddedComponents } from './pushAudit.js';
 
 export interface RejectedKey {
@@ -65,11 +68,15 @@ export interface KeyServiceOptions {
 }
 
 export class KeyService {
+  private readonly admitPending: PendingAdmitter<KeyRecord>;
+
   constructor(
     private readonly keys: KeyRepository,
     private readonly audit: AuditRepository,
     private readonly options: KeyServiceOptions,
-  ) {}
+  ) {
+    this.admitPending = pendingAdmitter(options.limits);
+  }
 
   /**
    * Validates and stores every key of an upload. A key written carries the upload's audit rows so far (its own
@@ -150,8 +157,9 @@ export class KeyService {
   async submitKeys(keys: Packet[][], context: SubmitContext): Promise<PromiseSettledResult<KeyOutcome>[]> {
     const results: PromiseSettledResult<KeyOutcome>[] = [];
     const audits = keys.map(() => new PushAuditBatch(context));
-    const accepted = (i: number, outcome: KeyOutcome) => {
-      audits[i]!.accepted(outcome);
+    // `audited`: what the audit row says, when the outcome says more (see auditedOutcome).
+    const accepted = (i: number, outcome: KeyOutcome, audited: KeyOutcome = outcome) => {
+      audits[i]!.accepted(audited);
       results[i] = { status: 'fulfilled', value: outcome };
     };
     const failed = (i: number, e: unknown) => {
@@ -169,7 +177,7 @@ export class KeyService {
   private async mergeBatch(
     keys: Packet[][],
     context: SubmitContext,
-    accepted: (i: number, outcome: KeyOutcome) => void,
+    accepted: (i: number, outcome: KeyOutcome, audited?: KeyOutcome) => void,
     failed: (i: number, e: unknown) => void,
   ): Promise<void> {
     const parsed: (ParsedKey | null)[] = [];
@@ -215,8 +223,9 @@ export class KeyService {
       seen.add(fingerprint);
     }
     let inserted: boolean[];
+    const freshPending = this.pendingFor(fresh.map((f) => [f.record.fingerprint, f.merged.awaitingIssuer]));
     try {
-      inserted = await this.keys.insertMany(fresh.map((f) => ({ record: f.record, packets: f.merged.bytes })));
+      inserted = await this.keys.insertMany(fresh.map((f) => ({ record: f.record, packets: f.merged.bytes })), freshPending);
     } catch {
       // Stored by none of them (e.g. a deadlock, a row the database refused): each key on its own below. They
       // are reported written all the same, in case the failure came after the commit.
@@ -226,10 +235,12 @@ export class KeyService {
       }
       inserted = [];
     }
+    this.reportAdmitted(freshPending, fresh.filter((_, n) => inserted[n]).map((f) => f.record.fingerprint));
     for (const [n, f] of fresh.entries()) {
       if (inserted[n]) {
         this.reportWritten(f.record);
-        accepted(f.i, { status: f.merged.status, fingerprint: f.record.fingerprint, dropped: f.dropped, added: f.merged.added });
+        const outcome = { status: f.merged.status, fingerprint: f.record.fingerprint, dropped: f.dropped, added: f.merged.added };
+        accepted(f.i, this.settledOutcome(outcome, f.merged.awaitingIssuer, freshPending), auditedOutcome(outcome, f.merged.awaitingIssuer));
       } else {
         oneByOne.push(f.i); // another writer inserted it first (merged with theirs below), or the insert failed
       }
@@ -256,23 +267,28 @@ export class KeyService {
           continue;
         }
         const step = await this.mergeStep(p, context, issuers.lookup, storedKey);
-        if ('outcome' in step) accepted(i, step.outcome);
+        // Unchanged but with certifications to keep aside: on its own below (KeyRepository.keepAside).
+        if ('outcome' in step && step.awaiting.length > 0) rest.push(i);
+        else if ('outcome' in step) accepted(i, step.outcome);
         else updates.push({ i, stored: storedKey, ...step });
       } catch (e) {
         failed(i, e);
       }
     }
     let updated: boolean[];
+    const updatesPending = this.pendingFor(updates.map((u) => [u.record.fingerprint, u.merged.awaitingIssuer]));
     try {
-      updated = await this.keys.updateMany(updates.map((u) => ({ stored: u.stored, record: u.record, packets: u.merged.bytes })));
+      updated = await this.keys.updateMany(updates.map((u) => ({ stored: u.stored, record: u.record, packets: u.merged.bytes })), updatesPending);
     } catch {
       for (const u of updates) this.reportWritten(u.record); // in case the failure came after the commit
       updated = [];
     }
+    this.reportAdmitted(updatesPending, updates.filter((_, n) => updated[n]).map((u) => u.record.fingerprint));
     for (const [n, u] of updates.entries()) {
       if (updated[n]) {
         this.reportWritten(u.record);
-        accepted(u.i, { status: u.merged.status, fingerprint: u.record.fingerprint, dropped: u.dropped, added: u.merged.added });
+        const outcome = { status: u.merged.status, fingerprint: u.record.fingerprint, dropped: u.dropped, added: u.merged.added };
+        accepted(u.i, this.settledOutcome(outcome, u.merged.awaitingIssuer, updatesPending), auditedOutcome(outcome, u.merged.awaitingIssuer));
       } else {
         rest.push(u.i); // changed meanwhile by another writer (or not written): merged again, on its own
       }
@@ -344,23 +360,42 @@ export class KeyService {
       const stored = attempt === 0 && known !== undefined ? known : await this.keys.findForMerge(fingerprint);
       const step = await this.mergeStep(parsed, context, lookupIssuers, stored);
       if ('outcome' in step) {
-        batch?.accepted(step.outcome);
-        return step.outcome;
+        const outcome = step.outcome;
+        if (step.awaiting.length > 0) {
+          const pending = this.pendingFor([[fingerprint, step.awaiting]]);
+          let kept: boolean;
+          try {
+            kept = await this.keys.keepAside(stored!, fingerprint, pending); // unchanged: stored
+          } finally {
+            this.reportAdmitted(pending);
+          }
+          if (!kept) continue;
+          batch?.accepted(auditedOutcome(outcome, step.awaiting));
+          return this.settledOutcome(outcome, step.awaiting, pending);
+        }
+        batch?.accepted(outcome);
+        return outcome;
       }
       const { merged, record, dropped } = step;
       const outcome: KeyOutcome = { status: merged.status, fingerprint, dropped, added: merged.added };
-      const audit = batch?.withUnwritten(outcome) ?? [];
+      // The audit row goes with the write, before the store says which awaiting certifications it kept aside.
+      const audit = batch?.withUnwritten(auditedOutcome(outcome, merged.awaitingIssuer)) ?? [];
+      const pending = this.pendingFor([[fingerprint, merged.awaitingIssuer]]);
       let written: boolean;
       try {
-        written = stored ? await this.keys.update(stored, record, merged.bytes, audit) : await this.keys.insert(record, merged.bytes, audit);
+        written = stored
+          ? await this.keys.update(stored, record, merged.bytes, audit, pending)
+          : await this.keys.insert(record, merged.bytes, audit, pending);
       } catch (e) {
         this.reportWritten(record); // in case the failure came after the commit
+        this.reportAdmitted(pending);
         throw e;
       }
       if (written) {
-        batch?.accepted(outcome, true);
+        batch?.accepted(auditedOutcome(outcome, merged.awaitingIssuer), true);
         this.reportWritten(record);
-        return outcome;
+        this.reportAdmitted(pending, [fingerprint]);
+        return this.settledOutcome(outcome, merged.awaitingIssuer, pending);
       }
     }
     throw new AppError(503, 'unavailable', `key ${fingerprint} is being changed by too many writers; try again`);
@@ -375,12 +410,28 @@ export class KeyService {
     this.options.onWritten?.(keyChangeOf(record));
   }
 
+  /** What a write of these keys (fingerprint, awaiting certifications) keeps aside and admits. */
+  private pendingFor(keys: [string, AwaitingIssuer[]][]): PendingWrite {
+    return pendingWrite(this.options.limits, this.admitPending, keys);
+  }
+
+  /** Tells onWritten of the keys a write rewrote with certifications it admitted, but those told already (`told`). */
+  private reportAdmitted(pending: PendingWrite, told: string[] = []): void {
+    const skip = new Set(told);
+    for (const record of pending.admitted) if (!skip.has(record.fingerprint)) this.reportWritten(record);
+  }
+
+  /** A written key's outcome with what became of its awaiting certifications. */
+  private settledOutcome(outcome: KeyOutcome, awaiting: AwaitingIssuer[], pending: PendingWrite): KeyOutcome {
+    return { ...outcome, dropped: [...outcome.dropped, ...pendingDrops(awaiting, pending, outcome.fingerprint, this.options.limits)] };
+  }
+
   /**
    * One merge of a parsed key with the stored key (null: none): the outcome when there is nothing to write, else
    * what to write. Throws when the key is refused (unusable, or not the context's token's).
    */
   private async mergeStep(parsed: ParsedKey, context: SubmitContext, lookupIssuers: IssuerLookup, stored: StoredKey | null):
-  Promise<{ outcome: KeyOutcome } | { merged: MergeResult; record: KeyRecord; dropped: Dropped[] }> {
+  Promise<{ outcome: KeyOutcome; awaiting: AwaitingIssuer[] } | { merged: MergeResult; record: KeyRecord; dropped: Dropped[] }> {
     const fingerprint = parsed.cert.primary.fingerprint;
     const storedCert = stored ? await parseStoredCert(stored.packets) : null;
     const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers });
@@ -388,13 +439,21 @@ export class KeyService {
     const record = deriveKey(merged.cert);
     checkKeyOwnership(context.pushPolicy ?? 'open', context.token ?? null, fingerprint, storedCert, record.userIds);
     const dropped = [...parsed.dropped, ...merged.dropped];
-    if (merged.status === 'unchanged') return { outcome: { status: 'unchanged', fingerprint, dropped, added: merged.added } };
+    if (merged.status === 'unchanged') return { outcome: { status: 'unchanged', fingerprint, dropped, added: merged.added }, awaiting: merged.awaitingIssuer };
     return { merged, record, dropped };
   }
 
   async ping(): Promise<void> {
     await this.keys.ping();
   }
+}
+
+/**
+ * The audit row's view of an outcome: the awaiting certifications as the merge found them (written with the key,
+ * before the store says which it kept aside), the same on every path.
+ */
+function auditedOutcome(outcome: KeyOutcome, awaiting: AwaitingIssuer[]): KeyOutcome {
+  return awaiting.length === 0 ? outcome : { ...outcome, dropped: [...outcome.dropped, ...awaitingDrops(awaiting)] };
 }
 
 function isNotOwned(e: unknown): e is AppError {

@@ -4,6 +4,7 @@ import { AUDIT_INSERT, auditRowsSelect, type AuditEntry } from './auditRepositor
 import { PREPARED, type Database, type KeyIdentifiersTable, type UserIdsTable } from './database.js';
 import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChanges, type KeyChange } from './keyChanges.js';
 import { toBytes, type SignatureFact } from './keyQueries.js';
+import { lockIssuerKeyIds, settlePending, type PendingWriteOf } from './pendingCertifications.js';
 
 /** Facts of a (sub)key, computed at import. Times are Unix seconds. */
 export interface KeyFacts {
@@ -43,6 +44,9 @@ export interface StoredKey {
   revision: number;
   packets: Uint8Array;
 }
+
+/** Certifications kept aside until their issuer is stored, for one write call (see pendingCertifications.ts). */
+export type PendingWrite = PendingWriteOf<KeyRecord>;
 
 // E-mails longer than any real address are not indexed (keeps the btree index within its row limit).
 const MAX_INDEXED_EMAIL = 254;
@@ -89,9 +93,20 @@ export class KeyRepository {
   /**
    * Inserts a new key with its facts, counts it, sends the change notification and appends the audit rows, all in
    * one statement (one round trip, its own transaction); false, with nothing written, when another writer
-   * inserted the same fingerprint first.
+   * inserted the same fingerprint first. With `pending`, in a transaction that also keeps aside its awaiting
+   * certifications and admits those aside that it is the issuer of.
    */
-  async insert(record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = []): Promise<boolean> {
+  async insert(record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = [], pending?: PendingWrite): Promise<boolean> {
+    if (!pending) return (await this.insertStatement(this.db, record, packets, audit, true)) !== null;
+    return this.withPending(pending, [record.keyId], async (trx) => {
+      const row = await this.insertStatement(trx, record, packets, audit, false);
+      if (row === null) return { result: false, written: [], counts: {} };
+      return { result: true, written: [record.fingerprint], counts: { inserted: 1 } };
+    }, false);
+  }
+
+  /** The one statement of insert; the key's row, or null when the fingerprint is stored already. */
+  private async insertStatement(db: Kysely<Database>, record: KeyRecord, packets: Uint8Array, audit: AuditEntry[], count: boolean): Promise<string | null> {
     const k = keyColumns(record, packets);
     const facts = factRows('', record);
     // key_row comes from the inserted row; the other columns as factRows gives them.
@@ -118,32 +133,80 @@ export class KeyRepository {
           created bigint, expires bigint, revoked boolean, is_primary boolean)
       ), counted as (
         insert into key_stats_hourly (hour, inserted, updated)
-        select date_trunc('hour', now()), 1, 0 from ins
+        select date_trunc('hour', now()), 1, 0 from ins where ${count}::boolean
         on conflict (hour) do update set inserted = key_stats_hourly.inserted + 1
       ), audited as (
         ${AUDIT_INSERT} ${auditRowsSelect(audit)} where exists (select 1 from ins)
       )
-      select ins.id, pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(keyChangeOf(record), this.writer)}) from ins`.execute(this.db);
-    return result.rows.length > 0;
+      select ins.id, pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(keyChangeOf(record), this.writer)}) from ins`.execute(db);
+    return result.rows[0] ? String(result.rows[0].id) : null;
   }
 
   /**
    * Replaces a key's bytes and facts if it is still at the revision the merge started from; the audit rows are
    * appended in the same transaction when it is written.
    */
-  async update(stored: StoredKey, record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = []): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      if (!(await compareAndSwap(trx, stored, record, packets))) return false;
+  async update(stored: StoredKey, record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = [], pending?: PendingWrite): Promise<boolean> {
+    return this.withPending(pending, [], async (trx) => {
+      if (!(await compareAndSwap(trx, stored, record, packets))) return { result: false, written: [], counts: {} };
       // The identifier and user-ID rows are a projection of the packets: rebuilt, never the source of truth.
       await trx.deleteFrom('key_identifiers').where('key_row', '=', stored.row).execute();
       await trx.deleteFrom('user_ids').where('key_row', '=', stored.row).execute();
       await insertFacts(trx, stored.row, record);
       if (audit.length > 0) await sql`${PREPARED}${AUDIT_INSERT} ${auditRowsSelect(audit)}`.execute(trx);
       await notifyKeyChanges(trx, [keyChangeOf(record)], this.writer);
-      // Last before the commit: concurrent writers wait for each other on this hourly row until then.
-      await countChange(trx, 'updated');
-      return true;
-    });
+      return { result: true, written: [record.fingerprint], counts: { updated: 1 } };
+    }, false);
+  }
+
+  /**
+   * Keeps aside the awaiting certifications of a stored key that a push leaves unchanged (and admits those
+   * aside whose issuer was stored meanwhile). False when the key could not be locked in time (a deadlock).
+   */
+  async keepAside(stored: StoredKey, fingerprint: string, pending: PendingWrite): Promise<boolean> {
+    return this.withPending(pending, [], async (trx) => {
+      // Locked as an update would: the key's count of certifications aside is read and written by one writer.
+      await sql`select 1 from keys where id = ${stored.row} for update`.execute(trx);
+      return { result: true, written: [fingerprint], counts: {} };
+    }, false);
+  }
+
+  /**
+   * Runs a key write in one transaction with the certifications aside (when `pending`): the issuer key IDs it
+   * involves are locked first (ownKeyIds: of keys it may insert; plus those its awaiting certifications name),
+   * then the write, then the keys written keep theirs aside and those aside that these key IDs issued are
+   * admitted; the counters last. A deadlock gives `onDeadlock` (a write not made: tried again) or, without
+   * one, the error.
+   */
+  private async withPending<R>(
+    pending: PendingWrite | undefined,
+    ownKeyIds: string[],
+    write: (trx: Kysely<Database>) => Promise<{ result: R; written: string[]; counts: { inserted?: number; updated?: number } }>,
+    onDeadlock?: R,
+  ): Promise<R> {
+    const awaitingIds = pending ? [...pending.awaiting.values()].flatMap((list) => list.map((a) => a.issuerKeyId)) : [];
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        pending?.kept.clear();
+        pending?.admitted.splice(0);
+        if (pending) await lockIssuerKeyIds(trx, [...ownKeyIds, ...awaitingIds]);
+        const { result, written, counts } = await write(trx);
+        let updated = counts.updated ?? 0;
+        if (pending && written.length > 0) {
+          // Admitted certifications are third-party ones: they change the key row's signature facts and counts,
+          // never its user-ID and identifier rows (derived from the owner's own signatures), kept as they are.
+          updated += await settlePending(trx, pending, written, ownKeyIds,
+            (items) => rewriteKeys(trx, items, this.writer, false), (keyIds) => primaryKeysWithKeyIds(trx, keyIds));
+        }
+        // Last before the commit: concurrent writers wait for each other on this hourly row until then.
+        if (counts.inserted) await countChange(trx, 'inserted', counts.inserted);
+        if (updated > 0) await countChange(trx, 'updated', updated);
+        return result;
+      });
+    } catch (e) {
+      if (onDeadlock !== undefined && isDeadlock(e)) return onDeadlock;
+      throw e;
+    }
   }
 
   /** findForMerge for many keys at once: the stored keys among these fingerprints, by fingerprint. */
@@ -164,14 +227,14 @@ export class KeyRepository {
   /**
    * Inserts new keys in one transaction, with a few multi-row statements whatever their number (the batch
    * form of insert). For each item: true when inserted, false when its fingerprint was stored already (by
-   * another writer, or by an earlier item of the same call).
+   * another writer, or by an earlier item of the same call). With `pending`, as insert does.
    */
-  async insertMany(items: { record: KeyRecord; packets: Uint8Array }[]): Promise<boolean[]> {
+  async insertMany(items: { record: KeyRecord; packets: Uint8Array }[], pending?: PendingWrite): Promise<boolean[]> {
     if (items.length === 0) return [];
     // In fingerprint order: two batches inserting some same keys wait for each other in the same order, never
     // in a circle (a deadlock).
     const rows = items.map((item) => keyColumns(item.record, item.packets)).sort((a, b) => compare(a.fingerprint, b.fingerprint));
-    return this.db.transaction().execute(async (trx) => {
+    return this.withPending(pending, items.map((item) => item.record.keyId), async (trx) => {
       const ids = new Map<string, string>();
       for (const values of statementChunks(rows, (row) => row.size)) {
         const returned = await trx
@@ -190,35 +253,22 @@ export class KeyRepository {
         written.push({ row, record: item.record });
         return true;
       });
-      if (written.length > 0) await writeFactsMany(trx, written, 'inserted', this.writer);
-      return inserted;
+      if (written.length > 0) await writeFactsMany(trx, written, this.writer);
+      return { result: inserted, written: written.map((w) => w.record.fingerprint), counts: { inserted: written.length } };
     });
   }
 
   /**
    * update for many keys in one transaction (a statement per key for the keys table, a few for the rest). For
    * each item: true when written, false when the key is no longer at the revision its merge started from.
+   * With `pending`, as update does.
    */
-  async updateMany(items: { stored: StoredKey; record: KeyRecord; packets: Uint8Array }[]): Promise<boolean[]> {
+  async updateMany(items: { stored: StoredKey; record: KeyRecord; packets: Uint8Array }[], pending?: PendingWrite): Promise<boolean[]> {
     if (items.length === 0) return [];
-    // In row order, so that two batches updating some same keys cannot wait for each other in a circle.
-    const order = [...items.keys()].sort((a, b) => compare(BigInt(items[a]!.stored.row), BigInt(items[b]!.stored.row)));
-    return this.db.transaction().execute(async (trx) => {
-      const updated: boolean[] = items.map(() => false);
-      for (const n of order) {
-        const { stored, record, packets } = items[n]!;
-        updated[n] = await compareAndSwap(trx, stored, record, packets);
-      }
-      const written = items.flatMap((item, n) => (updated[n] ? [{ row: item.stored.row, record: item.record }] : []));
-      if (written.length === 0) return updated;
-      const rows = written.map((w) => w.row);
-      for (let start = 0; start < rows.length; start += IN_LIST_CHUNK) {
-        const chunk = rows.slice(start, start + IN_LIST_CHUNK);
-        await trx.deleteFrom('key_identifiers').where('key_row', 'in', chunk).execute();
-        await trx.deleteFrom('user_ids').where('key_row', 'in', chunk).execute();
-      }
-      await writeFactsMany(trx, written, 'updated', this.writer);
-      return updated;
+    return this.withPending(pending, [], async (trx) => {
+      const updated = await rewriteKeys(trx, items, this.writer);
+      const written = items.filter((_, n) => updated[n]).map((item) => item.record.fingerprint);
+      return { result: updated, written, counts: { updated: written.length } };
     });
   }
 
@@ -232,21 +282,62 @@ export class KeyRepository {
 
   /** primaryKeysByKeyId with each key's long key ID, for any number of key IDs. */
   async primaryKeysWithKeyIds(keyIds: string[]): Promise<{ keyId: string; packets: Uint8Array }[]> {
-    const keys: { keyId: string; packets: Uint8Array }[] = [];
-    for (let start = 0; start < keyIds.length; start += IN_LIST_CHUNK) {
-      const rows = await this.db
-        .selectFrom('keys')
-        .select(['key_id', sql<Uint8Array>`substring(packets from 1 for ${PRIMARY_PACKET_PREFIX})`.as('packets')])
-        .where('id', 'in', this.db.selectFrom('key_identifiers').select('key_row').where('long_id', 'in', keyIds.slice(start, start + IN_LIST_CHUNK)).where('is_primary', '=', true))
-        .execute();
-      for (const row of rows) keys.push({ keyId: row.key_id, packets: toBytes(row.packets) });
-    }
-    return keys;
+    return primaryKeysWithKeyIds(this.db, keyIds);
   }
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
   }
+}
+
+async function primaryKeysWithKeyIds(db: Kysely<Database>, keyIds: string[]): Promise<{ keyId: string; packets: Uint8Array }[]> {
+  const keys: { keyId: string; packets: Uint8Array }[] = [];
+  for (let start = 0; start < keyIds.length; start += IN_LIST_CHUNK) {
+    const rows = await db
+      .selectFrom('keys')
+      .select(['key_id', sql<Uint8Array>`substring(packets from 1 for ${PRIMARY_PACKET_PREFIX})`.as('packets')])
+      .where('id', 'in', db.selectFrom('key_identifiers').select('key_row').where('long_id', 'in', keyIds.slice(start, start + IN_LIST_CHUNK)).where('is_primary', '=', true))
+      .execute();
+    for (const row of rows) keys.push({ keyId: row.key_id, packets: toBytes(row.packets) });
+  }
+  return keys;
+}
+
+/**
+ * Rewrites keys whose merge started from `stored`, in row order (so that two batches updating some same keys
+ * cannot wait for each other in a circle), with their facts (the user-ID and identifier rows only when
+ * rebuildFacts) and change notifications; not counted. For each
+ * item: true when written, false when the key is no longer at that revision.
+ */
+async function rewriteKeys(
+  trx: Kysely<Database>, items: { stored: StoredKey; record: KeyRecord; packets: Uint8Array }[], writer: string, rebuildFacts = true,
+): Promise<boolean[]> {
+  const order = [...items.keys()].sort((a, b) => compare(BigInt(items[a]!.stored.row), BigInt(items[b]!.stored.row)));
+  const updated: boolean[] = items.map(() => false);
+  for (const n of order) {
+    const { stored, record, packets } = items[n]!;
+    updated[n] = await compareAndSwap(trx, stored, record, packets);
+  }
+  const written = items.flatMap((item, n) => (updated[n] ? [{ row: item.stored.row, record: item.record }] : []));
+  if (written.length === 0) return updated;
+  if (!rebuildFacts) {
+    await notifyKeyChanges(trx, written.map((w) => keyChangeOf(w.record)), writer);
+    return updated;
+  }
+  const rows = written.map((w) => w.row);
+  for (let start = 0; start < rows.length; start += IN_LIST_CHUNK) {
+    const chunk = rows.slice(start, start + IN_LIST_CHUNK);
+    await trx.deleteFrom('key_identifiers').where('key_row', 'in', chunk).execute();
+    await trx.deleteFrom('user_ids').where('key_row', 'in', chunk).execute();
+  }
+  await writeFactsMany(trx, written, writer);
+  return updated;
+}
+
+/** A deadlock PostgreSQL broke by failing this transaction (or a serialization failure): to be tried again. */
+function isDeadlock(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 /** What a write of this key can change for lookups: its (sub)key fingerprints and identities. */
@@ -325,14 +416,12 @@ function factRows(row: string, record: KeyRecord): { identifiers: Insertable<Key
   };
 }
 
-/** insertFacts, countChange and notifyKeyChanges for many keys written in one transaction, in a few statements. */
-async function writeFactsMany(trx: Kysely<Database>, written: { row: string; record: KeyRecord }[], change: 'inserted' | 'updated', writer: string): Promise<void> {
+/** insertFacts and notifyKeyChanges for many keys written in one transaction, in a few statements (counted by the caller). */
+async function writeFactsMany(trx: Kysely<Database>, written: { row: string; record: KeyRecord }[], writer: string): Promise<void> {
   const facts = written.map((w) => factRows(w.row, w.record));
   for (const values of statementChunks(facts.flatMap((f) => f.identifiers))) await trx.insertInto('key_identifiers').values(values).execute();
   for (const values of statementChunks(facts.flatMap((f) => f.userIds))) await trx.insertInto('user_ids').values(values).execute();
   await notifyKeyChanges(trx, written.map((w) => keyChangeOf(w.record)), writer);
-  // Last before the commit: concurrent writers wait for each other on this hourly row until then.
-  await countChange(trx, change, written.length);
 }
 
 function compare<T extends string | bigint>(a: T, b: T): number {

@@ -113,7 +113,9 @@ describe.skipIf(!installed).each(debianBackends)('the Debian keyring on %s', (ba
       inserted += res.json.inserted.length;
     }
     expect(inserted).toBe(1178);
-  }, 300_000);
+    // Longer than the other tests: a key certified by keys pushed after it is rewritten as each of them arrives
+    // with its certification (docs/certifications.md).
+  }, 600_000);
 
   it('accepts every key pushed 100 per request, with the same stored result', async () => {
     for (let i = 0; i < keys.length; i += 100) {
@@ -127,7 +129,7 @@ describe.skipIf(!installed).each(debianBackends)('the Debian keyring on %s', (ba
       const b = await lookup(batched.url, { op: 'get', options: 'mr', search: `0x${key.fingerprint}` });
       expect(b.text).toBe(a.text);
     }
-  }, 300_000);
+  }, 600_000);
 
   it('serves each key by fingerprint, long and short key ID and each subkey ID, losing only reported packets', async () => {
     for (const key of keys) {
@@ -184,7 +186,7 @@ describe.skipIf(!installed).each(debianBackends)('the Debian keyring on %s', (ba
     expect(mismatches).toEqual([]);
   }, 300_000);
 
-  it('adds third-party certifications by keys now stored when the set is pushed again', async () => {
+  it('has the certifications by keys pushed after each key already: the set pushed again adds none', async () => {
     let updated = 0;
     for (let i = 0; i < keys.length; i += 200) {
       const res = await pushKeys(one.url, writePackets(keys.slice(i, i + 200).flatMap((k) => k.packets)));
@@ -192,8 +194,9 @@ describe.skipIf(!installed).each(debianBackends)('the Debian keyring on %s', (ba
       expect(res.json.inserted).toEqual([]);
       updated += res.json.updated.length;
     }
-    // Debian developers certify each other: most keys gain certifications from keys pushed after them.
-    expect(updated).toBeGreaterThan(500);
+    // Debian developers certify each other: most keys are certified by keys pushed after them, and gained those
+    // certifications, kept aside, when their issuers were pushed (docs/certifications.md).
+    expect(updated).toBe(0);
   }, 300_000);
 
   it('reports every key unchanged when the whole set is pushed yet again', async () => {

@@ -140,8 +140,9 @@ describe.skipIf(!installed).each(backends)('keystore import and export on %s', (
   it('keeps certifications whose issuer comes later in the input (second merge), and a re-import changes nothing', async () => {
     expect(referenceImport.reports).toEqual([]);
     expect(referenceImport.summary).toMatchObject({ keys: 42, inserted: 42, rejected: 0, failed: 0, interrupted: false });
-    // Most of these keys carry certifications by keys further down the input.
-    expect(referenceImport.summary.certificationPass).toBeGreaterThan(10);
+    // Most of these keys carry certifications by keys further down the input: kept aside and admitted as those
+    // keys are stored, nothing is left for a second merge (the reversed import below ends with the same keys).
+    expect(referenceImport.summary.certificationPass).toBe(0);
     expect(referenceKeys.size).toBe(42);
     const again = await importInto(reference, SMALL);
     expect(again.summary).toMatchObject({ keys: 42, inserted: 0, updated: 0, unchanged: 42, certificationPass: 0 });

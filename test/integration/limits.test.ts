@@ -125,7 +125,11 @@ describe.each(backends)('limits and certification policy on %s', (backend) => {
     expect(other.status).toBe(200);
     expect(res.status).toBe(200);
     expect(res.json.inserted).toEqual([bob.fingerprint]);
-    expect(res.json.dropped).toEqual([expect.objectContaining({ reason: expect.stringMatching(/not stored here \(5000 signatures\)/) })]);
+    // The first 1,000 (MAX_PENDING_CERTIFICATIONS_PER_KEY) wait for their issuer aside, never served; the rest go.
+    expect(res.json.dropped).toEqual([
+      expect.objectContaining({ reason: expect.stringMatching(/not stored here yet: kept aside until its issuer is stored \(1000 signatures\)/) }),
+      expect.objectContaining({ reason: expect.stringMatching(/not kept aside, this key has the maximum of 1000 .* \(4000 signatures\)/) }),
+    ]);
     expect(packetSet(await stored(server, bob.fingerprint))).toEqual(packetSet(bob.packets));
   });
 

@@ -18,7 +18,9 @@ async function storedBytes(packets: Packet[], limits: KeyLimits = DEFAULT_LIMITS
 async function fullMerge(upload: Packet[], stored: Uint8Array, limits: KeyLimits = DEFAULT_LIMITS) {
   const parsed = await parseCert(upload, limits);
   const merged = await mergeCert(await parseStoredCert(stored), parsed.cert, { limits, lookupIssuers: async () => [] });
-  return { status: merged.status, dropped: [...parsed.dropped, ...merged.dropped], added: merged.added };
+  // Certifications awaiting their issuer are not stored either: counted with the drops.
+  const awaiting = merged.awaitingIssuer.map((a) => ({ component: a.component, reason: 'awaits its issuer' }));
+  return { status: merged.status, dropped: [...parsed.dropped, ...merged.dropped, ...awaiting], added: merged.added };
 }
 
 /** isStoredSubset, checked against the full merge: when it says so, the merge finds nothing new and drops nothing. */
