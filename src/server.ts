@@ -18,6 +18,9 @@ import { KeyRepository } from './store/keyRepository.js';
 import { StatsRepository } from './store/statsRepository.js';
 import { TokenRepository } from './store/tokenRepository.js';
 import { LookupService } from './services/lookupService.js';
+import { CertService } from './services/certService.js';
+import { VksService } from './services/vksService.js';
+import { AddressQueries } from './store/addressQueries.js';
 import { openMigratedDatabase } from './store/migrate.js';
 
 /** The key limits a configuration sets. */
@@ -67,7 +70,10 @@ export async function startServer(config: Config, logger: Logger, version: strin
     limits: keyLimits(config), onOutcome, onWritten: (change) => lookupCache.invalidate(change),
   });
   const access = { tokens: new AccessService(new TokenRepository(database.db)), pushPolicy: config.PUSH_POLICY, lookupPolicy: config.LOOKUP_POLICY, publicUrl: config.PUBLIC_URL };
-  const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
+  const keyQueries = new KeyQueries(database.db);
+  const lookups = new LookupService(keyQueries, new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
+  const certs = new CertService(keyQueries, new AddressQueries(database.db), { maxResults: config.MAX_RESULTS, pushPolicy: config.PUSH_POLICY });
+  const vks = new VksService(keys, keyQueries, certs, config.PUSH_POLICY);
   const separateMetrics = config.METRICS_PORT !== undefined;
   const rateLimiter = config.RATE_LIMIT === 'on'
     ? new RateLimiter({
@@ -76,7 +82,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     })
     : undefined;
   const app = createApp({
-    keys, lookups, lookupCache, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
+    keys, lookups, certs, vks, wkdDomains: new Set(config.WKD_DOMAINS), lookupCache, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
     metrics, serveMetrics: !separateMetrics, access, rateLimiter,
   });
   // With LOOKUP_POLICY=token every lookup needs its token checked: all go through the app.

@@ -3,11 +3,14 @@ import { type Cert, type KeyMaterial, type SigInfo, SigType } from './certificat
 import { isSelfIssued } from './merge.js';
 import { Tag, keyIdOf } from './packets.js';
 import { userIdWords } from './userIdWords.js';
+import { wkdHashOfAddress } from '../formats/wkdHash.js';
 
 export interface DerivedUserId {
   /** Decoded text (invalid UTF-8 replaced); the packet keeps the original bytes. */
   text: string;
   email: string | null;
+  /** Web Key Directory hash of the address's local part (as gpg computes it, from the address as written). */
+  wkdHash: string | null;
   /** The distinct words of the text, as word searches match them (userIdWords). */
   words: string[];
   created: number;
@@ -68,9 +71,11 @@ export function deriveKey(cert: Cert): DerivedKey {
     // PostgreSQL text cannot hold NUL; the packet keeps the original bytes.
     userIdSignatures.push(u.sigs.map(signatureFact));
     const text = utf8.decode(u.packet.body).replace(/\u0000/g, '\uFFFD');
+    const address = addressOf(text);
     userIds.push({
       text,
-      email: emailOf(text),
+      email: address?.toLowerCase() ?? null,
+      wkdHash: address === null ? null : wkdHashOfAddress(address),
       words: userIdWords(text),
       created: cert_?.created ?? last?.created ?? primary.created,
       expires: cert_?.signatureExpirationTime ? cert_.created + cert_.signatureExpirationTime : null,
@@ -129,7 +134,12 @@ const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
 
 /** The e-mail address of a user ID, normalised to lower case: the last <...> part, or the whole ID. */
 export function emailOf(userId: string): string | null {
+  return addressOf(userId)?.toLowerCase() ?? null;
+}
+
+/** The e-mail address of a user ID as written (case kept). */
+function addressOf(userId: string): string | null {
   const bracketed = /<([^<>]*)>\s*$/.exec(userId) ?? /<([^<>]*@[^<>]*)>/.exec(userId);
   const candidate = (bracketed ? bracketed[1]! : userId).trim();
-  return EMAIL.test(candidate) ? candidate.toLowerCase() : null;
+  return EMAIL.test(candidate) ? candidate : null;
 }

@@ -19,6 +19,8 @@ export interface KeyFacts {
 export interface UserIdFacts {
   text: string;
   email: string | null;
+  /** WKD hash of the address's local part (z-base-32 of SHA-1), for Web Key Directory lookups. */
+  wkdHash: string | null;
   /** Distinct lower-cased words of the text, for word searches (computed at import). */
   words: string[];
   created: number;
@@ -110,9 +112,9 @@ export class KeyRepository {
         from ins, json_to_recordset(${identifiers}::json) as r(is_primary boolean, fingerprint text, long_id text,
           short_id text, algorithm smallint, bits integer, created bigint, expires bigint, revoked boolean)
       ), user_ids as (
-        insert into user_ids (key_row, position, uid, email, words, created, expires, revoked, is_primary)
-        select ins.id, r.position, r.uid, r.email, r.words, r.created, r.expires, r.revoked, r.is_primary
-        from ins, json_to_recordset(${userIds}::json) as r(position integer, uid text, email text, words text[],
+        insert into user_ids (key_row, position, uid, email, wkd_hash, words, created, expires, revoked, is_primary)
+        select ins.id, r.position, r.uid, r.email, r.wkd_hash, r.words, r.created, r.expires, r.revoked, r.is_primary
+        from ins, json_to_recordset(${userIds}::json) as r(position integer, uid text, email text, wkd_hash text, words text[],
           created bigint, expires bigint, revoked boolean, is_primary boolean)
       ), counted as (
         insert into key_stats_hourly (hour, inserted, updated)
@@ -313,6 +315,7 @@ function factRows(row: string, record: KeyRecord): { identifiers: Insertable<Key
       position,
       uid: u.text,
       email: u.email && u.email.length <= MAX_INDEXED_EMAIL ? u.email : null,
+      wkd_hash: u.email && u.email.length <= MAX_INDEXED_EMAIL ? u.wkdHash : null,
       words: u.words,
       created: u.created,
       expires: u.expires,

@@ -1,0 +1,99 @@
+// Read side of the address-based APIs (Web Key Directory, VKS by-email): the keys an e-mail address names, the
+// addresses a key was pushed for with an access token, and the fingerprint prefixes of keys changed in a day.
+import { sql, type Kysely, type SqlBool } from 'kysely';
+import type { Database } from './database.js';
+import { toBytes } from './keyQueries.js';
+
+/** An address (lower-case) or, as WKD URLs name it, the hash of its local part and its domain (lower-case). */
+export type AddressMatch = { email: string } | { wkdHash: string; domain: string };
+
+export interface AddressKey {
+  fingerprint: string;
+  version: number;
+  packets: Uint8Array;
+  /** The key's addresses (lower-case) that the match named. */
+  emails: string[];
+}
+
+export interface AddressKeyOptions {
+  versions: number[];
+  /** Unix seconds: keys and user IDs expired by then are left out. */
+  now: number;
+  /**
+   * Only keys pushed, for this address, with an access token of it that is still active (the audit log's
+   * token rows): with PUSH_POLICY=token, that is what vouches for the address.
+   */
+  tokenVouched: boolean;
+  limit: number;
+}
+
+type Db = Kysely<Database>;
+
+export class AddressQueries {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Keys with a live user ID (not revoked, not expired) of the address, themselves neither revoked nor expired:
+   * newest first. Served by the e-mail and WKD-hash indexes of user_ids.
+   */
+  async keysForAddress(match: AddressMatch, options: AddressKeyOptions): Promise<AddressKey[]> {
+    const rows = await this.db
+      .selectFrom('user_ids as u')
+      .innerJoin('keys as k', 'k.id', 'u.key_row')
+      .select(['k.id', 'k.fingerprint', 'k.version', 'k.packets', 'k.created', 'u.email'])
+      .$if('email' in match, (qb) => qb.where('u.email', '=', (match as { email: string }).email))
+      .$if('wkdHash' in match, (qb) => qb
+        .where('u.wkd_hash', '=', (match as { wkdHash: string }).wkdHash)
+        .where(sql<SqlBool>`substr(u.email, strpos(u.email, '@') + 1) = ${(match as { domain: string }).domain}`))
+      .where('u.revoked', '=', false)
+      .where((eb) => eb.or([eb('u.expires', 'is', null), eb('u.expires', '>', options.now)]))
+      .where('k.revoked', '=', false)
+      .where((eb) => eb.or([eb('k.expires', 'is', null), eb('k.expires', '>', options.now)]))
+      .where('k.version', 'in', options.versions)
+      .$if(options.tokenVouched, (qb) => qb.where(sql<SqlBool>`exists (
+        select 1 from push_audit a join access_tokens t on t.id = a.token_id
+        where a.fingerprint = k.fingerprint and a.outcome <> 'refused' and t.revoked_at is null and t.email = u.email)`))
+      .orderBy('k.created', 'desc')
+      .orderBy('k.id')
+      .execute();
+    const keys = new Map<string, AddressKey>();
+    for (const row of rows) {
+      const found = keys.get(row.fingerprint);
+      if (found) {
+        if (row.email && !found.emails.includes(row.email)) found.emails.push(row.email);
+        continue;
+      }
+      if (keys.size >= options.limit) continue;
+      keys.set(row.fingerprint, { fingerprint: row.fingerprint, version: row.version, packets: toBytes(row.packets), emails: row.email ? [row.email] : [] });
+    }
+    return [...keys.values()];
+  }
+
+  /** The addresses (lower-case) a key was pushed for with an access token of that address still active. */
+  async tokenVouchedEmails(fingerprint: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('push_audit as a')
+      .innerJoin('access_tokens as t', 't.id', 'a.token_id')
+      .select('t.email')
+      .distinct()
+      .where('a.fingerprint', '=', fingerprint)
+      .where('a.outcome', '<>', 'refused')
+      .where('t.revoked_at', 'is', null)
+      .execute();
+    return rows.map((r) => r.email);
+  }
+
+  /** Lower-case 8-hex-digit prefixes of the fingerprints of keys last changed in [from, to), sorted, distinct. */
+  async changedPrefixes(from: Date, to: Date, versions: number[]): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('keys')
+      .select(sql<string>`lower(substr(fingerprint, 1, 8))`.as('prefix'))
+      .distinct()
+      .where('last_changed', '>=', from)
+      .where('last_changed', '<', to)
+      .where('version', 'in', versions)
+      .orderBy('prefix')
+      .execute();
+    return rows.map((r) => r.prefix);
+  }
+}
