@@ -39,6 +39,10 @@ export function keyForAddress(stored: Uint8Array, matches: (email: string) => bo
         keep = 'all';
         out.push(packet);
         break;
+      case Tag.trust:
+      case Tag.marker:
+      case Tag.padding:
+        break; // never part of a key's meaning (and never stored): left out, the component goes on
       default:
         keep = 'none'; // photo IDs, and anything else, with their signatures
     }
