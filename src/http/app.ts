@@ -121,7 +121,7 @@ export function requestLog(logger: Logger) {
       logRequest(logger, {
         requestId: ctx.state['requestId'],
         method: ctx.method,
-        path: ctx.path,
+        path: loggedPath(ctx),
         op: typeof ctx.query['op'] === 'string' ? ctx.query['op'] : undefined,
         search: ctx.state['search'],
         status: ctx.status,
@@ -131,6 +131,15 @@ export function requestLog(logger: Logger) {
       });
     }
   };
+}
+
+/**
+ * The path as logged: a route with parameters by its pattern (`/vks/v1/by-email/:email`), since its parameters
+ * are searches (addresses, user IDs), which the log never holds; any other path as asked.
+ */
+function loggedPath(ctx: Context): string {
+  const pattern = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  return typeof pattern === 'string' && pattern.includes(':') ? pattern : ctx.path;
 }
 
 export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => boolean) {

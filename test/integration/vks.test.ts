@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writePackets } from '../../src/openpgp/packets.js';
 import { armoredPackets, fetchText, pushKeys } from '../helpers/hkp.js';
 import { makeKey, packetSet, type TestKey } from '../helpers/keys.js';
-import { backends, startTestServer, type TestServer } from '../helpers/server.js';
+import { backends, capturingLogger, startTestServer, type TestServer } from '../helpers/server.js';
 import { makeV6Key } from '../helpers/v6.js';
 
 function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -14,9 +14,10 @@ describe.each(backends)('VKS v1 on %s', (backend) => {
   let server: TestServer;
   let vera: TestKey;
   let six: TestKey;
+  const logLines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
+    server = await startTestServer(backend, {}, capturingLogger(logLines));
     vera = await makeKey([{ name: 'Vera', email: 'vera@vks.example' }]);
     six = await makeV6Key([{ name: 'Six', email: 'six@vks.example' }]);
     expect((await pushKeys(server.url, vera.armored)).status).toBe(200);
@@ -106,5 +107,13 @@ describe.each(backends)('VKS v1 on %s', (backend) => {
     }
     // Nothing of the refused two-key upload was stored.
     expect((await fetchText(`${server.url}/vks/v1/by-email/other@vks.example`)).status).toBe(404);
+  });
+
+  it('logs address lookups by their route, never the address', async () => {
+    expect((await fetchText(`${server.url}/vks/v1/by-email/vera@vks.example`)).status).toBe(200);
+    expect((await fetchText(`${server.url}/pks/v2/index/vera@vks.example`)).status).toBe(200);
+    const requests = logLines.filter((l) => l['msg'] === 'request');
+    expect(requests.map((l) => l['path'])).toEqual(expect.arrayContaining(['/vks/v1/by-email/:email', '/pks/v2/index/:identity']));
+    expect(JSON.stringify(logLines)).not.toContain('vera@vks.example');
   });
 });
