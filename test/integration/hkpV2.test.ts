@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPackets, writePackets } from '../../src/openpgp/packets.js';
 import { fetchText, lookup, pushKeys } from '../helpers/hkp.js';
-import { makeKey, packetSet, type TestKey } from '../helpers/keys.js';
+import { makeKey, packetSet, withUserIds, type TestKey } from '../helpers/keys.js';
+import { Tag } from '../../src/openpgp/packets.js';
 import { backends, startTestServer, type TestServer } from '../helpers/server.js';
 import { makeV6Key } from '../helpers/v6.js';
 
@@ -124,6 +125,23 @@ describe.each(backends)('HKP v2 on %s', (backend) => {
     expect((await getBytes(`${server.url}/pks/v2/certs/by-identity/carol@v2.example`)).status).toBe(200);
     // v6 keys stay off the legacy path.
     expect((await lookup(server.url, { op: 'get', options: 'mr', search: 'carol@v2.example' })).status).toBe(404);
+  });
+
+  it('validates and merges v6 keys like v4 ones: a new user ID merges in, a forged one is dropped', async () => {
+    const more = await withUserIds(six, [{ name: 'Sixtine', email: 'Sixtine@v2.example' }, { name: 'Sixtine', email: 'sixtine@new.example' }]);
+    const merged = await fetchText(`${server.url}/pks/v2/certs`, { method: 'POST', headers: { 'content-type': 'application/pgp-keys' }, body: more.armored });
+    expect(merged.json.updated).toEqual([{ version: 6, fingerprint: six.fingerprint.toLowerCase() }]);
+    const served = readPackets((await getBytes(`${server.url}/pks/v2/certs/by-identity/sixtine@new.example`)).bytes);
+    expect(served.filter((p) => p.tag === Tag.userId).map((p) => new TextDecoder().decode(p.body)).sort())
+      .toEqual(['Sixtine <Sixtine@v2.example>', 'Sixtine <sixtine@new.example>']);
+    // A user ID carrying the signature of another user ID does not verify: dropped and said so, never stored.
+    const at = six.packets.findIndex((p) => p.tag === Tag.userId);
+    const forged = [six.packets[0]!, { tag: Tag.userId, body: new TextEncoder().encode('Mallory <mallory@v2.example>') }, six.packets[at + 1]!];
+    expect(forged[2]!.tag).toBe(Tag.signature);
+    const res = await fetchText(`${server.url}/pks/v2/certs`, { method: 'POST', headers: { 'content-type': 'application/pgp' }, body: new Uint8Array(writePackets(forged)) });
+    expect(res.status).toBe(200);
+    expect(res.json.ignored).toEqual([{ version: 6, fingerprint: six.fingerprint.toLowerCase(), comment: expect.stringContaining('Mallory') }]);
+    expect((await fetchText(`${server.url}/pks/v2/certs/by-identity/mallory@v2.example`)).status).toBe(404);
   });
 
   it('answers unusable pushes with 4xx, CORS and each key listed as invalid', async () => {
