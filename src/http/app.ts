@@ -88,6 +88,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(async (ctx, next) => {
     await next();
     if (ctx.status === 404 && ctx.body === undefined) throw new AppError(404, 'not_found', `no such resource: ${ctx.path}`);
+    if (ctx.status === 405) throw new AppError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`);
   });
   app.use(preflight);
   app.use(router.routes());

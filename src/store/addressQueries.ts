@@ -34,39 +34,53 @@ export class AddressQueries {
 
   /**
    * Keys with a live user ID (not revoked, not expired) of the address, themselves neither revoked nor expired:
-   * newest first. Served by the e-mail and WKD-hash indexes of user_ids.
+   * newest first, at most `limit`. Served by the e-mail and WKD-hash indexes of user_ids.
    */
   async keysForAddress(match: AddressMatch, options: AddressKeyOptions): Promise<AddressKey[]> {
-    const rows = await this.db
+    const keys = await this.db
+      .selectFrom('keys as k')
+      .select(['k.id', 'k.fingerprint', 'k.version', 'k.packets'])
+      .where((eb) => eb.exists(this.liveUserIds(match, options).select(sql`1`.as('one')).where(sql<SqlBool>`u.key_row = k.id`)))
+      .where('k.revoked', '=', false)
+      .where((eb) => eb.or([eb('k.expires', 'is', null), eb('k.expires', '>', options.now)]))
+      .where('k.version', 'in', options.versions)
+      .orderBy('k.created', 'desc')
+      .orderBy('k.id')
+      .limit(options.limit)
+      .execute();
+    if (keys.length === 0) return [];
+    // Which of each key's addresses the match named: the one asked for, or those with the hash in the domain.
+    const emails = 'email' in match
+      ? new Map(keys.map((k) => [String(k.id), [match.email]]))
+      : await this.matchedEmails(keys.map((k) => k.id), match, options);
+    return keys.map((k) => ({ fingerprint: k.fingerprint, version: k.version, packets: toBytes(k.packets), emails: emails.get(String(k.id)) ?? [] }));
+  }
+
+  /** User IDs the match names that are neither revoked nor expired (and vouched for, when that is asked). */
+  private liveUserIds(match: AddressMatch, options: AddressKeyOptions) {
+    return this.db
       .selectFrom('user_ids as u')
-      .innerJoin('keys as k', 'k.id', 'u.key_row')
-      .select(['k.id', 'k.fingerprint', 'k.version', 'k.packets', 'k.created', 'u.email'])
       .$if('email' in match, (qb) => qb.where('u.email', '=', (match as { email: string }).email))
       .$if('wkdHash' in match, (qb) => qb
         .where('u.wkd_hash', '=', (match as { wkdHash: string }).wkdHash)
         .where(sql<SqlBool>`substr(u.email, strpos(u.email, '@') + 1) = ${(match as { domain: string }).domain}`))
       .where('u.revoked', '=', false)
       .where((eb) => eb.or([eb('u.expires', 'is', null), eb('u.expires', '>', options.now)]))
-      .where('k.revoked', '=', false)
-      .where((eb) => eb.or([eb('k.expires', 'is', null), eb('k.expires', '>', options.now)]))
-      .where('k.version', 'in', options.versions)
       .$if(options.tokenVouched, (qb) => qb.where(sql<SqlBool>`exists (
         select 1 from push_audit a join access_tokens t on t.id = a.token_id
-        where a.fingerprint = k.fingerprint and a.outcome <> 'refused' and t.revoked_at is null and t.email = u.email)`))
-      .orderBy('k.created', 'desc')
-      .orderBy('k.id')
-      .execute();
-    const keys = new Map<string, AddressKey>();
+        where a.fingerprint = (select fingerprint from keys where keys.id = u.key_row)
+          and a.outcome <> 'refused' and t.revoked_at is null and t.email = u.email)`));
+  }
+
+  private async matchedEmails(keyRows: string[], match: AddressMatch, options: AddressKeyOptions): Promise<Map<string, string[]>> {
+    const rows = await this.liveUserIds(match, options).select(['u.key_row', 'u.email']).where('u.key_row', 'in', keyRows).execute();
+    const emails = new Map<string, string[]>();
     for (const row of rows) {
-      const found = keys.get(row.fingerprint);
-      if (found) {
-        if (row.email && !found.emails.includes(row.email)) found.emails.push(row.email);
-        continue;
-      }
-      if (keys.size >= options.limit) continue;
-      keys.set(row.fingerprint, { fingerprint: row.fingerprint, version: row.version, packets: toBytes(row.packets), emails: row.email ? [row.email] : [] });
+      const list = emails.get(String(row.key_row)) ?? [];
+      if (row.email && !list.includes(row.email)) list.push(row.email);
+      emails.set(String(row.key_row), list);
     }
-    return [...keys.values()];
+    return emails;
   }
 
   /** The addresses (lower-case) a key was pushed for with an access token of that address still active. */
