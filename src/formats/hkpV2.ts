@@ -84,9 +84,10 @@ interface V2PushItem {
 
 /**
  * `POST /pks/v2/certs`: `{inserted, updated, ignored, invalid}`, each a list of `{version, fingerprint, comment?}`
- * (unchanged keys are ignored; a refused key's comment says why; an accepted key's, what was dropped from it).
+ * (unchanged keys are ignored; a refused key's comment says why; an accepted key's, what was dropped from it),
+ * and the error when the push was refused as a whole.
  */
-export function formatV2PushSummary(o: V2PushOutcome): string {
+export function formatV2PushSummary(o: V2PushOutcome, error?: { code: number; message: string }): string {
   const droppedBy = new Map<string, string[]>();
   for (const d of o.dropped) droppedBy.set(d.fingerprint, [...(droppedBy.get(d.fingerprint) ?? []), `${d.component}: ${d.reason}`]);
   const accepted = (fingerprint: string): V2PushItem => {
@@ -104,5 +105,6 @@ export function formatV2PushSummary(o: V2PushOutcome): string {
     invalid: o.rejected.map((r): V2PushItem => (r.fingerprint
       ? { version: versionOfFingerprint(r.fingerprint), fingerprint: r.fingerprint.toLowerCase(), comment: r.reason }
       : { comment: r.reason })),
+    ...(error ? { error } : {}),
   });
 }

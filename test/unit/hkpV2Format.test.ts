@@ -53,4 +53,9 @@ describe('HKP v2 formats', () => {
       invalid: [{ version: 6, fingerprint: '2'.repeat(64), comment: 'no user ID' }, { comment: 'malformed OpenPGP data' }],
     });
   });
+
+  it('adds the error of a push refused as a whole', () => {
+    const refused = JSON.parse(formatV2PushSummary({ inserted: [], updated: [], unchanged: [], rejected: [{ reason: 'x' }], dropped: [] }, { code: 422, message: 'no usable key' }));
+    expect(refused).toEqual({ inserted: [], updated: [], ignored: [], invalid: [{ comment: 'x' }], error: { code: 422, message: 'no usable key' } });
+  });
 });

@@ -84,8 +84,7 @@ function pushHandler(keys: KeyService, maxBodyBytes: number, pushPolicy: AccessP
       const rejected = e instanceof AppError ? (e.details?.['rejected'] as { fingerprint?: string; reason: string }[] | undefined) : undefined;
       if (!(e instanceof AppError) || !rejected) throw e;
       ctx.status = e.status;
-      const summary = JSON.parse(formatV2PushSummary({ inserted: [], updated: [], unchanged: [], rejected, dropped: [] })) as object;
-      ctx.body = JSON.stringify({ ...summary, error: { code: e.status, message: e.message } });
+      ctx.body = formatV2PushSummary({ inserted: [], updated: [], unchanged: [], rejected, dropped: [] }, { code: e.status, message: e.message });
     }
   };
 }
