@@ -2,6 +2,8 @@
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
+// A DNS name of at least two labels (letters, digits, hyphens; no leading or trailing hyphen in a label).
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const schema = z.object({
   /** Plain HTTP (HKP) port; `off` serves HTTPS only (needs TLS_CERT_FILE). */
@@ -52,6 +54,9 @@ const schema = z.object({
   // Access control (README "Access control"): who needs a token to push, to look up.
   PUSH_POLICY: z.enum(['open', 'token']).default('open'),
   LOOKUP_POLICY: z.enum(['open', 'token']).default('open'),
+  /** Domains whose Web Key Directory this server answers (docs/apis.md), comma-separated; empty = none. */
+  WKD_DOMAINS: z.string().default('').transform((v) => v.split(',').map((s) => s.trim().toLowerCase().replace(/\.$/, '')).filter((s) => s.length > 0))
+    .refine((list) => list.every((d) => DOMAIN.test(d)), 'must be comma-separated domain names, e.g. example.org,example.net'),
   /** External base URL named by Singularity's remote configuration document; unset = from the request's Host. */
   PUBLIC_URL: z.string().url().refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL')
     .transform((u) => u.replace(/\/+$/, '')).optional(),

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'unusable_key'
   | 'unsupported_op'
   | 'unsupported_media_type'
+  | 'method_not_allowed'
   | 'unavailable'
   | 'identity_provider_unavailable'
   | 'rate_limited'

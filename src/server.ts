@@ -19,6 +19,9 @@ import { KeyRepository } from './store/keyRepository.js';
 import { StatsRepository } from './store/statsRepository.js';
 import { TokenRepository } from './store/tokenRepository.js';
 import { LookupService } from './services/lookupService.js';
+import { CertService } from './services/certService.js';
+import { VksService } from './services/vksService.js';
+import { AddressQueries } from './store/addressQueries.js';
 import { openMigratedDatabase } from './store/migrate.js';
 import { loadCertificatePair, type CertificatePair } from './tls/certificates.js';
 import { CertificateReloader, type ReloadOutcome } from './tls/certificateReloader.js';
@@ -110,7 +113,10 @@ export async function startServer(config: Config, logger: Logger, version: strin
     publicUrl: config.PUBLIC_URL,
     tokensHelp: { helpText: config.TOKENS_HELP_TEXT, helpUrl: config.TOKENS_HELP_URL, providerIssuer: config.TOKEN_ISSUER },
   };
-  const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
+  const keyQueries = new KeyQueries(database.db);
+  const lookups = new LookupService(keyQueries, new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
+  const certs = new CertService(keyQueries, new AddressQueries(database.db), { maxResults: config.MAX_RESULTS, pushPolicy: config.PUSH_POLICY });
+  const vks = new VksService(keys, keyQueries, certs, config.PUSH_POLICY);
   const separateMetrics = config.METRICS_PORT !== undefined;
   const rateLimiter = config.RATE_LIMIT === 'on'
     ? new RateLimiter({
@@ -119,7 +125,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     })
     : undefined;
   const app = createApp({
-    keys, lookups, lookupCache, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
+    keys, lookups, certs, vks, wkdDomains: new Set(config.WKD_DOMAINS), lookupCache, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
     metrics, serveMetrics: !separateMetrics, access, rateLimiter,
   });
   // With LOOKUP_POLICY=token every lookup needs its token checked: all go through the app.

@@ -7,6 +7,8 @@ import { renderSearchForm } from '../formats/html.js';
 import type { Metrics } from '../metrics.js';
 import type { KeyService } from '../services/keyService.js';
 import type { LookupService } from '../services/lookupService.js';
+import type { CertService } from '../services/certService.js';
+import type { VksService } from '../services/vksService.js';
 import { loginCheck, lookupAccess, pushAccess, type AccessSettings } from './auth.js';
 import { addHandler } from './hkp/add.js';
 import { rateLimit, type RateLimiter } from './rateLimit.js';
@@ -16,11 +18,19 @@ import { registerRemoteEndpoint } from './remoteEndpoint.js';
 import { metricsHandler } from './metricsRoute.js';
 import { requestId } from './requestId.js';
 import { requestMetrics } from './requestMetrics.js';
+import { registerHkpV2 } from './v2/routes.js';
+import { registerVks } from './vks/routes.js';
+import { registerWkd } from './wkd/routes.js';
 import { commonHeaders, errorJson, errorLogFields, logRequest } from './requestOutcome.js';
 
 export interface AppDependencies {
   keys: KeyService;
   lookups: LookupService;
+  /** Lookups of HKP v2, VKS and Web Key Directory (v6 keys included). */
+  certs: CertService;
+  vks: VksService;
+  /** Domains whose Web Key Directory is served (WKD_DOMAINS), lower-case. */
+  wkdDomains: ReadonlySet<string>;
   /** Answers of op=get/index kept until a write touches them. */
   lookupCache: LookupCache;
   logger: Logger;
@@ -54,6 +64,10 @@ export function createApp(deps: AppDependencies): Koa {
   router.post('/pks/add', pushAccess(deps.access), addHandler(deps.keys, deps.maxBodyBytes, deps.access.pushPolicy));
   router.get('/pks/lookup', lookupAccess(deps.access), lookupHandler(deps.lookups, deps.lookupCache));
   registerRemoteEndpoint(router, deps.access);
+  const lookupCheck = lookupAccess(deps.access);
+  registerHkpV2(router, { certs: deps.certs, keys: deps.keys, access: deps.access, maxBodyBytes: deps.maxBodyBytes, lookupAccess: lookupCheck });
+  registerVks(router, { certs: deps.certs, vks: deps.vks, access: deps.access, maxBodyBytes: deps.maxBodyBytes, lookupAccess: lookupCheck });
+  registerWkd(router, { certs: deps.certs, domains: deps.wkdDomains, lookupAccess: lookupCheck });
   router.get('/', loginCheck(deps.access), (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = renderSearchForm({ host: ctx.host });
@@ -70,12 +84,31 @@ export function createApp(deps: AppDependencies): Koa {
       throw new AppError(503, 'unavailable', 'database is not answering');
     }
   });
+  // Around the router, so that what allowedMethods answers (OPTIONS, 405 with Allow) is not taken for a 404.
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) throw new AppError(404, 'not_found', `no such resource: ${ctx.path}`);
+    if (ctx.status === 405) throw new AppError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`);
+  });
+  app.use(preflight);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: false }));
-  app.use(async (ctx) => {
-    if (ctx.status === 404 && ctx.body === undefined) throw new AppError(404, 'not_found', `no such resource: ${ctx.path}`);
-  });
   return app;
+}
+
+/**
+ * OPTIONS (a browser's preflight) is answered by the router with the path's methods in Allow; a preflight also
+ * needs them, and the headers a page may send, in Access-Control-* headers (the origin is in commonHeaders).
+ */
+async function preflight(ctx: Context, next: Next): Promise<void> {
+  await next();
+  if (ctx.method !== 'OPTIONS') return;
+  const allow = ctx.response.get('Allow');
+  if (allow) {
+    ctx.set('Access-Control-Allow-Methods', allow);
+    ctx.set('Access-Control-Allow-Headers', 'Content-Type, Authorization, Accept');
+    ctx.set('Access-Control-Max-Age', '86400');
+  }
 }
 
 /** The request log line (requestOutcome.ts) of every request through the app. */
@@ -89,7 +122,7 @@ export function requestLog(logger: Logger) {
       logRequest(logger, {
         requestId: ctx.state['requestId'],
         method: ctx.method,
-        path: ctx.path,
+        path: loggedPath(ctx),
         op: typeof ctx.query['op'] === 'string' ? ctx.query['op'] : undefined,
         search: ctx.state['search'],
         status: ctx.status,
@@ -99,6 +132,15 @@ export function requestLog(logger: Logger) {
       });
     }
   };
+}
+
+/**
+ * The path as logged: a route with parameters by its pattern (`/vks/v1/by-email/:email`), since its parameters
+ * are searches (addresses, user IDs), which the log never holds; any other path as asked.
+ */
+function loggedPath(ctx: Context): string {
+  const pattern = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  return typeof pattern === 'string' && pattern.includes(':') ? pattern : ctx.path;
 }
 
 export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => boolean) {

@@ -90,7 +90,7 @@ export async function extractKeyText(ctx: Context, body: Buffer): Promise<string
     }
     return new Uint8Array(await field.arrayBuffer());
   }
-  if (type === 'application/pgp-keys' || type === 'application/octet-stream' || type === 'text/plain') {
+  if (type === 'application/pgp-keys' || type === 'application/pgp' || type === 'application/octet-stream' || type === 'text/plain') {
     if (body.length === 0) throw new AppError(400, 'no_key_data', 'request body is empty');
     return new Uint8Array(body);
   }

@@ -67,9 +67,18 @@ function normalize(address: string): string {
 
 export function routeClassOf(ctx: Context): RouteClass | null {
   if (ctx.path === '/pks/add') return 'add';
-  if (ctx.path !== '/pks/lookup') return null;
+  if (ctx.path !== '/pks/lookup') return modernRouteClass(ctx);
   const op = typeof ctx.query['op'] === 'string' ? ctx.query['op'].toLowerCase() : '';
   return op === 'get' ? 'get' : 'search';
+}
+
+/** HKP v2, VKS and WKD: pushes as /pks/add, the index as searches, the other key fetches as op=get. */
+function modernRouteClass(ctx: Context): RouteClass | null {
+  const path = ctx.path;
+  if (!path.startsWith('/pks/v2/') && !path.startsWith('/vks/') && !path.startsWith('/.well-known/openpgpkey/')) return null;
+  if (ctx.method === 'OPTIONS') return null;
+  if (ctx.method === 'POST') return 'add';
+  return path.startsWith('/pks/v2/index/') || path.startsWith('/pks/v2/prefixlog/') ? 'search' : 'get';
 }
 
 export function rateLimit(limiter: RateLimiter) {

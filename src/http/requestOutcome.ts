@@ -23,6 +23,9 @@ export function logRequest(logger: Logger, fields: RequestLogFields): void {
   logger.info({ ...rest, ms: Math.round(ms * 10) / 10 }, 'request');
 }
 
+// HKP (legacy and v2), VKS and Web Key Directory are read by web pages of any origin (OpenPGP.js, Mailvelope).
+const CORS_PREFIXES = ['/pks/', '/vks/', '/.well-known/openpgpkey/'];
+
 /**
  * Headers every answer carries, whichever path produced it: HKP lookups and pushes may be called from any web
  * page (CORS), and answers echo client text (searches, user IDs) inside JSON and text, so a browser must never
@@ -30,7 +33,7 @@ export function logRequest(logger: Logger, fields: RequestLogFields): void {
  */
 export function commonHeaders(path: string): [string, string][] {
   const headers: [string, string][] = [['X-Content-Type-Options', 'nosniff']];
-  if (path.startsWith('/pks/')) headers.unshift(['Access-Control-Allow-Origin', '*']);
+  if (CORS_PREFIXES.some((prefix) => path.startsWith(prefix))) headers.unshift(['Access-Control-Allow-Origin', '*']);
   return headers;
 }
 

@@ -3,6 +3,7 @@ import { type Cert, type KeyMaterial, type SigInfo, SigType } from './certificat
 import { isSelfIssued } from './merge.js';
 import { Tag, keyIdOf } from './packets.js';
 import { userIdWords } from './userIdWords.js';
+import { wkdHashOfAddress } from '../formats/wkdHash.js';
 
 export interface DerivedUserId {
   /** Decoded text (invalid UTF-8 replaced); the packet keeps the original bytes. */
@@ -10,6 +11,8 @@ export interface DerivedUserId {
   email: string | null;
   /** What stands between `<` and `>` (an e-mail address or an account name), normalised (identityOf). */
   identity: string | null;
+  /** Web Key Directory hash of the address's local part (as gpg computes it, from the address as written). */
+  wkdHash: string | null;
   /** The distinct words of the text, as word searches match them (userIdWords). */
   words: string[];
   created: number;
@@ -70,10 +73,12 @@ export function deriveKey(cert: Cert): DerivedKey {
     // PostgreSQL text cannot hold NUL; the packet keeps the original bytes.
     userIdSignatures.push(u.sigs.map(signatureFact));
     const text = utf8.decode(u.packet.body).replace(/\u0000/g, '\uFFFD');
+    const address = addressOf(text);
     userIds.push({
       text,
-      email: emailOf(text),
+      email: address?.toLowerCase() ?? null,
       identity: identityOf(text),
+      wkdHash: address === null ? null : wkdHashOfAddress(address),
       words: userIdWords(text),
       created: cert_?.created ?? last?.created ?? primary.created,
       expires: cert_?.signatureExpirationTime ? cert_.created + cert_.signatureExpirationTime : null,
@@ -132,9 +137,14 @@ const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
 
 /** The e-mail address of a user ID, normalised to lower case: the last <...> part, or the whole ID. */
 export function emailOf(userId: string): string | null {
+  return addressOf(userId)?.toLowerCase() ?? null;
+}
+
+/** The e-mail address of a user ID as written (case kept). */
+function addressOf(userId: string): string | null {
   const bracketed = /<([^<>]*)>\s*$/.exec(userId) ?? /<([^<>]*@[^<>]*)>/.exec(userId);
   const candidate = (bracketed ? bracketed[1]! : userId).trim();
-  return EMAIL.test(candidate) ? candidate.toLowerCase() : null;
+  return EMAIL.test(candidate) ? candidate : null;
 }
 
 /** Longest identity kept (an e-mail address has at most 254 characters; account names are shorter). */

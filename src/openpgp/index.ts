@@ -14,6 +14,7 @@ export { deriveKey, emailOf, identityOf, isEmailIdentity, normalizeIdentity, MAX
 export { writePackets, readPackets, fingerprintOf, type Packet } from './packets.js';
 export { userIdWords } from './userIdWords.js';
 export { isStoredSubset, publicKeyFingerprint } from './storedSubset.js';
+export { keyForAddress } from './addressSubset.js';
 
 export interface KeyData {
   /** Each entry holds the packets of one transferable key. */

@@ -47,6 +47,8 @@ export interface UserIdsTable {
   email: string | null;
   /** The user ID's identity (e-mail address or account name, normal form), for identity searches. */
   identity: string | null;
+  /** WKD hash (z-base-32 of SHA-1) of the e-mail's local part, for Web Key Directory lookups; indexed. */
+  wkd_hash: string | null;
   /** Distinct lower-cased words of uid (text[]), for word searches; GIN-indexed. */
   words: string[];
   created: string | number;

@@ -22,6 +22,8 @@ export interface UserIdFacts {
   email: string | null;
   /** The identity (e-mail address or account name) in normal form, at most 254 characters (identityOf). */
   identity: string | null;
+  /** WKD hash of the address's local part (z-base-32 of SHA-1), for Web Key Directory lookups. */
+  wkdHash: string | null;
   /** Distinct lower-cased words of the text, for word searches (computed at import). */
   words: string[];
   created: number;
@@ -127,9 +129,9 @@ export class KeyRepository {
         from ins, json_to_recordset(${identifiers}::json) as r(is_primary boolean, fingerprint text, long_id text,
           short_id text, algorithm smallint, bits integer, created bigint, expires bigint, revoked boolean)
       ), user_ids as (
-        insert into user_ids (key_row, position, uid, email, identity, words, created, expires, revoked, is_primary)
-        select ins.id, r.position, r.uid, r.email, r.identity, r.words, r.created, r.expires, r.revoked, r.is_primary
-        from ins, json_to_recordset(${userIds}::json) as r(position integer, uid text, email text, identity text, words text[],
+        insert into user_ids (key_row, position, uid, email, identity, wkd_hash, words, created, expires, revoked, is_primary)
+        select ins.id, r.position, r.uid, r.email, r.identity, r.wkd_hash, r.words, r.created, r.expires, r.revoked, r.is_primary
+        from ins, json_to_recordset(${userIds}::json) as r(position integer, uid text, email text, identity text, wkd_hash text, words text[],
           created bigint, expires bigint, revoked boolean, is_primary boolean)
       ), counted as (
         insert into key_stats_hourly (hour, inserted, updated)
@@ -407,6 +409,7 @@ function factRows(row: string, record: KeyRecord): { identifiers: Insertable<Key
       uid: u.text,
       email: u.email && u.email.length <= MAX_INDEXED_EMAIL ? u.email : null,
       identity: u.identity,
+      wkd_hash: u.email && u.email.length <= MAX_INDEXED_EMAIL ? u.wkdHash : null,
       words: u.words,
       created: u.created,
       expires: u.expires,

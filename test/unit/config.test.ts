@@ -221,4 +221,12 @@ describe('loadConfig', () => {
       }
     });
   });
+
+  it('reads WKD_DOMAINS as lower-case domain names, none by default, and refuses anything else', () => {
+    expect(loadConfig({}).WKD_DOMAINS).toEqual([]);
+    expect(loadConfig({ WKD_DOMAINS: ' Example.ORG, mail.example.net. ,' }).WKD_DOMAINS).toEqual(['example.org', 'mail.example.net']);
+    for (const bad of ['localhost', 'exa mple.org', 'https://example.org', 'example.org/x', '-x.example', 'a..b']) {
+      expect(configError({ WKD_DOMAINS: bad }).message, bad).toContain('WKD_DOMAINS');
+    }
+  });
 });

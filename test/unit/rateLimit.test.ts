@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter } from '../../src/http/rateLimit.js';
+import type { Context } from 'koa';
+import { RateLimiter, routeClassOf } from '../../src/http/rateLimit.js';
 
 function limiter(trusted: string[] = []) {
   let now = 1_000_000;
@@ -37,5 +38,23 @@ describe('RateLimiter', () => {
     expect(l.clientAddress('127.0.0.1', '198.51.100.1')).toBe('198.51.100.1');
     expect(l.clientAddress('::ffff:127.0.0.1', 'spoofed, 198.51.100.1, 10.0.0.2')).toBe('198.51.100.1');
     expect(l.clientAddress('127.0.0.1', undefined)).toBe('127.0.0.1');
+  });
+});
+
+describe('routeClassOf', () => {
+  const ctx = (method: string, path: string, query: Record<string, string> = {}) => ({ method, path, query }) as unknown as Context;
+
+  it('counts the newer APIs\' pushes as pushes, their index and prefix log as searches, the rest as fetches', () => {
+    expect(routeClassOf(ctx('POST', '/pks/v2/certs'))).toBe('add');
+    expect(routeClassOf(ctx('POST', '/vks/v1/upload'))).toBe('add');
+    expect(routeClassOf(ctx('POST', '/vks/v1/request-verify'))).toBe('add');
+    expect(routeClassOf(ctx('GET', '/pks/v2/index/a@b'))).toBe('search');
+    expect(routeClassOf(ctx('GET', '/pks/v2/prefixlog/2026-01-01'))).toBe('search');
+    expect(routeClassOf(ctx('GET', '/pks/v2/certs/by-keyid/0123456789ABCDEF'))).toBe('get');
+    expect(routeClassOf(ctx('HEAD', '/vks/v1/by-email/a@b'))).toBe('get');
+    expect(routeClassOf(ctx('GET', '/.well-known/openpgpkey/hu/x'))).toBe('get');
+    expect(routeClassOf(ctx('OPTIONS', '/pks/v2/certs'))).toBeNull();
+    expect(routeClassOf(ctx('GET', '/version'))).toBeNull();
+    expect(routeClassOf(ctx('GET', '/pks/lookup', { op: 'index' }))).toBe('search');
   });
 });
