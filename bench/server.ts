@@ -42,7 +42,7 @@ export interface RunningKeystore {
  */
 export async function startKeystore(env: Record<string, string>): Promise<RunningKeystore> {
   const port = await freePort();
-  // As `npm start` and the Docker image start it (README "Memory"): V8's young generation and glibc's arenas capped.
+  // As `npm start` and the Docker image start it (docs/operations.md "Memory"): V8's young generation and glibc's arenas capped.
   const child = spawn(process.execPath, ['--max-semi-space-size=4', MAIN, 'serve'], {
     cwd: ROOT,
     env: {

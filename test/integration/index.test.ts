@@ -1,6 +1,6 @@
 // GET /pks/lookup op=index, op=vindex and op=stats against the real app on every store: the machine-readable
 // index as strict clients parse it (SingularityCE, OpenKeychain, GPGME), searches, flags, Sylabs pagination,
-// HTML pages for browsers, and the statistics document. Contract: shared/reference/hkp-clients.md §1-2.
+// HTML pages for browsers, and the statistics document. Contract: docs/hkp-clients.md.
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchText, pushKeys, type TextResponse } from '../helpers/hkp.js';
