@@ -1,9 +1,9 @@
 // Builds a running keystore from explicit settings: database, migrations, services, HTTP listeners, metrics.
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import type { KeyLimits } from './openpgp/index.js';
 import { RateLimiter } from './http/rateLimit.js';
 import { createApp } from './http/app.js';
+import { keyLimits } from './keyLimits.js';
 import { cachedLookupListener } from './http/hkp/cachedLookup.js';
 import { LookupCache } from './http/hkp/lookupCache.js';
 import { createMetricsApp } from './http/metricsApp.js';
@@ -19,20 +19,6 @@ import { StatsRepository } from './store/statsRepository.js';
 import { TokenRepository } from './store/tokenRepository.js';
 import { LookupService } from './services/lookupService.js';
 import { openMigratedDatabase } from './store/migrate.js';
-
-/** The key limits a configuration sets. */
-export function keyLimits(config: Config): KeyLimits {
-  return {
-    maxKeyBytes: config.MAX_KEY_BYTES,
-    maxPacketBytes: config.MAX_PACKET_BYTES,
-    maxUserIdBytes: config.MAX_USER_ID_BYTES,
-    maxUserIds: config.MAX_USER_IDS,
-    maxSubkeys: config.MAX_SUBKEYS,
-    maxSelfSignaturesPerComponent: config.MAX_SELF_SIGNATURES_PER_COMPONENT,
-    maxCertificationsPerUserId: config.MAX_CERTIFICATIONS_PER_USER_ID,
-    certificationPolicy: config.CERTIFICATION_POLICY,
-  };
-}
 
 export interface RunningServer {
   url: string;

@@ -1,24 +1,25 @@
 // keystore token create|list|revoke: access tokens for PUSH_POLICY=token / LOOKUP_POLICY=token.
 import type { Command } from 'commander';
-import type { Kysely } from 'kysely';
 import { AccessService, type NewToken, type TokenInfo } from '../services/accessService.js';
-import type { Database } from '../store/database.js';
+import type { DatabaseHandle } from '../store/database.js';
 import { TokenRepository } from '../store/tokenRepository.js';
 import { openMigratedDatabase, type CliContext } from './context.js';
 
-function accessService(db: Kysely<Database>): AccessService {
+type Db = DatabaseHandle['db'];
+
+function accessService(db: Db): AccessService {
   return new AccessService(new TokenRepository(db));
 }
 
-export function createToken(db: Kysely<Database>, email: string): Promise<NewToken> {
+export function createToken(db: Db, email: string): Promise<NewToken> {
   return accessService(db).create(email);
 }
 
-export function listTokens(db: Kysely<Database>): Promise<TokenInfo[]> {
+export function listTokens(db: Db): Promise<TokenInfo[]> {
   return accessService(db).list();
 }
 
-export function revokeToken(db: Kysely<Database>, id: string): Promise<TokenInfo> {
+export function revokeToken(db: Db, id: string): Promise<TokenInfo> {
   return accessService(db).revoke(id);
 }
 
@@ -52,7 +53,7 @@ function table(rows: string[][]): string[] {
 export function registerToken(program: Command, ctx: CliContext): void {
   const token = program.command('token').description('manage access tokens (PUSH_POLICY=token, LOOKUP_POLICY=token)');
 
-  const withDatabase = async (work: (db: Kysely<Database>) => Promise<void>) => {
+  const withDatabase = async (work: (db: Db) => Promise<void>) => {
     const database = await openMigratedDatabase(ctx);
     try {
       await work(database.db);

@@ -287,7 +287,7 @@ export class KeySplitter {
   }
 
   /** Framing is broken at pos: the current key is skipped whole and reading resumes at the next key. */
-  private broken(reason: string, items: KeyStreamItem[]): void {
+  private broken(reason: string, _items: KeyStreamItem[]): void {
     const at = this.base + this.pos;
     if (this.keyStart >= 0) {
       this.skip = { from: this.base + this.keyStart, at, reason, fingerprint: this.currentFingerprint() };

@@ -2,7 +2,7 @@
 // signed (plus third-party certifications by the certification policy), within the key limits. Stored
 // components were admitted before: they are never re-verified or removed.
 import {
-  type Cert, type Dropped, type KeyMaterial, type SigInfo, type SubkeyComponent, type UserComponent,
+  type Cert, type Dropped, type KeyMaterial, type SigInfo, type UserComponent,
   CertRejected, SigType, describeUser, readKeyMaterial,
 } from './certificate.js';
 import type { KeyLimits } from './limits.js';
@@ -98,7 +98,7 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
   const acceptSelfSigs = async (component: string, existing: SigInfo[], candidates: SigInfo[], signed: SignedData) => {
     const room = Math.max(0, limits.maxSelfSignaturesPerComponent - existing.filter((s) => isSelfIssued(s, primary)).length);
     const ordered = [...candidates].sort(newestFirst);
-    for (const sig of ordered.slice(room)) dropped.push({ component, reason: `more than ${limits.maxSelfSignaturesPerComponent} signatures by the key on one component` });
+    for (const _sig of ordered.slice(room)) dropped.push({ component, reason: `more than ${limits.maxSelfSignaturesPerComponent} signatures by the key on one component` });
     const accepted: SigInfo[] = [];
     for (const sig of ordered.slice(0, room)) {
       if (await verifyBy(primary, primary, sig, signed)) accepted.push(sig);
