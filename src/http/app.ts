@@ -94,6 +94,7 @@ export function requestLog(logger: Logger) {
         search: ctx.state['search'],
         status: ctx.status,
         keys: ctx.state['keys'],
+        reason: ctx.state['errorReason'],
         started,
         remote,
       });
@@ -110,6 +111,7 @@ export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => bool
         : isUnavailable(e) ? new AppError(503, 'unavailable', 'the key database is not reachable; try again shortly')
         : internalError(e, logger, ctx.state['requestId']);
       ctx.status = error.status;
+      ctx.state['errorReason'] = error.code;
       ctx.type = 'application/json';
       ctx.body = errorJson(error);
     }

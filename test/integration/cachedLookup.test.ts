@@ -123,6 +123,7 @@ describe.each(backends)('cached lookups answered before the app (%s)', (backend)
       };
       const app = line(`log-app-${label}`);
       expect(app['msg']).toBe('request');
+      expect(app['reason'], label).toBe(label === '404' ? 'not_found' : undefined);
       expect(line(`log-fast-${label}`), label).toEqual(app);
     }
   });
@@ -135,7 +136,7 @@ describe.each(backends)('cached lookups answered before the app (%s)', (backend)
     expect(second.app).toBe(0);
     expect(first.result.status).toBe(404);
     expect(second.result.status).toBe(404);
-    expect(JSON.parse(second.result.body.toString())).toEqual({ error: { code: 404, message: expect.any(String) } });
+    expect(JSON.parse(second.result.body.toString())).toEqual({ error: { code: 404, reason: 'not_found', message: expect.any(String) } });
     expect(JSON.parse(second.result.body.toString())).toEqual(JSON.parse(first.result.body.toString()));
     expect(second.result.header('content-type')).toBe(first.result.header('content-type'));
     expect(second.result.header('content-type')).toMatch(/^application\/json/);
@@ -269,7 +270,7 @@ describe.each(backends)('cached lookups and the rate limit (%s)', (backend) => {
     expect(app).toBe(1 + 3);
     for (const limited of answers.slice(5)) {
       expect(Number(limited.header('retry-after'))).toBeGreaterThan(0);
-      expect(JSON.parse(limited.body.toString())).toEqual({ error: { code: 429, message: expect.stringMatching(/too many requests/) } });
+      expect(JSON.parse(limited.body.toString())).toEqual({ error: { code: 429, reason: 'rate_limited', message: expect.stringMatching(/too many requests/) } });
     }
     // Another fetch URL shares the bucket; another client has its own.
     expect((await fetchRaw(`${server.url}${lookupPath({ op: 'get', search: `0x${key.fingerprint}` })}`)).status).toBe(429);

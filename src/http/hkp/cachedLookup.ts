@@ -59,8 +59,10 @@ function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, r
   for (const [name, value] of LOOKUP_HEADERS) res.setHeader(name, value);
   let status: number;
   let keys: number | undefined;
+  let reason: string | undefined;
   if (answer instanceof AppError) {
     status = answer.status;
+    reason = answer.code;
     const body = Buffer.from(errorJson(answer));
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
     res.end(body);
@@ -72,7 +74,7 @@ function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, r
     res.end(answer.body);
   }
   deps.metrics.observeRequest({ route: request.route, method: 'GET', status }, Number(process.hrtime.bigint() - started) / 1e9);
-  logRequest(deps.logger, { requestId, method: 'GET', path: '/pks/lookup', op: request.op, search: request.search, status, keys, started, remote });
+  logRequest(deps.logger, { requestId, method: 'GET', path: '/pks/lookup', op: request.op, search: request.search, status, keys, reason, started, remote });
   return true;
 }
 
