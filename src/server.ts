@@ -40,7 +40,7 @@ export interface StartOptions {
 
 export async function startServer(config: Config, logger: Logger, version: string, options: StartOptions = {}): Promise<RunningServer> {
   const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
-  const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics });
+  const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics, lookupCacheUse: () => lookupCache.use() });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
   // Other instances' writes arrive by LISTEN; until it is listening (and whenever it is not) nothing is cached.
   const lookupCache = new LookupCache({

@@ -15,6 +15,7 @@ import type { LookupCache } from './hkp/lookupCache.js';
 import { registerRemoteEndpoint } from './remoteEndpoint.js';
 import { metricsHandler } from './metricsRoute.js';
 import { requestId } from './requestId.js';
+import { requestClassOf } from './requestClass.js';
 import { requestMetrics } from './requestMetrics.js';
 import { commonHeaders, errorJson, errorLogFields, logRequest } from './requestOutcome.js';
 
@@ -90,7 +91,7 @@ export function requestLog(logger: Logger) {
         requestId: ctx.state['requestId'],
         method: ctx.method,
         path: ctx.path,
-        op: typeof ctx.query['op'] === 'string' ? ctx.query['op'] : undefined,
+        op: requestClassOf(ctx).op,
         search: ctx.state['search'],
         status: ctx.status,
         keys: ctx.state['keys'],

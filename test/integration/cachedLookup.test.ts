@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from
 import { createToken } from '../../src/cli/token.js';
 import { UUID, lookupPath, pushKeys } from '../helpers/hkp.js';
 import { makeKey, withUserIds, type TestKey } from '../helpers/keys.js';
-import { growth, scrape, type Sample } from '../helpers/prometheus.js';
+import { growth, sampleValue, scrape, type Sample } from '../helpers/prometheus.js';
 import { backends, capturingLogger, startTestServer, type TestServer } from '../helpers/server.js';
 
 interface RawResponse {
@@ -232,6 +232,11 @@ describe.each(backends)('cached lookups answered before the app (%s)', (backend)
     const total = (samples: Sample[]) => samples.filter((s) => s.name === 'keystore_http_requests_total').reduce((sum, s) => sum + s.value, 0);
     // 7 lookups and the first scrape.
     expect(total(after) - total(before)).toBe(8);
+    // The cache's own figures: each URL missed once (answered by the app), then hit.
+    expect(growth(before, after, 'keystore_lookup_cache_misses_total')).toBe(2);
+    expect(growth(before, after, 'keystore_lookup_cache_hits_total')).toBe(5);
+    expect(sampleValue(after, 'keystore_lookup_cache_entries')).toBeGreaterThanOrEqual(2);
+    expect(sampleValue(after, 'keystore_lookup_cache_bytes')).toBeGreaterThan(0);
   });
 });
 
