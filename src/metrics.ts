@@ -84,39 +84,36 @@ export class Metrics {
     this.cluster?.share(this.registry);
   }
 
-  private registerPoolGauges(poolUse: () => PoolUse): void {
-    const poolGauge = (name: string, help: string, read: (use: PoolUse) => number) => new Gauge({
+  /** A gauge set from `read` at each scrape. */
+  private scrapedGauge(name: string, help: string, read: () => number): void {
+    new Gauge({
       name, help, registers: [this.registry],
       collect() {
-        this.set(read(poolUse()));
+        this.set(read());
       },
     });
-    poolGauge('keystore_db_pool_connections', 'Open PostgreSQL connections, idle or in use', (u) => u.total);
-    poolGauge('keystore_db_pool_idle_connections', 'Open PostgreSQL connections not in use', (u) => u.idle);
-    poolGauge('keystore_db_pool_waiting_queries', 'Queries waiting for a PostgreSQL connection', (u) => u.waiting);
-    poolGauge('keystore_db_pool_max_connections', 'Most PostgreSQL connections the pool opens (DB_POOL_SIZE)', (u) => u.max);
+  }
+
+  private registerPoolGauges(poolUse: () => PoolUse): void {
+    this.scrapedGauge('keystore_db_pool_connections', 'Open PostgreSQL connections, idle or in use', () => poolUse().total);
+    this.scrapedGauge('keystore_db_pool_idle_connections', 'Open PostgreSQL connections not in use', () => poolUse().idle);
+    this.scrapedGauge('keystore_db_pool_waiting_queries', 'Queries waiting for a PostgreSQL connection', () => poolUse().waiting);
+    this.scrapedGauge('keystore_db_pool_max_connections', 'Most PostgreSQL connections the pool opens (DB_POOL_SIZE)', () => poolUse().max);
   }
 
   private registerLookupCacheMetrics(use: () => LookupCacheUse): void {
-    const registers = [this.registry];
     // The cache counts for itself; each scrape copies its totals (counters only grow, as the cache's do).
     const counter = (name: string, help: string, read: (u: LookupCacheUse) => number) => new Counter({
-      name, help, registers,
+      name, help, registers: [this.registry],
       collect() {
         this.reset();
         this.inc(read(use()));
       },
     });
-    const gauge = (name: string, help: string, read: (u: LookupCacheUse) => number) => new Gauge({
-      name, help, registers,
-      collect() {
-        this.set(read(use()));
-      },
-    });
     counter('keystore_lookup_cache_hits_total', 'Lookups answered from the lookup cache (by the app or before it)', (u) => u.hits);
     counter('keystore_lookup_cache_misses_total', 'Cacheable lookups the lookup cache did not hold (answered from the database)', (u) => u.misses);
-    gauge('keystore_lookup_cache_entries', 'Answers held in the lookup cache', (u) => u.entries);
-    gauge('keystore_lookup_cache_bytes', 'Bytes the lookup cache counts against LOOKUP_CACHE_BYTES', (u) => u.bytes);
+    this.scrapedGauge('keystore_lookup_cache_entries', 'Answers held in the lookup cache', () => use().entries);
+    this.scrapedGauge('keystore_lookup_cache_bytes', 'Bytes the lookup cache counts against LOOKUP_CACHE_BYTES', () => use().bytes);
   }
 
   observeRequest(labels: RequestLabels, seconds: number): void {

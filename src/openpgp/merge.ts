@@ -6,7 +6,7 @@ import {
   CertRejected, SigType, describeUser, readKeyMaterial,
 } from './certificate.js';
 import type { KeyLimits } from './limits.js';
-import { Tag, readPackets, writePackets, type Packet } from './packets.js';
+import { Tag, keyIdOf, readPackets, writePackets, type Packet } from './packets.js';
 import { verifyBy, type SignedData } from './verify.js';
 
 export type MergeStatus = 'inserted' | 'updated' | 'unchanged';
@@ -46,7 +46,7 @@ export function isSelfIssued(sig: SigInfo, primary: KeyMaterial): boolean {
 function issuerKeyIdOf(sig: SigInfo): string | null {
   if (sig.issuerKeyId) return sig.issuerKeyId;
   if (!sig.issuerFingerprint) return null;
-  return sig.issuerFingerprint.length === 64 ? sig.issuerFingerprint.slice(0, 16) : sig.issuerFingerprint.slice(-16);
+  return keyIdOf(sig.issuerFingerprint);
 }
 
 /**
