@@ -9,7 +9,7 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-# MALLOC_ARENA_MAX and --max-semi-space-size: about 40 MB less resident memory under load (README "Memory").
+# MALLOC_ARENA_MAX and --max-semi-space-size: about 40 MB less resident memory under load (docs/operations.md "Memory").
 ENV NODE_ENV=production PORT=11371 HOST=0.0.0.0 DATA_DIR=/data MALLOC_ARENA_MAX=2
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -1,6 +1,6 @@
 // HTTPS side by side with nginx: a self-signed certificate for the keystore under test (TLS_CERT_FILE), and, when
 // Debian's nginx (nginx-light) is installed, nginx on loopback terminating TLS with the same certificate and
-// protocol settings in front of the same answers as static files. See README "Benchmark".
+// protocol settings in front of the same answers as static files. See bench/README.md.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';

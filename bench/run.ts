@@ -1,6 +1,6 @@
 // npm run bench: loads a dataset into a fresh store, starts `keystore serve`, drives it with wrk (or autocannon)
 // over fixed request lists, optionally side by side with another HKP server (--target), and writes the
-// results as Markdown and JSON under bench/results/. See README.md "Benchmark" and `npm run bench -- --help`.
+// results as Markdown and JSON under bench/results/. See bench/README.md and `npm run bench -- --help`.
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';

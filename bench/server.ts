@@ -46,7 +46,7 @@ export async function startKeystore(env: Record<string, string>, https?: { certF
   const port = await freePort();
   const httpsPort = https ? await freePort() : undefined;
   const tlsEnv: Record<string, string> = https ? { TLS_CERT_FILE: https.certFile, TLS_KEY_FILE: https.keyFile, HTTPS_PORT: String(httpsPort) } : {};
-  // As `npm start` and the Docker image start it (README "Memory"): V8's young generation and glibc's arenas capped.
+  // As `npm start` and the Docker image start it (docs/operations.md "Memory"): V8's young generation and glibc's arenas capped.
   const child = spawn(process.execPath, ['--max-semi-space-size=4', MAIN, 'serve'], {
     cwd: ROOT,
     env: {

@@ -13,7 +13,7 @@ import type { ClusterMetrics } from './metrics.js';
 /**
  * How many processes serve HTTP: WORKERS, with `auto` = one per CPU but one (at least 1, at most 64). The CPU
  * left is for PostgreSQL and the kernel's network work: on 2 cores a second worker added 8% to cached fetches
- * over new connections and doubled the server's memory (README "Workers").
+ * over new connections and doubled the server's memory (docs/operations.md "Workers").
  */
 export function workerCount(config: Config, cpus: number): number {
   return config.WORKERS === 'auto' ? Math.max(1, Math.min(64, cpus - 1)) : config.WORKERS;

@@ -17,10 +17,10 @@ const schema = z.object({
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(8 * MiB),
   MAX_RESULTS: z.coerce.number().int().min(1).max(10000).default(100),
-  // Answers to op=get/index kept in memory per process (README "Lookup cache"); 0 bytes turns it off.
+  // Answers to op=get/index kept in memory per process (docs/operations.md "Lookup cache"); 0 bytes turns it off.
   LOOKUP_CACHE_BYTES: z.coerce.number().int().min(0).default(48 * MiB),
   LOOKUP_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
-  // Key limits (see README "Limits"): enforced at upload and on every merge.
+  // Key limits (see docs/validation.md): enforced at upload and on every merge.
   MAX_KEY_BYTES: z.coerce.number().int().min(1024).default(1 * MiB),
   MAX_PACKET_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
   MAX_USER_ID_BYTES: z.coerce.number().int().min(16).default(1024),
@@ -32,7 +32,7 @@ const schema = z.object({
   // Certifications kept aside until their issuer's key is stored (docs/certifications.md); 0 keeps none aside.
   MAX_PENDING_CERTIFICATIONS_PER_KEY: z.coerce.number().int().min(0).default(1000),
   MAX_PENDING_CERTIFICATIONS: z.coerce.number().int().min(0).default(100_000),
-  // Rate limits per client address (see README "Rate limits").
+  // Rate limits per client address (see docs/operations.md "Rate limits").
   RATE_LIMIT: z.enum(['on', 'off']).default('on'),
   RATE_LIMIT_GET_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
   RATE_LIMIT_SEARCH_PER_MINUTE: z.coerce.number().int().min(1).default(240),
@@ -51,7 +51,7 @@ const schema = z.object({
     .optional(),
   /** How long a shutdown waits for requests in flight before closing their connections. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
-  // Access control (README "Access control"): who needs a token to push, to look up.
+  // Access control (docs/operations.md "Access control"): who needs a token to push, to look up.
   PUSH_POLICY: z.enum(['open', 'token']).default('open'),
   LOOKUP_POLICY: z.enum(['open', 'token']).default('open'),
   /** Domains whose Web Key Directory this server answers (docs/apis.md), comma-separated; empty = none. */

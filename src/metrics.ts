@@ -9,6 +9,14 @@ export interface PoolUse {
   max: number;
 }
 
+/** The lookup cache's use at scrape time (the shape of http/hkp/lookupCache.ts LookupCache.use()). */
+export interface LookupCacheUse {
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+}
+
 export type KeyOutcomeName = 'inserted' | 'updated' | 'unchanged' | 'rejected';
 
 export interface RequestLabels {
@@ -32,6 +40,8 @@ export interface MetricsOptions {
   poolUse?: (() => PoolUse) | undefined;
   /** Set in a cluster worker: render() answers for the whole cluster. */
   cluster?: ClusterMetrics | undefined;
+  /** Read at each scrape: the lookup cache's hits, misses and size. */
+  lookupCacheUse?: (() => LookupCacheUse) | undefined;
 }
 
 const KEY_OUTCOMES: KeyOutcomeName[] = ['inserted', 'updated', 'unchanged', 'rejected'];
@@ -69,21 +79,41 @@ export class Metrics {
       labelNames: ['reason'], registers,
     });
     if (options.poolUse) this.registerPoolGauges(options.poolUse);
+    if (options.lookupCacheUse) this.registerLookupCacheMetrics(options.lookupCacheUse);
     this.cluster = options.cluster;
     this.cluster?.share(this.registry);
   }
 
-  private registerPoolGauges(poolUse: () => PoolUse): void {
-    const poolGauge = (name: string, help: string, read: (use: PoolUse) => number) => new Gauge({
+  /** A gauge set from `read` at each scrape. */
+  private scrapedGauge(name: string, help: string, read: () => number): void {
+    new Gauge({
       name, help, registers: [this.registry],
       collect() {
-        this.set(read(poolUse()));
+        this.set(read());
       },
     });
-    poolGauge('keystore_db_pool_connections', 'Open PostgreSQL connections, idle or in use', (u) => u.total);
-    poolGauge('keystore_db_pool_idle_connections', 'Open PostgreSQL connections not in use', (u) => u.idle);
-    poolGauge('keystore_db_pool_waiting_queries', 'Queries waiting for a PostgreSQL connection', (u) => u.waiting);
-    poolGauge('keystore_db_pool_max_connections', 'Most PostgreSQL connections the pool opens (DB_POOL_SIZE)', (u) => u.max);
+  }
+
+  private registerPoolGauges(poolUse: () => PoolUse): void {
+    this.scrapedGauge('keystore_db_pool_connections', 'Open PostgreSQL connections, idle or in use', () => poolUse().total);
+    this.scrapedGauge('keystore_db_pool_idle_connections', 'Open PostgreSQL connections not in use', () => poolUse().idle);
+    this.scrapedGauge('keystore_db_pool_waiting_queries', 'Queries waiting for a PostgreSQL connection', () => poolUse().waiting);
+    this.scrapedGauge('keystore_db_pool_max_connections', 'Most PostgreSQL connections the pool opens (DB_POOL_SIZE)', () => poolUse().max);
+  }
+
+  private registerLookupCacheMetrics(use: () => LookupCacheUse): void {
+    // The cache counts for itself; each scrape copies its totals (counters only grow, as the cache's do).
+    const counter = (name: string, help: string, read: (u: LookupCacheUse) => number) => new Counter({
+      name, help, registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read(use()));
+      },
+    });
+    counter('keystore_lookup_cache_hits_total', 'Lookups answered from the lookup cache (by the app or before it)', (u) => u.hits);
+    counter('keystore_lookup_cache_misses_total', 'Cacheable lookups the lookup cache did not hold (answered from the database)', (u) => u.misses);
+    this.scrapedGauge('keystore_lookup_cache_entries', 'Answers held in the lookup cache', () => use().entries);
+    this.scrapedGauge('keystore_lookup_cache_bytes', 'Bytes the lookup cache counts against LOOKUP_CACHE_BYTES', () => use().bytes);
   }
 
   observeRequest(labels: RequestLabels, seconds: number): void {

@@ -1,9 +1,9 @@
 // Builds a running keystore from explicit settings: database, migrations, services, HTTP listeners, metrics.
 import type { Logger } from 'pino';
 import { servesHttps, type Config } from './config.js';
-import type { KeyLimits } from './openpgp/index.js';
 import { RateLimiter } from './http/rateLimit.js';
 import { createApp } from './http/app.js';
+import { keyLimits } from './keyLimits.js';
 import { cachedLookupListener } from './http/hkp/cachedLookup.js';
 import { LookupCache } from './http/hkp/lookupCache.js';
 import { createMetricsApp } from './http/metricsApp.js';
@@ -26,24 +26,8 @@ import { openMigratedDatabase } from './store/migrate.js';
 import { loadCertificatePair, type CertificatePair } from './tls/certificates.js';
 import { CertificateReloader, type ReloadOutcome } from './tls/certificateReloader.js';
 
-// Longest a start waits for the change listener's first connection (README "Lookup cache").
+// Longest a start waits for the change listener's first connection (docs/operations.md "Lookup cache").
 const LISTEN_WAIT_MS = 5_000;
-
-/** The key limits a configuration sets. */
-export function keyLimits(config: Config): KeyLimits {
-  return {
-    maxKeyBytes: config.MAX_KEY_BYTES,
-    maxPacketBytes: config.MAX_PACKET_BYTES,
-    maxUserIdBytes: config.MAX_USER_ID_BYTES,
-    maxUserIds: config.MAX_USER_IDS,
-    maxSubkeys: config.MAX_SUBKEYS,
-    maxSelfSignaturesPerComponent: config.MAX_SELF_SIGNATURES_PER_COMPONENT,
-    maxCertificationsPerUserId: config.MAX_CERTIFICATIONS_PER_USER_ID,
-    certificationPolicy: config.CERTIFICATION_POLICY,
-    maxPendingCertificationsPerKey: config.MAX_PENDING_CERTIFICATIONS_PER_KEY,
-    maxPendingCertifications: config.MAX_PENDING_CERTIFICATIONS,
-  };
-}
 
 /** The check of the site's identity provider's tokens, when TOKEN_JWKS_URL (with issuer and audience) is set. */
 function identityProvider(config: Config): ProviderTokens | null {
@@ -83,7 +67,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const certificate: CertificatePair | undefined = files ? await loadCertificatePair(files) : undefined;
   for (const warning of certificate?.warnings ?? []) logger.warn({ certFile: files!.certFile }, warning);
   const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, command: 'serve' });
-  const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics });
+  const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics, lookupCacheUse: () => lookupCache.use() });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
   // Other instances' writes arrive by LISTEN; until it is listening (and whenever it is not) nothing is cached.
   const lookupCache = new LookupCache({

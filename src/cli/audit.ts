@@ -1,11 +1,12 @@
 // keystore audit: the push audit log (read only: nothing deletes or changes audit rows).
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Kysely } from 'kysely';
 import { AuditRepository, type AuditFilter, type AuditRow } from '../store/auditRepository.js';
-import type { Database } from '../store/database.js';
+import type { DatabaseHandle } from '../store/database.js';
 import { openMigratedDatabase, type CliContext } from './context.js';
 
-export function listAudit(db: Kysely<Database>, filter: AuditFilter = {}): Promise<AuditRow[]> {
+type Db = DatabaseHandle['db'];
+
+export function listAudit(db: Db, filter: AuditFilter = {}): Promise<AuditRow[]> {
   return new AuditRepository(db).list(filter);
 }
 

@@ -2,19 +2,20 @@
 // rules of /pks/add; see services/importService.ts. With PostgreSQL, worker threads merge the keys.
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
-import { keyLimits } from '../server.js';
+import { keyLimits } from '../keyLimits.js';
 import { inProcessSubmitter, runImport, type ImportProgress, type ImportReport, type ImportSummary, type KeySubmitter } from '../services/importService.js';
 import { startWorkerPool } from '../services/importWorkerPool.js';
 import { KeyService } from '../services/keyService.js';
 import { AuditRepository } from '../store/auditRepository.js';
-import type { Database } from '../store/database.js';
+import type { DatabaseHandle } from '../store/database.js';
 import { KeyRepository } from '../store/keyRepository.js';
 import { openMigratedDatabase, type CliContext } from './context.js';
 
+type Db = DatabaseHandle['db'];
+
 /** The KeyService an import merges with: the server's, without metrics. */
-export function importKeyService(db: Kysely<Database>, config: Config): KeyService {
+export function importKeyService(db: Db, config: Config): KeyService {
   return new KeyService(new KeyRepository(db), new AuditRepository(db), { limits: keyLimits(config) });
 }
 

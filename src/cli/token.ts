@@ -1,25 +1,26 @@
 // keystore token create|list|revoke: access tokens for PUSH_POLICY=token / LOOKUP_POLICY=token.
 import type { Command } from 'commander';
-import type { Kysely } from 'kysely';
 import { AccessService, type NewToken, type TokenInfo, type TokenOwner } from '../services/accessService.js';
-import type { Database } from '../store/database.js';
+import type { DatabaseHandle } from '../store/database.js';
 import { TokenRepository } from '../store/tokenRepository.js';
 import { openMigratedDatabase, type CliContext } from './context.js';
 
-function accessService(db: Kysely<Database>): AccessService {
+type Db = DatabaseHandle['db'];
+
+function accessService(db: Db): AccessService {
   return new AccessService(new TokenRepository(db));
 }
 
 /** A token for an identity (`{ identity }`: an e-mail address or an account name) or for an e-mail address. */
-export function createToken(db: Kysely<Database>, owner: TokenOwner): Promise<NewToken> {
+export function createToken(db: Db, owner: TokenOwner): Promise<NewToken> {
   return accessService(db).create(owner);
 }
 
-export function listTokens(db: Kysely<Database>): Promise<TokenInfo[]> {
+export function listTokens(db: Db): Promise<TokenInfo[]> {
   return accessService(db).list();
 }
 
-export function revokeToken(db: Kysely<Database>, id: string): Promise<TokenInfo> {
+export function revokeToken(db: Db, id: string): Promise<TokenInfo> {
   return accessService(db).revoke(id);
 }
 
@@ -53,7 +54,7 @@ function table(rows: string[][]): string[] {
 export function registerToken(program: Command, ctx: CliContext): void {
   const token = program.command('token').description('manage access tokens (PUSH_POLICY=token, LOOKUP_POLICY=token)');
 
-  const withDatabase = async (work: (db: Kysely<Database>) => Promise<void>) => {
+  const withDatabase = async (work: (db: Db) => Promise<void>) => {
     const database = await openMigratedDatabase(ctx, 'token');
     try {
       await work(database.db);

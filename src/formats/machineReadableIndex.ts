@@ -1,5 +1,5 @@
 // Machine-readable index (op=index/vindex with options=mr), as read by gpg, SingularityCE (strict), OpenKeychain
-// and GPGME. See ../shared/reference/hkp-clients.md sections 1-2:
+// and GPGME. See docs/hkp-clients.md:
 //
 //   info:1:<number of pub records that follow>
 //   pub:<FPR>:<algo>:<bits>:<created>:<expires>:<flag>

@@ -17,6 +17,7 @@ import type { LookupCache } from './hkp/lookupCache.js';
 import { registerRemoteEndpoint } from './remoteEndpoint.js';
 import { metricsHandler } from './metricsRoute.js';
 import { requestId } from './requestId.js';
+import { loggedPath, requestClassOf } from './requestClass.js';
 import { requestMetrics } from './requestMetrics.js';
 import { registerHkpV2 } from './v2/routes.js';
 import { registerVks } from './vks/routes.js';
@@ -122,25 +123,17 @@ export function requestLog(logger: Logger) {
       logRequest(logger, {
         requestId: ctx.state['requestId'],
         method: ctx.method,
-        path: loggedPath(ctx),
-        op: typeof ctx.query['op'] === 'string' ? ctx.query['op'] : undefined,
+        path: loggedPath(ctx.path, requestClassOf(ctx)),
+        op: requestClassOf(ctx).op,
         search: ctx.state['search'],
         status: ctx.status,
         keys: ctx.state['keys'],
+        reason: ctx.state['errorReason'],
         started,
         remote,
       });
     }
   };
-}
-
-/**
- * The path as logged: a route with parameters by its pattern (`/vks/v1/by-email/:email`), since its parameters
- * are searches (addresses, user IDs), which the log never holds; any other path as asked.
- */
-function loggedPath(ctx: Context): string {
-  const pattern = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-  return typeof pattern === 'string' && pattern.includes(':') ? pattern : ctx.path;
 }
 
 export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => boolean) {
@@ -152,6 +145,7 @@ export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => bool
         : isUnavailable(e) ? new AppError(503, 'unavailable', 'the key database is not reachable; try again shortly')
         : internalError(e, logger, ctx.state['requestId']);
       ctx.status = error.status;
+      ctx.state['errorReason'] = error.code;
       ctx.type = 'application/json';
       ctx.body = errorJson(error);
     }

@@ -2,8 +2,9 @@
 // bucket per class and client address, refilled continuously. In memory, per server instance.
 import type { Context, Next } from 'koa';
 import { AppError } from '../errors.js';
+import { requestClassOf, type RateLimitClass } from './requestClass.js';
 
-export type RouteClass = 'get' | 'search' | 'add';
+export type RouteClass = RateLimitClass;
 
 export interface RateLimitOptions {
   /** Requests per minute per client address, which is also the burst allowed. */
@@ -65,25 +66,9 @@ function normalize(address: string): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-export function routeClassOf(ctx: Context): RouteClass | null {
-  if (ctx.path === '/pks/add') return 'add';
-  if (ctx.path !== '/pks/lookup') return modernRouteClass(ctx);
-  const op = typeof ctx.query['op'] === 'string' ? ctx.query['op'].toLowerCase() : '';
-  return op === 'get' ? 'get' : 'search';
-}
-
-/** HKP v2, VKS and WKD: pushes as /pks/add, the index as searches, the other key fetches as op=get. */
-function modernRouteClass(ctx: Context): RouteClass | null {
-  const path = ctx.path;
-  if (!path.startsWith('/pks/v2/') && !path.startsWith('/vks/') && !path.startsWith('/.well-known/openpgpkey/')) return null;
-  if (ctx.method === 'OPTIONS') return null;
-  if (ctx.method === 'POST') return 'add';
-  return path.startsWith('/pks/v2/index/') || path.startsWith('/pks/v2/prefixlog/') ? 'search' : 'get';
-}
-
 export function rateLimit(limiter: RateLimiter) {
   return async (ctx: Context, next: Next) => {
-    const routeClass = routeClassOf(ctx);
+    const routeClass = requestClassOf(ctx).rateLimit;
     if (routeClass) {
       const client = limiter.clientAddress(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined);
       const wait = limiter.take(routeClass, client);

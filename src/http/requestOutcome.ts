@@ -11,6 +11,8 @@ export interface RequestLogFields {
   search: unknown;
   status: number;
   keys: unknown;
+  /** The error answered (AppError's stable code, as in the JSON body), absent for a success. */
+  reason?: string | undefined;
   /** When the request arrived (process.hrtime.bigint()). */
   started: bigint;
   remote: string;
@@ -45,7 +47,10 @@ export function errorLogFields(e: unknown): { type?: string; message: string; st
   return e instanceof Error ? { type: e.name, message: e.message, stack: e.stack } : { message: String(e) };
 }
 
-/** The body of an error answer: `{"error":{"code":…,"message":…}}` and the error's extra fields. */
+/**
+ * The body of an error answer: `{"error":{"code":…,"reason":…,"message":…}}` and the error's extra fields. `code`
+ * stays the numeric status (Singularity reads it); `reason` is the stable string for programs and logs.
+ */
 export function errorJson(error: AppError): string {
-  return JSON.stringify({ error: { code: error.status, message: error.message }, ...(error.details ?? {}) });
+  return JSON.stringify({ error: { code: error.status, reason: error.code, message: error.message }, ...(error.details ?? {}) });
 }

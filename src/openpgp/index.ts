@@ -2,7 +2,7 @@
 import { decodeArmor, looksArmored } from '../formats/armor.js';
 import { CertRejected, parseCert, type Cert, type Dropped } from './certificate.js';
 import { DEFAULT_LIMITS, NO_LIMITS, type KeyLimits } from './limits.js';
-import { PacketFramingError, readPackets, splitKeys, writePackets, type Packet } from './packets.js';
+import { PacketFramingError, readPackets, splitKeys, type Packet } from './packets.js';
 
 export { CertRejected, parseCert, type Cert, type Dropped, type RejectionCode } from './certificate.js';
 export {

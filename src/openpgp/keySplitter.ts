@@ -1,7 +1,7 @@
 // Binary OpenPGP data split into transferable keys as bytes arrive: packet framing is checked incrementally and
 // each key is handed out once complete, so memory holds one key (plus one chunk) whatever the input's size.
 // Broken framing skips the key it is in and resumes at the next plausible public-key packet header.
-import { Tag, fingerprintOf } from './packets.js';
+import { Tag, fingerprintOf, readPacketHeader } from './packets.js';
 
 export type KeyStreamItem =
   /** One transferable key: its bytes exactly as read (primary key packet up to the next one). */
@@ -29,44 +29,20 @@ const MAX_RESYNC_KEY_PACKET = 64 * 1024;
 
 type Header = { tag: number; headerLength: number; length: number } | { need: true } | { invalid: string };
 
-/** Reads a packet header at `at`; `need` when more bytes are needed to tell. */
+const INVALID_HEADERS = {
+  header: 'invalid packet header',
+  partial: 'partial body length in key data',
+  indeterminate: 'indeterminate length in key data',
+} as const;
+
+/** Reads a packet header at `at` (packets.ts) and checks it fits key data; `need` when more bytes are needed to tell. */
 function readHeader(data: Uint8Array, at: number, end: number, maxLength: number): Header {
-  const first = data[at]!;
-  if ((first & 0x80) === 0) return { invalid: 'invalid packet header' };
-  let tag: number;
-  let length: number;
-  let headerLength: number;
-  if (first & 0x40) {
-    tag = first & 0x3f;
-    if (at + 1 >= end) return { need: true };
-    const l0 = data[at + 1]!;
-    if (l0 < 192) {
-      length = l0;
-      headerLength = 2;
-    } else if (l0 < 224) {
-      if (at + 2 >= end) return { need: true };
-      length = ((l0 - 192) << 8) + data[at + 2]! + 192;
-      headerLength = 3;
-    } else if (l0 === 255) {
-      if (at + 6 > end) return { need: true };
-      length = data[at + 2]! * 0x1000000 + (data[at + 3]! << 16) + (data[at + 4]! << 8) + data[at + 5]!;
-      headerLength = 6;
-    } else {
-      return { invalid: 'partial body length in key data' };
-    }
-  } else {
-    tag = (first >> 2) & 0x0f;
-    const lengthType = first & 0x03;
-    if (lengthType === 3) return { invalid: 'indeterminate length in key data' };
-    const n = 1 << lengthType;
-    if (at + 1 + n > end) return { need: true };
-    length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + data[at + 1 + i]!;
-    headerLength = 1 + n;
-  }
-  if (!KEY_TAGS.has(tag) && tag < 40) return { invalid: `packet of tag ${tag} in key data` };
-  if (length > maxLength) return { invalid: `packet of ${length} bytes` };
-  return { tag, headerLength, length };
+  const h = readPacketHeader(data, at, end);
+  if ('need' in h) return h;
+  if ('invalid' in h) return { invalid: INVALID_HEADERS[h.invalid] };
+  if (!KEY_TAGS.has(h.tag) && h.tag < 40) return { invalid: `packet of tag ${h.tag} in key data` };
+  if (h.length > maxLength) return { invalid: `packet of ${h.length} bytes` };
+  return h;
 }
 
 /** Whether a public-key packet plausibly starts at `at` (header, version, algorithm); `need` = more bytes. */
@@ -287,7 +263,7 @@ export class KeySplitter {
   }
 
   /** Framing is broken at pos: the current key is skipped whole and reading resumes at the next key. */
-  private broken(reason: string, items: KeyStreamItem[]): void {
+  private broken(reason: string, _items: KeyStreamItem[]): void {
     const at = this.base + this.pos;
     if (this.keyStart >= 0) {
       this.skip = { from: this.base + this.keyStart, at, reason, fingerprint: this.currentFingerprint() };

@@ -3,11 +3,11 @@
 // components were admitted before: they are never re-verified or removed.
 import { createHash } from 'node:crypto';
 import {
-  type Cert, type Dropped, type KeyMaterial, type SigInfo, type SubkeyComponent, type UserComponent,
+  type Cert, type Dropped, type KeyMaterial, type SigInfo, type UserComponent,
   CertRejected, SigType, describeUser, readKeyMaterial,
 } from './certificate.js';
 import type { KeyLimits } from './limits.js';
-import { Tag, readPackets, writePackets, type Packet } from './packets.js';
+import { Tag, keyIdOf, readPackets, writePackets, type Packet } from './packets.js';
 import { verifyBy, type SignedData } from './verify.js';
 
 export type MergeStatus = 'inserted' | 'updated' | 'unchanged';
@@ -76,7 +76,7 @@ export function isSelfIssued(sig: SigInfo, primary: KeyMaterial): boolean {
 function issuerKeyIdOf(sig: SigInfo): string | null {
   if (sig.issuerKeyId) return sig.issuerKeyId;
   if (!sig.issuerFingerprint) return null;
-  return sig.issuerFingerprint.length === 64 ? sig.issuerFingerprint.slice(0, 16) : sig.issuerFingerprint.slice(-16);
+  return keyIdOf(sig.issuerFingerprint);
 }
 
 /**
@@ -129,7 +129,7 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
   const acceptSelfSigs = async (component: string, existing: SigInfo[], candidates: SigInfo[], signed: SignedData) => {
     const room = Math.max(0, limits.maxSelfSignaturesPerComponent - existing.filter((s) => isSelfIssued(s, primary)).length);
     const ordered = [...candidates].sort(newestFirst);
-    for (const sig of ordered.slice(room)) dropped.push({ component, reason: `more than ${limits.maxSelfSignaturesPerComponent} signatures by the key on one component` });
+    for (const _sig of ordered.slice(room)) dropped.push({ component, reason: `more than ${limits.maxSelfSignaturesPerComponent} signatures by the key on one component` });
     const accepted: SigInfo[] = [];
     for (const sig of ordered.slice(0, room)) {
       if (await verifyBy(primary, primary, sig, signed)) accepted.push(sig);

@@ -22,46 +22,58 @@ export const Tag = {
 
 export class PacketFramingError extends Error {}
 
+/** A packet header read at a position: the packet's tag and body length, or why it cannot be read. */
+export type PacketHeader =
+  | { tag: number; headerLength: number; length: number }
+  /** The bytes end inside the header. */
+  | { need: true }
+  /** Not a header key data may have: no header bit, a partial body length or an indeterminate length. */
+  | { invalid: 'header' | 'partial' | 'indeterminate' };
+
+/** The one reader of packet headers (RFC 9580 §4.2, new and old formats), of `data` up to `end`. */
+export function readPacketHeader(data: Uint8Array, at: number, end: number): PacketHeader {
+  const first = data[at]!;
+  if ((first & 0x80) === 0) return { invalid: 'header' };
+  if (first & 0x40) {
+    const tag = first & 0x3f;
+    if (at + 1 >= end) return { need: true };
+    const l0 = data[at + 1]!;
+    if (l0 < 192) return { tag, headerLength: 2, length: l0 };
+    if (l0 < 224) {
+      if (at + 2 >= end) return { need: true };
+      return { tag, headerLength: 3, length: ((l0 - 192) << 8) + data[at + 2]! + 192 };
+    }
+    // Partial body lengths are only allowed for data packets, never in keys.
+    if (l0 !== 255) return { invalid: 'partial' };
+    if (at + 6 > end) return { need: true };
+    return { tag, headerLength: 6, length: readUint32(data, at + 2) };
+  }
+  const tag = (first >> 2) & 0x0f;
+  const lengthType = first & 0x03;
+  if (lengthType === 3) return { invalid: 'indeterminate' };
+  const n = 1 << lengthType;
+  if (at + 1 + n > end) return { need: true };
+  let length = 0;
+  for (let i = 0; i < n; i++) length = length * 256 + data[at + 1 + i]!;
+  return { tag, headerLength: 1 + n, length };
+}
+
+const FRAMING_ERRORS = {
+  partial: 'partial body length is not allowed in key data',
+  indeterminate: 'indeterminate length is not allowed in key data',
+} as const;
+
 /** Splits a byte string into packets. Throws PacketFramingError on truncated or partial-length key data. */
 export function readPackets(bytes: Uint8Array): Packet[] {
   const packets: Packet[] = [];
   let pos = 0;
   while (pos < bytes.length) {
-    const first = bytes[pos]!;
-    if ((first & 0x80) === 0) throw new PacketFramingError(`invalid packet header at byte ${pos}`);
-    let tag: number;
-    let length: number;
-    let headerLength: number;
-    if (first & 0x40) {
-      tag = first & 0x3f;
-      const l0 = bytes[pos + 1];
-      if (l0 === undefined) throw new PacketFramingError('truncated packet header');
-      if (l0 < 192) {
-        length = l0;
-        headerLength = 2;
-      } else if (l0 < 224) {
-        const l1 = bytes[pos + 2];
-        if (l1 === undefined) throw new PacketFramingError('truncated packet header');
-        length = ((l0 - 192) << 8) + l1 + 192;
-        headerLength = 3;
-      } else if (l0 === 255) {
-        if (pos + 6 > bytes.length) throw new PacketFramingError('truncated packet header');
-        length = readUint32(bytes, pos + 2);
-        headerLength = 6;
-      } else {
-        // Partial body lengths are only allowed for data packets, never in keys.
-        throw new PacketFramingError('partial body length is not allowed in key data');
-      }
-    } else {
-      tag = (first >> 2) & 0x0f;
-      const lengthType = first & 0x03;
-      if (lengthType === 3) throw new PacketFramingError('indeterminate length is not allowed in key data');
-      const n = 1 << lengthType;
-      if (pos + 1 + n > bytes.length) throw new PacketFramingError('truncated packet header');
-      length = 0;
-      for (let i = 0; i < n; i++) length = length * 256 + bytes[pos + 1 + i]!;
-      headerLength = 1 + n;
+    const header = readPacketHeader(bytes, pos, bytes.length);
+    if ('need' in header) throw new PacketFramingError('truncated packet header');
+    if ('invalid' in header) {
+      throw new PacketFramingError(header.invalid === 'header' ? `invalid packet header at byte ${pos}` : FRAMING_ERRORS[header.invalid]);
     }
+    const { tag, headerLength, length } = header;
     const start = pos + headerLength;
     const end = start + length;
     if (end > bytes.length) throw new PacketFramingError(`truncated packet (tag ${tag})`);

@@ -55,23 +55,24 @@ export function scanSignature(body: Uint8Array): SignatureFacts {
   return facts;
 }
 
+/**
+ * The one reader of subpacket lengths (RFC 9580 §5.2.3.7): the length at `at` and the bytes it takes, or null when
+ * `end` comes before the length does.
+ */
+function readSubpacketLength(bytes: Uint8Array, at: number, end: number): { length: number; lengthBytes: number } | null {
+  const l0 = bytes[at]!;
+  if (l0 < 192) return { length: l0, lengthBytes: 1 };
+  if (l0 < 255) return at + 1 >= end ? null : { length: ((l0 - 192) << 8) + bytes[at + 1]! + 192, lengthBytes: 2 };
+  return at + 5 > end ? null : { length: u32(bytes, at + 1), lengthBytes: 5 };
+}
+
 function readSubpackets(area: Uint8Array, hashed: boolean, facts: SignatureFacts): void {
   let pos = 0;
   while (pos < area.length) {
-    const l0 = area[pos]!;
-    let length: number;
-    if (l0 < 192) {
-      length = l0;
-      pos += 1;
-    } else if (l0 < 255) {
-      if (pos + 1 >= area.length) throw new SignatureScanError('truncated subpacket length');
-      length = ((l0 - 192) << 8) + area[pos + 1]! + 192;
-      pos += 2;
-    } else {
-      if (pos + 5 > area.length) throw new SignatureScanError('truncated subpacket length');
-      length = u32(area, pos + 1);
-      pos += 5;
-    }
+    const read = readSubpacketLength(area, pos, area.length);
+    if (!read) throw new SignatureScanError('truncated subpacket length');
+    const { length } = read;
+    pos += read.lengthBytes;
     if (length < 1 || pos + length > area.length) throw new SignatureScanError('malformed subpacket');
     const type = area[pos]! & 0x7f;
     const data = area.subarray(pos + 1, pos + length);
@@ -113,18 +114,11 @@ export function normalizeSignature(body: Uint8Array): Uint8Array {
   let changed = false;
   while (pos < areaEnd) {
     const start = pos;
-    const l0 = body[pos]!;
-    let length: number;
-    if (l0 < 192) {
-      length = l0;
-      pos += 1;
-    } else if (l0 < 255) {
-      length = ((l0 - 192) << 8) + body[pos + 1]! + 192;
-      pos += 2;
-    } else {
-      length = u32(body, pos + 1);
-      pos += 5;
-    }
+    // scanSignature read this area already (readSignature calls it first), so a length is never cut off here.
+    const read = readSubpacketLength(body, pos, areaEnd);
+    if (!read) throw new SignatureScanError('malformed subpacket');
+    const { length } = read;
+    pos += read.lengthBytes;
     const end = pos + length;
     if (length < 1 || end > areaEnd) throw new SignatureScanError('malformed subpacket');
     const type = body[pos]! & 0x7f;

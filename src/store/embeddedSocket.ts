@@ -29,10 +29,10 @@ export class SessionArbiter {
   }
 }
 
-// Startup-phase request codes (the int32 after the length) that are not a startup message.
+// Startup-phase request codes (the int32 after the length) that are not a startup message (a cancel request,
+// 80877102, is not served).
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
-const CANCEL_REQUEST = 80877102;
 const PROTOCOL_3 = 196608;
 // A client holding the session (in a transaction) and silent this long is cut off and rolled back, so a stuck
 // command cannot stall the server for good.

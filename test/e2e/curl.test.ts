@@ -57,7 +57,7 @@ describe(`curl against the server on ${e2eBackend}`, () => {
     const res = await curl(['--data', 'other=1', `${server.url}/pks/add`]);
     expect(res.status).toBe(400);
     expect(res.contentType).toMatch(/^application\/json/);
-    expect(JSON.parse(res.body)).toEqual({ error: { code: 400, message: expect.any(String) } });
+    expect(JSON.parse(res.body)).toEqual({ error: { code: 400, reason: 'no_key_data', message: expect.any(String) } });
   });
 
   it('gets the key by fingerprint (op=get, options=mr)', async () => {
@@ -74,7 +74,7 @@ describe(`curl against the server on ${e2eBackend}`, () => {
   it('answers 404 with a JSON error for a key that does not exist', async () => {
     const res = await curl([`${server.url}/pks/lookup?op=get&options=mr&search=0x${'0123456789ABCDEF'.repeat(2)}01234567`]);
     expect(res.status).toBe(404);
-    expect(JSON.parse(res.body)).toEqual({ error: { code: 404, message: expect.any(String) } });
+    expect(JSON.parse(res.body)).toEqual({ error: { code: 404, reason: 'not_found', message: expect.any(String) } });
   });
 
   it('lists the key with op=index&options=mr', async () => {

@@ -126,7 +126,7 @@ describe.each(backends)('access control on %s', (backend) => {
       const key = await makeKey([{ name: 'Bob', email: 'bob@example.org' }]);
       const res = await push(server.url, key.armored, bearer(alice.secret));
       expect(res.status).toBe(403);
-      expect(res.json.error).toEqual({ code: 403, message: `key ${key.fingerprint} does not contain identity with email 'alice@example.org'` });
+      expect(res.json.error).toEqual({ code: 403, reason: 'key_not_owned', message: `key ${key.fingerprint} does not contain identity with email 'alice@example.org'` });
       expect((await lookup(server.url, { op: 'get', search: `0x${key.fingerprint}` })).status).toBe(404);
       const rows = await listAudit(server.database.db, { fingerprint: key.fingerprint });
       expect(rows).toHaveLength(1);

@@ -62,7 +62,7 @@ describe.each(backends)('add and get on %s', (backend) => {
   it('answers 404 with a JSON error for a key that does not exist', async () => {
     const res = await lookup(server.url, { op: 'get', options: 'mr', search: '0x' + 'AB'.repeat(20) });
     expect(res.status).toBe(404);
-    expect(res.json).toEqual({ error: { code: 404, message: expect.any(String) } });
+    expect(res.json).toEqual({ error: { code: 404, reason: 'not_found', message: expect.any(String) } });
   });
 
   it('answers 400 for a malformed search, 501 for an unknown op, and sets CORS', async () => {

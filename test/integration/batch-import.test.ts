@@ -4,11 +4,11 @@
 // writes past PostgreSQL's bind-parameter limit; on each backend.
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { importKeyService } from '../../src/cli/import.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { readPackets, Tag, type Packet } from '../../src/openpgp/packets.js';
-import { keyLimits } from '../../src/server.js';
+import { keyLimits } from '../../src/keyLimits.js';
 import { KeyService, type KeyChange, type KeyOutcome } from '../../src/services/keyService.js';
 import { AuditRepository } from '../../src/store/auditRepository.js';
 import type { Database, DatabaseHandle } from '../../src/store/database.js';

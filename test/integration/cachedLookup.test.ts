@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from
 import { createToken } from '../../src/cli/token.js';
 import { UUID, lookupPath, pushKeys } from '../helpers/hkp.js';
 import { makeKey, withUserIds, type TestKey } from '../helpers/keys.js';
-import { growth, scrape, type Sample } from '../helpers/prometheus.js';
+import { growth, sampleValue, scrape, type Sample } from '../helpers/prometheus.js';
 import { backends, capturingLogger, startTestServer, type TestServer } from '../helpers/server.js';
 
 interface RawResponse {
@@ -123,6 +123,7 @@ describe.each(backends)('cached lookups answered before the app (%s)', (backend)
       };
       const app = line(`log-app-${label}`);
       expect(app['msg']).toBe('request');
+      expect(app['reason'], label).toBe(label === '404' ? 'not_found' : undefined);
       expect(line(`log-fast-${label}`), label).toEqual(app);
     }
   });
@@ -135,7 +136,7 @@ describe.each(backends)('cached lookups answered before the app (%s)', (backend)
     expect(second.app).toBe(0);
     expect(first.result.status).toBe(404);
     expect(second.result.status).toBe(404);
-    expect(JSON.parse(second.result.body.toString())).toEqual({ error: { code: 404, message: expect.any(String) } });
+    expect(JSON.parse(second.result.body.toString())).toEqual({ error: { code: 404, reason: 'not_found', message: expect.any(String) } });
     expect(JSON.parse(second.result.body.toString())).toEqual(JSON.parse(first.result.body.toString()));
     expect(second.result.header('content-type')).toBe(first.result.header('content-type'));
     expect(second.result.header('content-type')).toMatch(/^application\/json/);
@@ -231,6 +232,11 @@ describe.each(backends)('cached lookups answered before the app (%s)', (backend)
     const total = (samples: Sample[]) => samples.filter((s) => s.name === 'keystore_http_requests_total').reduce((sum, s) => sum + s.value, 0);
     // 7 lookups and the first scrape.
     expect(total(after) - total(before)).toBe(8);
+    // The cache's own figures: each URL missed once (answered by the app), then hit.
+    expect(growth(before, after, 'keystore_lookup_cache_misses_total')).toBe(2);
+    expect(growth(before, after, 'keystore_lookup_cache_hits_total')).toBe(5);
+    expect(sampleValue(after, 'keystore_lookup_cache_entries')).toBeGreaterThanOrEqual(2);
+    expect(sampleValue(after, 'keystore_lookup_cache_bytes')).toBeGreaterThan(0);
   });
 });
 
@@ -269,7 +275,7 @@ describe.each(backends)('cached lookups and the rate limit (%s)', (backend) => {
     expect(app).toBe(1 + 3);
     for (const limited of answers.slice(5)) {
       expect(Number(limited.header('retry-after'))).toBeGreaterThan(0);
-      expect(JSON.parse(limited.body.toString())).toEqual({ error: { code: 429, message: expect.stringMatching(/too many requests/) } });
+      expect(JSON.parse(limited.body.toString())).toEqual({ error: { code: 429, reason: 'rate_limited', message: expect.stringMatching(/too many requests/) } });
     }
     // Another fetch URL shares the bucket; another client has its own.
     expect((await fetchRaw(`${server.url}${lookupPath({ op: 'get', search: `0x${key.fingerprint}` })}`)).status).toBe(429);

@@ -272,7 +272,7 @@ function assertAnswer(c: Case, reply: Reply): void {
   const fromNode = c.nodeAnswerOk && !reply.type.startsWith('application/json');
   if (reply.status >= 400 && !fromNode && !c.bodyless) {
     expect(reply.type, what).toMatch(/^application\/json/);
-    expect(reply.json?.error, what).toEqual({ code: reply.status, message: expect.any(String) });
+    expect(reply.json?.error, what).toEqual({ code: reply.status, reason: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) });
     expect(reply.json.error.message.length, what).toBeGreaterThan(0);
   }
   if (reply.status === 200 && reply.json && Array.isArray(reply.json.updated)) {

@@ -2,7 +2,7 @@
 // before any database is opened; a certificate near its end starts with a warning. Certificates from a test CA
 // made with openssl (test/helpers/tls.ts).
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';

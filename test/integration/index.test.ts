@@ -1,6 +1,6 @@
 // GET /pks/lookup op=index, op=vindex and op=stats against the real app on every store: the machine-readable
 // index as strict clients parse it (SingularityCE, OpenKeychain, GPGME), searches, flags, Sylabs pagination,
-// HTML pages for browsers, and the statistics document. Contract: shared/reference/hkp-clients.md §1-2.
+// HTML pages for browsers, and the statistics document. Contract: docs/hkp-clients.md.
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchText, pushKeys, type TextResponse } from '../helpers/hkp.js';
@@ -320,7 +320,7 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
       for (const search of ['!!!', '--', '<>']) {
         const res = await lookup(server, { op: 'index', options: 'mr', search });
         expect(res.status, search).toBe(400);
-        expect(res.json, search).toEqual({ error: { code: 400, message: 'search has no letters or digits to match' } });
+        expect(res.json, search).toEqual({ error: { code: 400, reason: 'invalid_search', message: 'search has no letters or digits to match' } });
       }
     });
 
@@ -373,7 +373,7 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
       ] as const) {
         const res = await lookup(server, { op, options: 'mr', search });
         expect(res.status, `${op} ${search}`).toBe(404);
-        expect(res.json, `${op} ${search}`).toEqual({ error: { code: 404, message: expect.any(String) } });
+        expect(res.json, `${op} ${search}`).toEqual({ error: { code: 404, reason: 'not_found', message: expect.any(String) } });
       }
     });
 

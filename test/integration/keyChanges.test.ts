@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { keyLimits } from '../../src/server.js';
+import { keyLimits } from '../../src/keyLimits.js';
 import { KeyService, type KeyChangeNews } from '../../src/services/keyService.js';
 import { AuditRepository } from '../../src/store/auditRepository.js';
 import type { DatabaseHandle } from '../../src/store/database.js';

@@ -137,7 +137,7 @@ describe.each(backends)('METRICS_PORT on %s', (backend) => {
     expect((await fetch(`${server.url}/version`)).status).toBe(200);
     const onMain = await fetch(`${server.url}/metrics`);
     expect(onMain.status).toBe(404);
-    expect(await onMain.json()).toEqual({ error: { code: 404, message: expect.any(String) } });
+    expect(await onMain.json()).toEqual({ error: { code: 404, reason: 'not_found', message: expect.any(String) } });
     const res = await fetch(`${server.metricsUrl}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toMatch(UUID);
@@ -291,7 +291,7 @@ describe.skipIf(!pgBin)('database stopped and started while keystore serve runs'
     expect((await get(`0x${key.fingerprint}`)).status).toBe(200);
 
     await pg.stop();
-    const unavailable = { error: { code: 503, message: expect.any(String) } };
+    const unavailable = { error: { code: 503, reason: 'unavailable', message: expect.any(String) } };
     // Several rounds: the first meets pooled connections the shutdown killed, the next ones a refused connect.
     for (let round = 0; round < 3; round++) {
       const answers = {

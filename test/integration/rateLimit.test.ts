@@ -36,7 +36,7 @@ describe.each(backends)('rate limits on %s', (backend) => {
     const limited = await push(direct, key);
     expect(limited.status).toBe(429);
     expect(Number(limited.retryAfter)).toBeGreaterThan(0);
-    expect(JSON.parse(limited.body)).toEqual({ error: { code: 429, message: expect.stringMatching(/too many requests/) } });
+    expect(JSON.parse(limited.body)).toEqual({ error: { code: 429, reason: 'rate_limited', message: expect.stringMatching(/too many requests/) } });
     const get = await fetch(`${direct.url}/pks/lookup?op=get&search=0x${key.fingerprint}`);
     expect(get.status).toBe(200);
   });

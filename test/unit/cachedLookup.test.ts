@@ -8,7 +8,7 @@ import { cachedLookupListener } from '../../src/http/hkp/cachedLookup.js';
 import { LookupCache, type CachedAnswer, type CachedRequest } from '../../src/http/hkp/lookupCache.js';
 import { Metrics } from '../../src/metrics.js';
 
-const GET: CachedRequest = { route: 'lookup:get', routeClass: 'get', op: 'get', search: 'fingerprint' };
+const GET: CachedRequest = { search: 'fingerprint' };
 const URL_A = '/pks/lookup?op=get&options=mr&search=0xAAAA';
 
 let server: http.Server | undefined;

@@ -174,7 +174,7 @@ describe('LookupCache', () => {
 });
 
 describe('LookupCache.forRequest', () => {
-  const GET: CachedRequest = { route: 'lookup:get', routeClass: 'get', op: 'get', search: 'fingerprint' };
+  const GET: CachedRequest = { search: 'fingerprint' };
   const URL_A = `/pks/lookup?op=get&options=mr&search=0x${V4}`;
 
   /** Answers `key` (producing `text` on a miss) and remembers `url` for it. */
@@ -193,7 +193,7 @@ describe('LookupCache.forRequest', () => {
 
   it('finds the answer and what the app made of the request by the URL it was answered for', async () => {
     const { cache } = setup();
-    const index: CachedRequest = { route: 'lookup:index', routeClass: 'search', op: 'index', search: 'email' };
+    const index: CachedRequest = { search: 'email' };
     const headers = { 'X-HKP-Results-Count': '1' };
     await cache.answer('index a', ['i:a@example.org'], async () => answer('pub:…', { headers }), { url: '/pks/lookup?op=index&search=a@example.org', request: index });
     await askFor(cache, 'get a', [`f:${V4}`], URL_A, 'armored');

@@ -15,9 +15,11 @@ describe('HKP v2 path parameters', () => {
     for (const id of ['0x0123456789abcd', '0123456789abcde', '0123456789abcdef0', 'z123456789abcdef']) expect(() => parseKeyId(id)).toThrow();
   });
 
-  it('reads an identity as an e-mail or a whole user ID', () => {
-    expect(identityQuery(' <Ann@Example.org> ')).toEqual({ kind: 'email', email: 'ann@example.org' });
-    expect(identityQuery('Ann Example <ann@example.org>')).toEqual({ kind: 'exactUserId', text: 'Ann Example <ann@example.org>' });
+  it('reads an identity as an e-mail, an account name or a whole user ID', () => {
+    expect(identityQuery(' <Ann@Example.org> ')).toEqual({ kind: 'identity', identity: 'ann@example.org' });
+    expect(identityQuery('<AAA12345xy>')).toEqual({ kind: 'identity', identity: 'aaa12345xy' });
+    expect(identityQuery('AAA12345xy')).toEqual({ kind: 'exactUserId', text: 'AAA12345xy', identity: 'aaa12345xy' });
+    expect(identityQuery('Ann Example <ann@example.org>')).toEqual({ kind: 'exactUserId', text: 'Ann Example <ann@example.org>', identity: null });
     for (const bad of ['', '   ', 'a\u0001b', 'x'.repeat(4097)]) expect(() => identityQuery(bad)).toThrow(expect.objectContaining({ status: 400 }));
     expect(indexQuery('0x' + 'A'.repeat(40))).toEqual({ kind: 'fingerprint', fingerprint: 'A'.repeat(40) });
   });

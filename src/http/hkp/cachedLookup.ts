@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { RateLimiter } from '../rateLimit.js';
+import { classifyUrl } from '../requestClass.js';
 import { chooseRequestId } from '../requestId.js';
 import { commonHeaders, errorJson, errorLogFields, logRequest } from '../requestOutcome.js';
 import type { LookupCache } from './lookupCache.js';
@@ -48,10 +49,11 @@ function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, r
   if (!cached) return false;
   const started = process.hrtime.bigint();
   const remote = req.socket.remoteAddress ?? '';
-  if (deps.rateLimiter) {
+  const requestClass = classifyUrl(url);
+  if (deps.rateLimiter && requestClass.rateLimit) {
     const client = deps.rateLimiter.clientAddress(remote, headerValue(req.headers['x-forwarded-for']));
     // Over the limit: the app answers 429 (taking from an empty bucket takes nothing).
-    if (deps.rateLimiter.take(cached.request.routeClass, client) > 0) return false;
+    if (deps.rateLimiter.take(requestClass.rateLimit, client) > 0) return false;
   }
   const requestId = chooseRequestId(headerValue(req.headers['x-request-id']));
   const { answer, request } = cached;
@@ -59,8 +61,10 @@ function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, r
   for (const [name, value] of LOOKUP_HEADERS) res.setHeader(name, value);
   let status: number;
   let keys: number | undefined;
+  let reason: string | undefined;
   if (answer instanceof AppError) {
     status = answer.status;
+    reason = answer.code;
     const body = Buffer.from(errorJson(answer));
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
     res.end(body);
@@ -71,8 +75,8 @@ function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, r
     res.writeHead(200, { 'Content-Type': answer.type, 'Content-Length': answer.body.length });
     res.end(answer.body);
   }
-  deps.metrics.observeRequest({ route: request.route, method: 'GET', status }, Number(process.hrtime.bigint() - started) / 1e9);
-  logRequest(deps.logger, { requestId, method: 'GET', path: '/pks/lookup', op: request.op, search: request.search, status, keys, started, remote });
+  deps.metrics.observeRequest({ route: requestClass.route, method: 'GET', status }, Number(process.hrtime.bigint() - started) / 1e9);
+  logRequest(deps.logger, { requestId, method: 'GET', path: '/pks/lookup', op: requestClass.op, search: request.search, status, keys, reason, started, remote });
   return true;
 }
 

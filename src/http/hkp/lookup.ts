@@ -7,8 +7,6 @@ import { AppError } from '../../errors.js';
 import type { LookupService } from '../../services/lookupService.js';
 import { parseSearch } from '../../services/search.js';
 import { parseLookup, wantsJson, type LookupParams } from '../params.js';
-import { routeClassOf } from '../rateLimit.js';
-import { routeLabel } from '../requestMetrics.js';
 import { firstExpiry, queryTags, type CachedAnswer, type CachedRequest, type LookupCache } from './lookupCache.js';
 
 export function lookupHandler(lookups: LookupService, cache: LookupCache) {
@@ -52,7 +50,7 @@ async function get(ctx: Context, lookups: LookupService, params: LookupParams, c
   send(ctx, await cache.answer(`get ${JSON.stringify(query)}`, queryTags(query), async () => {
     const found = await lookups.get(query);
     return { type: 'application/pgp-keys', body: Buffer.from(encodeArmor(Buffer.concat(found.map((k) => k.packets)))), keys: found.length };
-  }, { url: ctx.url, request: cachedRequest(ctx, query.kind) }));
+  }, { url: ctx.url, request: cachedRequest(query.kind) }));
 }
 
 async function index(ctx: Context, lookups: LookupService, params: LookupParams, verbose: boolean, cache: LookupCache): Promise<void> {
@@ -71,7 +69,7 @@ async function index(ctx: Context, lookups: LookupService, params: LookupParams,
         type: 'text/plain; charset=utf-8', body: Buffer.from(formatMachineReadableIndex(result.keys, now)), keys: result.keys.length, headers,
         ...(validUntil !== undefined ? { validUntil } : {}),
       };
-    }, { url: ctx.url, request: cachedRequest(ctx, query.kind) }));
+    }, { url: ctx.url, request: cachedRequest(query.kind) }));
     return;
   }
   const result = await lookups.index(query, page, verbose);
@@ -84,11 +82,9 @@ async function index(ctx: Context, lookups: LookupService, params: LookupParams,
   });
 }
 
-/** What cachedLookup.ts needs to answer this request's URL again the way this app does. */
-function cachedRequest(ctx: Context, search: string): CachedRequest {
-  return {
-    route: routeLabel(ctx), routeClass: routeClassOf(ctx) === 'get' ? 'get' : 'search', op: typeof ctx.query['op'] === 'string' ? ctx.query['op'] : undefined, search,
-  };
+/** What cachedLookup.ts needs, beyond the URL, to answer this request's URL again the way this app does. */
+function cachedRequest(search: string): CachedRequest {
+  return { search };
 }
 
 function send(ctx: Context, answer: CachedAnswer): void {

@@ -28,14 +28,11 @@ export interface LookupCacheOptions {
 }
 
 /**
- * What the app made of a request whose answer is a cached entry, so that the same URL can be answered again
- * without the app: its metrics route, its rate-limit class, and its log line's op and kind of search.
+ * What the app made of a request whose answer is a cached entry that the URL alone does not tell (its route,
+ * rate-limit class and op come from requestClass.ts), so that the same URL can be answered again without the app.
  */
 export interface CachedRequest {
-  route: string;
-  routeClass: 'get' | 'search';
-  /** The op parameter as sent (absent when repeated). */
-  op: string | undefined;
+  /** The kind of search, for the log line (search.ts's KeyQuery kind). */
   search: string;
 }
 
@@ -130,6 +127,11 @@ export class LookupCache {
 
   get size(): { entries: number; bytes: number } {
     return { entries: this.entries.size, bytes: this.bytes };
+  }
+
+  /** Hits, misses and size, for /metrics. */
+  use(): { hits: number; misses: number; entries: number; bytes: number } {
+    return { hits: this.hits, misses: this.misses, entries: this.entries.size, bytes: this.bytes };
   }
 
   private get(key: string): CachedAnswer | AppError | undefined {

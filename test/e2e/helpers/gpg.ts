@@ -1,7 +1,7 @@
 // A throwaway GnuPG home that talks to one keyserver: every gpg call gets --homedir, --batch and --keyserver.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, runOk, tempDir, type RunOptions, type RunResult } from './run.js';
+import { run, tempDir, type RunOptions, type RunResult } from './run.js';
 
 export interface ColonKey {
   /** Fields of the `pub` line (field 2, index 1, is the validity: `r` once revoked). */

@@ -1,6 +1,6 @@
 // A stand-in for SingularityCE 4.x's key commands (`singularity key push|pull|search`, `verify`,
 // `remote status`), sending exactly the requests its keyserver client (sylabs/scs-key-client) sends and
-// reading the answers as strictly as it does. See /work/shared/reference/hkp-clients.md section 1.
+// reading the answers as strictly as it does. See docs/hkp-clients.md.
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
 
