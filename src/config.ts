@@ -48,6 +48,9 @@ const schema = z.object({
   /** External base URL named by Singularity's remote configuration document; unset = from the request's Host. */
   PUBLIC_URL: z.string().url().refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL')
     .transform((u) => u.replace(/\/+$/, '')).optional(),
+  // The web pages (docs/web.md): the name they carry and a contact line in their footer.
+  SITE_NAME: z.string().trim().min(1).max(100).default('keystore'),
+  SITE_CONTACT: z.string().trim().max(300).optional(),
 });
 
 export type Config = Omit<z.infer<typeof schema>, 'WORKERS'> & {

@@ -17,7 +17,9 @@ import { KeyQueries } from './store/keyQueries.js';
 import { KeyRepository } from './store/keyRepository.js';
 import { StatsRepository } from './store/statsRepository.js';
 import { TokenRepository } from './store/tokenRepository.js';
+import { DirectoryService } from './services/directoryService.js';
 import { LookupService } from './services/lookupService.js';
+import { DirectoryQueries } from './store/directoryQueries.js';
 import { openMigratedDatabase } from './store/migrate.js';
 
 /** The key limits a configuration sets. */
@@ -33,6 +35,9 @@ export function keyLimits(config: Config): KeyLimits {
     certificationPolicy: config.CERTIFICATION_POLICY,
   };
 }
+
+// Keys per page of the web listing.
+const WEB_PAGE_SIZE = 25;
 
 export interface RunningServer {
   url: string;
@@ -68,6 +73,9 @@ export async function startServer(config: Config, logger: Logger, version: strin
   });
   const access = { tokens: new AccessService(new TokenRepository(database.db)), pushPolicy: config.PUSH_POLICY, lookupPolicy: config.LOOKUP_POLICY, publicUrl: config.PUBLIC_URL };
   const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
+  const directory = new DirectoryService(new DirectoryQueries(database.db), new StatsRepository(database.db), {
+    pageSize: WEB_PAGE_SIZE, version, started: new Date().toISOString(),
+  });
   const separateMetrics = config.METRICS_PORT !== undefined;
   const rateLimiter = config.RATE_LIMIT === 'on'
     ? new RateLimiter({
@@ -78,6 +86,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const app = createApp({
     keys, lookups, lookupCache, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
     metrics, serveMetrics: !separateMetrics, access, rateLimiter,
+    directory, web: { name: config.SITE_NAME, contact: config.SITE_CONTACT, version },
   });
   // With LOOKUP_POLICY=token every lookup needs its token checked: all go through the app.
   const handler = config.LOOKUP_POLICY === 'open' ? cachedLookupListener({ cache: lookupCache, logger, metrics, rateLimiter }, app.callback()) : app.callback();

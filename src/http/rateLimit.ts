@@ -66,7 +66,7 @@ function normalize(address: string): string {
 }
 
 export function routeClassOf(ctx: Context): RouteClass | null {
-  if (ctx.path === '/pks/add') return 'add';
+  if (ctx.path === '/pks/add' || ctx.path === '/upload') return 'add';
   if (ctx.path !== '/pks/lookup') return null;
   const op = typeof ctx.query['op'] === 'string' ? ctx.query['op'].toLowerCase() : '';
   return op === 'get' ? 'get' : 'search';
