@@ -64,6 +64,9 @@ function statusFact(revoked: boolean, expires: number | null, revocation: Revoca
   return revoked ? html`${statusBadge(status)} ${revocationText(revocation)}` : statusBadge(status);
 }
 
+// A user ID's signatures are shown unfolded when other keys signed it and they fit on a screen or so.
+const OPEN_SIGNATURES = 25;
+
 function signatureItem(sig: KeyPageSignature): Html {
   const keyId = sig.issuerKeyId ?? 'unknown issuer';
   const by = sig.self
@@ -79,7 +82,7 @@ function userIdSection(uid: KeyPageData['userIds'][number], sigs: KeyPageSignatu
   return html`<div class="component">
 <h3>${uid.text}</h3>
 <p class="meta">${statusBadge(statusOf(uid.revoked, uid.expires, now))}${uid.primary ? ' primary user ID ·' : ''} created ${formatDate(uid.created)}${uid.expires !== null ? html` · expires ${formatDate(uid.expires)}` : ''}</p>
-${sigs.length === 0 ? '' : html`<details${third > 0 ? html` open` : ''}><summary>${sigs.length} signature${sigs.length === 1 ? '' : 's'}${third > 0 ? html`, ${third} by other keys` : ''}</summary>
+${sigs.length === 0 ? '' : html`<details${third > 0 && sigs.length <= OPEN_SIGNATURES ? html` open` : ''}><summary>${sigs.length} signature${sigs.length === 1 ? '' : 's'}${third > 0 ? html`, ${third} by other keys` : ''}</summary>
 <ul class="sigs">
 ${sigs.map(signatureItem)}</ul></details>`}
 </div>

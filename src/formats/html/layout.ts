@@ -1,7 +1,7 @@
 // The frame of every page: <html lang>, the site's name and navigation, the footer's contact line, the
 // stylesheet (and the script, on pages with copy buttons). Pure module: no I/O.
 import { assetUrl } from './assets.js';
-import { html, type Html, type HtmlValue } from './template.js';
+import { escapeHtml, html, type Html, type HtmlValue } from './template.js';
 
 /** What pages say about the site (SITE_NAME, SITE_CONTACT, PUBLIC_URL, PUSH_POLICY) and this request. */
 export interface SiteInfo {
@@ -33,9 +33,20 @@ const NAV: [Section, string, string][] = [
   ['stats', '/stats', 'Statistics'],
 ];
 
+// Tab titles stay short (a search or a user ID may be long): at most this many characters as written, escaped.
+const MAX_TITLE = 70;
+
+function shortTitle(full: string): string {
+  if (escapeHtml(full).length <= MAX_TITLE) return full;
+  let cut = full.slice(0, MAX_TITLE - 1);
+  while (escapeHtml(cut).length > MAX_TITLE - 1) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
 export function page(opts: PageOptions): string {
   const { site } = opts;
-  const title = opts.title === site.name ? site.name : `${opts.title} · ${site.name}`;
+  const full = opts.title === site.name ? site.name : `${opts.title} · ${site.name}`;
+  const title = shortTitle(full);
   const nav = NAV.map(([section, path, label]) =>
     html`<a href="${path}"${opts.section === section ? html` aria-current="page"` : ''}>${label}</a>`);
   const doc: Html = html`<!doctype html>

@@ -7,6 +7,7 @@ import type { IndexKey, IndexSignature, IndexSubkey } from '../machineReadableIn
 import {
   algorithmLabel, expiryText, formatDate, groupFingerprint, keyHref, keySummary, signatureLabel, statusBadge, statusOf,
 } from './components.js';
+import { searchForm } from './frontPage.js';
 import { DEFAULT_SITE, page, type SiteInfo } from './layout.js';
 import { href, html, join, type Html } from './template.js';
 
@@ -64,6 +65,7 @@ export function renderIndexPage(opts: IndexPageOptions): string {
   // v4 only: see the comment at the top of this file.
   const keys = opts.keys.filter((k) => k.version === 4);
   const main = html`<h1>Search results for “${opts.search}”</h1>
+${searchForm(opts.search)}
 ${keys.length === 0
     ? html`<p>No keys found for “${opts.search}”.</p>\n`
     : html`<p>${keys.length} key${keys.length === 1 ? '' : 's'} found.</p>\n${keys.map((key) => indexEntry(key, opts.verbose, findSignatures(opts.signatures, key.fingerprint), opts.now))}`}

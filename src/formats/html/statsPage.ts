@@ -21,7 +21,7 @@ export interface StatsPageData {
 function countRows(rows: { label: string; inserted: number; updated: number }[], heading: string) {
   if (rows.length === 0) return html`<p>No data.</p>\n`;
   const trs = rows.map((r) => html`<tr><td>${r.label}</td><td>${r.inserted}</td><td>${r.updated}</td></tr>\n`);
-  return html`<div class="table-wrap"><table>\n<tr><th scope="col">${heading}</th><th scope="col">inserted</th><th scope="col">updated</th></tr>\n${trs}</table></div>\n`;
+  return html`<div class="table-wrap"><table>\n<thead><tr><th scope="col">${heading}</th><th scope="col">inserted</th><th scope="col">updated</th></tr></thead>\n<tbody>\n${trs}</tbody></table></div>\n`;
 }
 
 export function renderStatsPage(stats: StatsPageData, site: SiteInfo = DEFAULT_SITE): string {
@@ -39,6 +39,7 @@ export function renderStatsPage(stats: StatsPageData, site: SiteInfo = DEFAULT_S
 ${dailyChart(perDay, 'chart-title')}
 <h2>Server</h2>
 <div class="table-wrap"><table>
+<tbody>
 <tr><td>Version</td><td>${stats.version}</td></tr>
 <tr><td>Keys</td><td>${stats.totalKeys}</td></tr>
 <tr><td>Running since</td><td>${stats.started}</td></tr>
@@ -46,6 +47,7 @@ ${dailyChart(perDay, 'chart-title')}
 <tr><td>Updated, last 24 hours</td><td>${stats.updated24h}</td></tr>
 <tr><td>Inserted, last 7 days</td><td>${stats.inserted7d}</td></tr>
 <tr><td>Updated, last 7 days</td><td>${stats.updated7d}</td></tr>
+</tbody>
 </table></div>
 <h2>Daily</h2>
 ${countRows(stats.daily.map((d) => ({ label: d.day, inserted: d.inserted, updated: d.updated })), 'day')}

@@ -66,7 +66,7 @@ details{margin:.5rem 0}
 dl.facts{display:grid;grid-template-columns:minmax(7rem,max-content) 1fr;gap:.3rem 1rem;margin:.75rem 0}
 dl.facts dt{font-weight:600}
 dl.facts dd{margin:0;overflow-wrap:anywhere}
-@media (max-width:30rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}
+@media (max-width:20rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}
 .fingerprint-box{border:2px solid var(--accent);border-radius:6px;padding:.6rem 1rem;margin:.75rem 0;display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center}
 .fingerprint-box .label{font-weight:600;width:100%;margin:0}
 .component{border-top:1px solid var(--line);padding:.4rem 0 .6rem}
