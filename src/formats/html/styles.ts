@@ -35,7 +35,7 @@ font-size:.85rem;line-height:1.45;margin:.4rem 0}
 .muted{color:var(--muted)}
 .lead{font-size:1.05rem}
 .panel{border:1px solid var(--line);border-radius:6px;padding:.75rem 1rem;margin:1rem 0;background:var(--bg)}
-.grid{display:grid;gap:0 2rem}
+.grid{display:grid;gap:0 2rem;grid-template-columns:minmax(0,1fr)}
 @media (min-width:52rem){.grid.two{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}}
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 .hint{color:var(--muted);font-size:.9rem;margin:.25rem 0}
