@@ -3,6 +3,8 @@
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../src/cli/token.js';
+import { refreshFacts } from '../../src/services/factRefresh.js';
+import { IdentifierFactsRepository } from '../../src/store/identifierFacts.js';
 import { armoredPackets, fetchText, pushKeys } from '../helpers/hkp.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { backends, startTestServer, type TestServer } from '../helpers/server.js';
@@ -112,6 +114,17 @@ describe.each(backends)('web interface on %s', (backend) => {
     const viaSub = await fetch(`${server.url}/keys/${sub}`, { headers: BROWSER, redirect: 'manual' });
     expect(viaSub.status).toBe(302);
     expect(viaSub.headers.get('location')).toBe(`/keys/${alice.fingerprint}`);
+  });
+
+  it('shows facts of keys stored before they were derived once keystore refresh-facts has run', async () => {
+    // As a key stored by an older version: no capabilities or revocation reasons recorded.
+    await server.database.db.updateTable('key_identifiers').set({ capabilities: null }).execute();
+    expect((await page(`/keys/${alice.fingerprint}`)).text).toContain('<dd class="caps">not recorded</dd>');
+    const result = await refreshFacts(new IdentifierFactsRepository(server.database.db));
+    expect(result).toEqual({ keys: 3, failed: 0 });
+    const refreshed = (await page(`/keys/${alice.fingerprint}`)).text;
+    expect(refreshed).toContain('<dd class="caps">certify, sign</dd>');
+    expect(refreshed).toContain('<dd class="caps">encrypt</dd>');
   });
 
   it('escapes a user ID with markup everywhere it is shown', async () => {
