@@ -134,16 +134,16 @@ export function registerWebRoutes(router: Router, deps: WebDependencies): void {
   });
 
   router.post('/upload', async (ctx) => {
-    const form = await readUploadForm(ctx, deps.maxBodyBytes);
-    const token = await formToken(ctx, form.token, access);
     let outcome;
     try {
+      const form = await readUploadForm(ctx, deps.maxBodyBytes);
+      const token = await formToken(ctx, form.token, access);
       outcome = await deps.keys.submit(form.keys, { source: 'http', remoteAddress: ctx.ip, token, pushPolicy: access.pushPolicy });
     } catch (e) {
-      // Every key refused: the same page, each with its reason.
-      const rejected = e instanceof AppError ? e.details?.['rejected'] : undefined;
-      if (!(e instanceof AppError) || !Array.isArray(rejected)) throw e;
-      sendPage(ctx, renderUploadPage({ inserted: [], updated: [], unchanged: [], rejected: rejected as { reason: string }[], dropped: [] }, site(ctx)), e.status);
+      // Nothing usable (every key refused, or no key at all): the same page with the reasons and the form again.
+      if (!(e instanceof AppError) || !(e.code === 'no_key_data' || Array.isArray(e.details?.['rejected']))) throw e;
+      const rejected = Array.isArray(e.details?.['rejected']) ? e.details['rejected'] as { reason: string }[] : [{ reason: e.message }];
+      sendPage(ctx, renderUploadPage({ inserted: [], updated: [], unchanged: [], rejected, dropped: [] }, site(ctx)), e.status);
       return;
     }
     ctx.state['keys'] = outcome.inserted.length + outcome.updated.length + outcome.unchanged.length;

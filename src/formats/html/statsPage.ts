@@ -36,7 +36,7 @@ export function renderStatsPage(stats: StatsPageData, site: SiteInfo = DEFAULT_S
 </div>
 <h2 id="chart-title">Keys added and updated per day, last ${perDay.length} days</h2>
 <ul class="legend"><li><span class="swatch inserted"></span>added</li><li><span class="swatch updated"></span>updated</li></ul>
-${dailyChart(perDay, 'chart-title')}
+<div class="chart-wrap">${dailyChart(perDay, 'chart-title')}</div>
 <h2>Server</h2>
 <div class="table-wrap"><table>
 <tbody>

@@ -85,8 +85,11 @@ table{border-collapse:collapse;margin:.5rem 0;font-size:.95rem}
 th,td{border:1px solid var(--line);padding:.25rem .6rem;text-align:right}
 th:first-child,td:first-child{text-align:left}
 .table-wrap{overflow-x:auto}
-.chart{width:100%;height:auto;max-width:48rem;display:block;margin:.5rem 0}
-.chart text{font-size:12px;fill:var(--fg);font-family:inherit}
+/* A narrow screen scrolls the chart sideways, starting at its right end: the latest days. */
+.chart-wrap{overflow-x:auto;direction:rtl}
+.chart-wrap .chart{direction:ltr}
+.chart{width:100%;height:auto;min-width:34rem;max-width:48rem;display:block;margin:.5rem 0}
+.chart text{font-size:14px;fill:var(--fg);font-family:inherit}
 .chart .axis{stroke:var(--fg);stroke-width:1}
 .chart .grid-line{stroke:#b8b8b8;stroke-width:1}
 .chart .inserted{fill:var(--bar1)}
