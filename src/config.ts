@@ -82,6 +82,9 @@ const schema = z.object({
   /** What GET /auth/tokens tells people: the administrator's text and/or a link. */
   TOKENS_HELP_TEXT: z.string().max(10_000).optional(),
   TOKENS_HELP_URL: z.string().url().refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL').optional(),
+  // The web pages (docs/web.md): the name they carry and a contact line in their footer.
+  SITE_NAME: z.string().trim().min(1).max(100).default('keystore'),
+  SITE_CONTACT: z.string().trim().max(300).optional(),
 });
 
 export type Config = Omit<z.infer<typeof schema>, 'WORKERS'> & {

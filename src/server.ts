@@ -18,10 +18,12 @@ import { KeyQueries } from './store/keyQueries.js';
 import { KeyRepository } from './store/keyRepository.js';
 import { StatsRepository } from './store/statsRepository.js';
 import { TokenRepository } from './store/tokenRepository.js';
+import { DirectoryService } from './services/directoryService.js';
 import { LookupService } from './services/lookupService.js';
 import { CertService } from './services/certService.js';
 import { VksService } from './services/vksService.js';
 import { AddressQueries } from './store/addressQueries.js';
+import { DirectoryQueries } from './store/directoryQueries.js';
 import { openMigratedDatabase } from './store/migrate.js';
 import { loadCertificatePair, type CertificatePair } from './tls/certificates.js';
 import { CertificateReloader, type ReloadOutcome } from './tls/certificateReloader.js';
@@ -36,6 +38,9 @@ function identityProvider(config: Config): ProviderTokens | null {
     jwksUrl: config.TOKEN_JWKS_URL, issuer: config.TOKEN_ISSUER, audience: config.TOKEN_AUDIENCE, identityClaim: config.TOKEN_IDENTITY_CLAIM,
   });
 }
+
+// Keys per page of the web listing.
+const WEB_PAGE_SIZE = 25;
 
 export interface RunningServer {
   /** The plain HTTP listener's URL and port; the HTTPS one's with PORT=off. */
@@ -101,6 +106,9 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const lookups = new LookupService(keyQueries, new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
   const certs = new CertService(keyQueries, new AddressQueries(database.db), { maxResults: config.MAX_RESULTS, pushPolicy: config.PUSH_POLICY });
   const vks = new VksService(keys, keyQueries, certs, config.PUSH_POLICY);
+  const directory = new DirectoryService(new DirectoryQueries(database.db), new StatsRepository(database.db), {
+    pageSize: WEB_PAGE_SIZE, version, started: new Date().toISOString(),
+  });
   const separateMetrics = config.METRICS_PORT !== undefined;
   const rateLimiter = config.RATE_LIMIT === 'on'
     ? new RateLimiter({
@@ -111,6 +119,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const app = createApp({
     keys, lookups, certs, vks, wkdDomains: new Set(config.WKD_DOMAINS), lookupCache, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
     metrics, serveMetrics: !separateMetrics, access, rateLimiter,
+    directory, web: { name: config.SITE_NAME, contact: config.SITE_CONTACT, version },
   });
   // With LOOKUP_POLICY=token every lookup needs its token checked: all go through the app.
   const handler = config.LOOKUP_POLICY === 'open' ? cachedLookupListener({ cache: lookupCache, logger, metrics, rateLimiter }, app.callback()) : app.callback();

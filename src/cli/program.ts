@@ -4,6 +4,7 @@ import type { CliContext } from './context.js';
 import { registerExport } from './export.js';
 import { registerImport } from './import.js';
 import { registerMigrate } from './migrate.js';
+import { registerRefreshFacts } from './refreshFacts.js';
 import { registerServe } from './serve.js';
 import { registerStats } from './stats.js';
 import { registerAudit } from './audit.js';
@@ -21,5 +22,6 @@ export function buildProgram(ctx: CliContext): Command {
   registerExport(program, ctx);
   registerToken(program, ctx);
   registerAudit(program, ctx);
+  registerRefreshFacts(program, ctx);
   return program;
 }

@@ -3,9 +3,10 @@ import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
-import { renderSearchForm } from '../formats/html.js';
+import { renderErrorPage, renderFrontPage, type SiteInfo } from '../formats/html.js';
 import type { Metrics } from '../metrics.js';
 import type { KeyService } from '../services/keyService.js';
+import type { DirectoryService } from '../services/directoryService.js';
 import type { LookupService } from '../services/lookupService.js';
 import type { CertService } from '../services/certService.js';
 import type { VksService } from '../services/vksService.js';
@@ -23,6 +24,7 @@ import { registerHkpV2 } from './v2/routes.js';
 import { registerVks } from './vks/routes.js';
 import { registerWkd } from './wkd/routes.js';
 import { commonHeaders, errorJson, errorLogFields, logRequest } from './requestOutcome.js';
+import { pageHeaders, prefersHtml, registerWebRoutes, siteOf, type WebSettings } from './web.js';
 
 export interface AppDependencies {
   keys: KeyService;
@@ -46,6 +48,10 @@ export interface AppDependencies {
   serveMetrics: boolean;
   /** Per-client rate limits; absent when RATE_LIMIT=off. */
   rateLimiter?: RateLimiter | undefined;
+  /** The web pages: key pages, listing, statistics. */
+  directory: DirectoryService;
+  /** SITE_NAME, SITE_CONTACT and the version, for the pages. */
+  web: WebSettings;
 }
 
 export function createApp(deps: AppDependencies): Koa {
@@ -54,7 +60,8 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(requestId());
   app.use(requestLog(deps.logger));
   app.use(requestMetrics(deps.metrics));
-  app.use(errorHandler(deps.logger, deps.isUnavailable));
+  app.use(pageHeaders());
+  app.use(errorHandler(deps.logger, deps.isUnavailable, (ctx) => siteOf(ctx, deps.access, deps.web)));
   app.use(async (ctx, next) => {
     for (const [name, value] of commonHeaders(ctx.path)) ctx.set(name, value);
     await next();
@@ -63,7 +70,9 @@ export function createApp(deps: AppDependencies): Koa {
 
   const router = new Router();
   router.post('/pks/add', pushAccess(deps.access), addHandler(deps.keys, deps.maxBodyBytes, deps.access.pushPolicy));
-  router.get('/pks/lookup', lookupAccess(deps.access), lookupHandler(deps.lookups, deps.lookupCache));
+  router.get('/pks/lookup', lookupAccess(deps.access), lookupHandler(deps.lookups, deps.lookupCache, {
+    directory: deps.directory, site: (ctx) => siteOf(ctx, deps.access, deps.web),
+  }));
   registerRemoteEndpoint(router, deps.access);
   const lookupCheck = lookupAccess(deps.access);
   registerHkpV2(router, { certs: deps.certs, keys: deps.keys, access: deps.access, maxBodyBytes: deps.maxBodyBytes, lookupAccess: lookupCheck });
@@ -71,8 +80,9 @@ export function createApp(deps: AppDependencies): Koa {
   registerWkd(router, { certs: deps.certs, domains: deps.wkdDomains, lookupAccess: lookupCheck });
   router.get('/', loginCheck(deps.access), (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderSearchForm({ host: ctx.host });
+    ctx.body = renderFrontPage(siteOf(ctx, deps.access, deps.web));
   });
+  registerWebRoutes(router, { directory: deps.directory, keys: deps.keys, access: deps.access, web: deps.web, maxBodyBytes: deps.maxBodyBytes });
   router.get('/version', (ctx) => {
     ctx.body = { data: { version: deps.version } };
   });
@@ -136,7 +146,7 @@ export function requestLog(logger: Logger) {
   };
 }
 
-export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => boolean) {
+export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => boolean, site?: (ctx: Context) => SiteInfo) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
@@ -146,6 +156,12 @@ export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => bool
         : internalError(e, logger, ctx.state['requestId']);
       ctx.status = error.status;
       ctx.state['errorReason'] = error.code;
+      // A person's browser gets a page; every other client the JSON error.
+      if (site && prefersHtml(ctx)) {
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = renderErrorPage(error, site(ctx));
+        return;
+      }
       ctx.type = 'application/json';
       ctx.body = errorJson(error);
     }

@@ -29,7 +29,7 @@ const LOOKUP_OPS = new Set(['get', 'index', 'vindex', 'stats']);
 
 // Routes whose paths carry parameters (addresses, user IDs, fingerprints): labelled, and logged, by their pattern, so
 // that neither metrics labels nor log lines hold what was asked for.
-const PARAMETERISED: [RegExp, string, RateLimitClass][] = [
+const PARAMETERISED: [RegExp, string, RateLimitClass | null][] = [
   [/^\/pks\/v2\/certs\/by-vfingerprint\/[^/]+\/[^/]+$/, '/pks/v2/certs/by-vfingerprint/:version/:fingerprint', 'get'],
   [/^\/pks\/v2\/certs\/by-vfingerprint\/[^/]+$/, '/pks/v2/certs/by-vfingerprint/:versioned', 'get'],
   [/^\/pks\/v2\/certs\/by-keyid\/[^/]+$/, '/pks/v2/certs/by-keyid/:keyId', 'get'],
@@ -43,12 +43,13 @@ const PARAMETERISED: [RegExp, string, RateLimitClass][] = [
   [/^\/\.well-known\/openpgpkey\/[^/]+\/hu\/[^/]+$/, '/.well-known/openpgpkey/:domain/hu/:hash', 'get'],
   [/^\/\.well-known\/openpgpkey\/[^/]+\/policy$/, '/.well-known/openpgpkey/:domain/policy', 'get'],
   [/^\/keys\/[^/]+$/, '/keys/:fingerprint', 'get'],
+  [/^\/static\/[^/]+$/, '/static/:file', null],
 ];
 // Pushes of the newer APIs, rate-limited as /pks/add.
 const PUSH_ROUTES = new Set(['/pks/v2/certs', '/vks/v1/upload', '/vks/v1/request-verify', '/upload']);
 // Other routes of the newer APIs and the directory's pages: named by their path.
-const NAMED_PATHS: [string, RateLimitClass][] = [
-  ['/.well-known/openpgpkey/policy', 'get'], ['/keys', 'search'], ['/stats', 'search'],
+const NAMED_PATHS: [string, RateLimitClass | null][] = [
+  ['/.well-known/openpgpkey/policy', 'get'], ['/keys', 'search'], ['/stats', 'search'], ['/auth/tokens', null],
 ];
 const MODERN_PREFIXES = ['/pks/v2/', '/vks/', '/.well-known/openpgpkey/'];
 

@@ -29,6 +29,10 @@ export interface DerivedSubkey {
   created: number;
   expires: number | null;
   revoked: boolean;
+  /** What the key may do, from its key flags (or, without them, its algorithm): letters of "csea". */
+  capabilities: string;
+  /** The reason a revocation gives (code and text), when revoked with one. */
+  revocation: { code: number; text: string } | null;
 }
 
 export interface SignatureFact {
@@ -92,11 +96,17 @@ export function deriveKey(cert: Cert): DerivedKey {
   const expirySource = newest([...liveSelfCerts, ...directSelf]);
   const revoked = cert.direct.some((s) => self(s) && s.type === SigType.keyRevocation);
 
+  const keyRevocation = newest(cert.direct.filter((s) => self(s) && s.type === SigType.keyRevocation));
+  const flagsSource = newest([...liveSelfCerts, ...directSelf].filter((s) => s.keyFlags !== null));
+
   const subkeys = cert.subkeys.map((sub) => {
     const binding = newest(sub.sigs.filter((s) => s.type === SigType.subkeyBinding));
+    const revocation = newest(sub.sigs.filter((s) => s.type === SigType.subkeyRevocation));
     return {
       ...keyFacts(sub.key, binding?.keyExpirationTime ?? null),
-      revoked: sub.sigs.some((s) => s.type === SigType.subkeyRevocation),
+      revoked: revocation !== null,
+      capabilities: capabilitiesOf(binding?.keyFlags ?? null, sub.key.algorithm, false),
+      revocation: revocation?.revocationReason ?? null,
     };
   });
 
@@ -108,6 +118,8 @@ export function deriveKey(cert: Cert): DerivedKey {
     ...keyFacts(primary, expirySource?.keyExpirationTime ?? null),
     version: primary.version,
     revoked,
+    capabilities: capabilitiesOf(flagsSource?.keyFlags ?? null, primary.algorithm, true),
+    revocation: keyRevocation?.revocationReason ?? null,
     userIds,
     userAttributes,
     subkeys,
@@ -130,7 +142,26 @@ function keyFacts(key: KeyMaterial, expirationTime: number | null): DerivedSubke
     created: key.created,
     expires: expirationTime ? key.created + expirationTime : null,
     revoked: false,
+    capabilities: '',
+    revocation: null,
   };
+}
+
+// Public-key algorithms that can sign, and those that can encrypt (RFC 9580 §9.1).
+const SIGNING_ALGORITHMS = new Set([1, 3, 17, 19, 22, 27, 28]);
+const ENCRYPTING_ALGORITHMS = new Set([1, 2, 16, 18, 25, 26]);
+
+/**
+ * Capability letters (c certify, s sign, e encrypt, a authenticate) from a key-flags octet; keys without key
+ * flags (old keys) get what their algorithm allows, as gpg does: a primary key certifies and, if it can, signs.
+ */
+export function capabilitiesOf(keyFlags: number | null, algorithm: number, primary: boolean): string {
+  if (keyFlags !== null) {
+    return (keyFlags & 0x01 ? 'c' : '') + (keyFlags & 0x02 ? 's' : '') + (keyFlags & 0x0c ? 'e' : '') + (keyFlags & 0x20 ? 'a' : '');
+  }
+  const sign = SIGNING_ALGORITHMS.has(algorithm) ? 's' : '';
+  if (primary) return `c${sign}`;
+  return sign + (ENCRYPTING_ALGORITHMS.has(algorithm) ? 'e' : '');
 }
 
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;

@@ -1,5 +1,5 @@
 // Reads the facts of a signature packet needed to attribute and order it — version, type, creation time,
-// issuer, expiry times, primary-user-ID flag — without parsing its key material (cheap enough for floods).
+// issuer, expiry times, primary-user-ID flag, key flags, revocation reason — without parsing its key material (cheap enough for floods).
 // RFC 9580 §5.2.3 (v4/v6) and §5.2.2 (v3).
 
 export interface SignatureFacts {
@@ -12,11 +12,20 @@ export interface SignatureFacts {
   keyExpirationTime: number | null;
   signatureExpirationTime: number | null;
   primaryUserId: boolean;
+  /** First octet of the key-flags subpacket (certify 0x01, sign 0x02, encrypt 0x04/0x08, authenticate 0x20); null when absent. */
+  keyFlags: number | null;
+  /** Reason-for-revocation subpacket: its code and text (RFC 9580 §5.2.3.31); null when absent. */
+  revocationReason: { code: number; text: string } | null;
 }
 
 export class SignatureScanError extends Error {}
 
-const SUBPACKET = { created: 2, signatureExpiry: 3, keyExpiry: 9, issuer: 16, primaryUserId: 25, issuerFingerprint: 33 } as const;
+const SUBPACKET = {
+  created: 2, signatureExpiry: 3, keyExpiry: 9, issuer: 16, primaryUserId: 25, keyFlags: 27, revocationReason: 29, issuerFingerprint: 33,
+} as const;
+// Revocation texts longer than this are cut: shown on a key's page, never needed in full.
+const MAX_REASON_CHARS = 500;
+const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase();
@@ -32,14 +41,14 @@ export function scanSignature(body: Uint8Array): SignatureFacts {
     if (body.length < 19 || body[1] !== 5) throw new SignatureScanError('truncated v3 signature');
     return {
       version, type: body[2]!, created: u32(body, 3), issuerKeyId: hex(body.subarray(7, 15)), issuerFingerprint: null,
-      keyExpirationTime: null, signatureExpirationTime: null, primaryUserId: false,
+      keyExpirationTime: null, signatureExpirationTime: null, primaryUserId: false, keyFlags: null, revocationReason: null,
     };
   }
   if (version !== 4 && version !== 6) throw new SignatureScanError(`unsupported signature version ${version}`);
   const countBytes = version === 6 ? 4 : 2;
   const facts: SignatureFacts = {
     version, type: body[1] ?? -1, created: 0, issuerKeyId: null, issuerFingerprint: null,
-    keyExpirationTime: null, signatureExpirationTime: null, primaryUserId: false,
+    keyExpirationTime: null, signatureExpirationTime: null, primaryUserId: false, keyFlags: null, revocationReason: null,
   };
   let pos = 4;
   for (const hashed of [true, false]) {
@@ -85,6 +94,11 @@ function readSubpackets(area: Uint8Array, hashed: boolean, facts: SignatureFacts
     else if (type === SUBPACKET.keyExpiry && data.length === 4) facts.keyExpirationTime = u32(data, 0) || null;
     else if (type === SUBPACKET.signatureExpiry && data.length === 4) facts.signatureExpirationTime = u32(data, 0) || null;
     else if (type === SUBPACKET.primaryUserId && data.length === 1) facts.primaryUserId = data[0] !== 0;
+    else if (type === SUBPACKET.keyFlags && data.length >= 1) facts.keyFlags = data[0]!;
+    else if (type === SUBPACKET.revocationReason && data.length >= 1) {
+      const text = utf8.decode(data.subarray(1, 1 + MAX_REASON_CHARS * 4)).replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, MAX_REASON_CHARS);
+      facts.revocationReason = { code: data[0]!, text };
+    }
   }
 }
 

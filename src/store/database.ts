@@ -38,6 +38,11 @@ export interface KeyIdentifiersTable {
   created: string | number;
   expires: string | number | null;
   revoked: boolean;
+  /** Capability letters ("csea"); null for rows written before they were derived (keystore refresh-facts). */
+  capabilities: string | null;
+  /** Reason-for-revocation code and text, when the revocation gives one. */
+  revocation_code: number | null;
+  revocation_reason: string | null;
 }
 
 export interface UserIdsTable {

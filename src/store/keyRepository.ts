@@ -15,6 +15,10 @@ export interface KeyFacts {
   created: number;
   expires: number | null;
   revoked: boolean;
+  /** Capability letters ("csea"), from the key flags or the algorithm. */
+  capabilities: string;
+  /** The revocation's reason (code and text), when it gives one. */
+  revocation: { code: number; text: string } | null;
 }
 
 export interface UserIdFacts {
@@ -124,10 +128,13 @@ export class KeyRepository {
         on conflict (fingerprint) do nothing
         returning id
       ), identifiers as (
-        insert into key_identifiers (key_row, is_primary, fingerprint, long_id, short_id, algorithm, bits, created, expires, revoked)
-        select ins.id, r.is_primary, r.fingerprint, r.long_id, r.short_id, r.algorithm, r.bits, r.created, r.expires, r.revoked
+        insert into key_identifiers (key_row, is_primary, fingerprint, long_id, short_id, algorithm, bits, created, expires, revoked,
+          capabilities, revocation_code, revocation_reason)
+        select ins.id, r.is_primary, r.fingerprint, r.long_id, r.short_id, r.algorithm, r.bits, r.created, r.expires, r.revoked,
+          r.capabilities, r.revocation_code, r.revocation_reason
         from ins, json_to_recordset(${identifiers}::json) as r(is_primary boolean, fingerprint text, long_id text,
-          short_id text, algorithm smallint, bits integer, created bigint, expires bigint, revoked boolean)
+          short_id text, algorithm smallint, bits integer, created bigint, expires bigint, revoked boolean,
+          capabilities text, revocation_code smallint, revocation_reason text)
       ), user_ids as (
         insert into user_ids (key_row, position, uid, email, identity, wkd_hash, words, created, expires, revoked, is_primary)
         select ins.id, r.position, r.uid, r.email, r.identity, r.wkd_hash, r.words, r.created, r.expires, r.revoked, r.is_primary
@@ -402,6 +409,9 @@ function factRows(row: string, record: KeyRecord): { identifiers: Insertable<Key
       created: k.created,
       expires: k.expires,
       revoked: k.revoked,
+      capabilities: k.capabilities,
+      revocation_code: k.revocation?.code ?? null,
+      revocation_reason: k.revocation?.text ?? null,
     })),
     userIds: record.userIds.map((u, position) => ({
       key_row: row,

@@ -20,6 +20,12 @@ export interface StoreStats {
 export class StatsRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
+  /** Keys stored: every insert counted (the same number as stats().totalKeys). */
+  async totalKeys(): Promise<number> {
+    const row = await this.db.selectFrom('key_stats_hourly').select(sql<string>`coalesce(sum(inserted), 0)`.as('total')).executeTakeFirstOrThrow();
+    return Number(row.total);
+  }
+
   async stats(): Promise<StoreStats> {
     const totals = await this.db
       .selectFrom('key_stats_hourly')

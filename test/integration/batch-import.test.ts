@@ -211,11 +211,11 @@ describe.each(backends)('batch submission on %s', (backend) => {
     const store = await freshStore(backend);
     try {
       const repository = new KeyRepository(store.db.db);
-      // A keys row takes 16 parameters, an identifier or user-ID row 10 or 11: 4,500 keys with 2 user IDs and a
+      // A keys row takes 16 parameters, an identifier row 13, a user-ID row 10 or 11: 4,500 keys with 2 user IDs and a
       // subkey each need more than 65,535 per table (PostgreSQL's limit; the embedded database takes 32,767).
       const record = (i: number, uids: number): KeyRecord => {
         const fingerprint = randomBytes(20).toString('hex').toUpperCase();
-        const facts = { keyId: fingerprint.slice(-16), algorithm: 22, bits: 255, created: 1_600_000_000 + i, expires: null, revoked: false };
+        const facts = { keyId: fingerprint.slice(-16), algorithm: 22, bits: 255, created: 1_600_000_000 + i, expires: null, revoked: false, capabilities: 'cs', revocation: null };
         return {
           ...facts, fingerprint, version: 4, userAttributes: 0, signatures: 3,
           userIds: Array.from({ length: uids }, (_, n) => ({ text: `Key ${i} uid ${n} <k${i}.${n}@example.org>`, email: `k${i}.${n}@example.org`, identity: `k${i}.${n}@example.org`, wkdHash: null, words: ['key', String(i), 'uid', String(n)], created: facts.created, expires: null, revoked: false, primary: n === 0 })),

@@ -67,7 +67,8 @@ describe('renderIndexPage', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('<meta charset="utf-8">');
     expect(html).toMatch(/<title>[^<]*alice[^<]*<\/title>/);
-    expect(html).toContain('<style>');
+    // Styled by the server's own stylesheet (the CSP allows no inline style).
+    expect(html).toMatch(/<link rel="stylesheet" href="\/static\/keystore\.css\?v=[0-9a-f]+">/);
     expect(html).not.toContain('<script');
   });
 

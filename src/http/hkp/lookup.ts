@@ -1,25 +1,33 @@
 // GET /pks/lookup: parse the parameters, ask the lookup service, format for the client.
 import type { Context } from 'koa';
 import { encodeArmor } from '../../formats/armor.js';
-import { renderIndexPage, renderKeyPage, renderStatsPage } from '../../formats/html.js';
+import { renderIndexPage, renderKeyPage, renderStatsPage, type SiteInfo } from '../../formats/html.js';
 import { formatMachineReadableIndex } from '../../formats/machineReadableIndex.js';
 import { AppError } from '../../errors.js';
+import type { DirectoryService } from '../../services/directoryService.js';
 import type { LookupService } from '../../services/lookupService.js';
 import { parseSearch } from '../../services/search.js';
 import { parseLookup, wantsJson, type LookupParams } from '../params.js';
+import { statsPageData } from '../web.js';
 import { firstExpiry, queryTags, type CachedAnswer, type CachedRequest, type LookupCache } from './lookupCache.js';
 
-export function lookupHandler(lookups: LookupService, cache: LookupCache) {
+/** What the pages for browsers need: the site's name and address, and the statistics with the per-day chart. */
+export interface LookupPages {
+  directory: DirectoryService;
+  site: (ctx: Context) => SiteInfo;
+}
+
+export function lookupHandler(lookups: LookupService, cache: LookupCache, pages: LookupPages) {
   return async (ctx: Context): Promise<void> => {
     const params = parseLookup(ctx.query);
     switch (params.op) {
       case 'get':
-        return get(ctx, lookups, params, cache);
+        return get(ctx, lookups, params, cache, pages);
       case 'index':
       case 'vindex':
-        return index(ctx, lookups, params, params.op === 'vindex', cache);
+        return index(ctx, lookups, params, params.op === 'vindex', cache, pages);
       case 'stats':
-        return stats(ctx, lookups, params);
+        return stats(ctx, lookups, params, pages);
       default:
         throw new AppError(501, 'unsupported_op', `op=${params.op} is not supported (use get, index, vindex or stats)`);
     }
@@ -38,13 +46,13 @@ function searchOf(ctx: Context, params: LookupParams) {
   return query;
 }
 
-async function get(ctx: Context, lookups: LookupService, params: LookupParams, cache: LookupCache): Promise<void> {
+async function get(ctx: Context, lookups: LookupService, params: LookupParams, cache: LookupCache, pages: LookupPages): Promise<void> {
   const query = searchOf(ctx, params);
   if (wantsHtml(ctx, params)) {
     const found = await lookups.get(query);
     ctx.state['keys'] = found.length;
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderKeyPage({ fingerprint: found[0]!.fingerprint, armored: encodeArmor(Buffer.concat(found.map((k) => k.packets))) });
+    ctx.body = renderKeyPage({ fingerprint: found[0]!.fingerprint, armored: encodeArmor(Buffer.concat(found.map((k) => k.packets))), site: pages.site(ctx) });
     return;
   }
   send(ctx, await cache.answer(`get ${JSON.stringify(query)}`, queryTags(query), async () => {
@@ -53,7 +61,7 @@ async function get(ctx: Context, lookups: LookupService, params: LookupParams, c
   }, { url: ctx.url, request: cachedRequest(query.kind) }));
 }
 
-async function index(ctx: Context, lookups: LookupService, params: LookupParams, verbose: boolean, cache: LookupCache): Promise<void> {
+async function index(ctx: Context, lookups: LookupService, params: LookupParams, verbose: boolean, cache: LookupCache, pages: LookupPages): Promise<void> {
   const query = searchOf(ctx, params);
   const page = { pageSize: params.pageSize, pageToken: params.pageToken };
   if (!wantsHtml(ctx, params)) {
@@ -79,6 +87,7 @@ async function index(ctx: Context, lookups: LookupService, params: LookupParams,
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = renderIndexPage({
     search: params.search ?? '', keys: result.keys, verbose, now: Math.floor(Date.now() / 1000), ...(result.signatures ? { signatures: result.signatures } : {}),
+    site: pages.site(ctx),
   });
 }
 
@@ -94,24 +103,13 @@ function send(ctx: Context, answer: CachedAnswer): void {
   ctx.body = answer.body;
 }
 
-async function stats(ctx: Context, lookups: LookupService, params: LookupParams): Promise<void> {
-  const s = await lookups.stats();
-  // JSON for machines and curl; the page only for a browser that did not ask for mr or JSON.
+async function stats(ctx: Context, lookups: LookupService, params: LookupParams, pages: LookupPages): Promise<void> {
+  // JSON for machines and curl; the page (the one at /stats) only for a browser that did not ask for mr or JSON.
   if (!wantsHtml(ctx, params) || wantsJson(ctx)) {
     ctx.type = 'application/json';
-    ctx.body = JSON.stringify(s);
+    ctx.body = JSON.stringify(await lookups.stats());
     return;
   }
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = renderStatsPage({
-    version: s.version,
-    totalKeys: s.totalKeys,
-    started: s.started,
-    inserted24h: s.last24h.inserted,
-    updated24h: s.last24h.updated,
-    inserted7d: s.last7d.inserted,
-    updated7d: s.last7d.updated,
-    hourly: s.hourly,
-    daily: s.daily,
-  });
+  ctx.body = renderStatsPage(statsPageData(await pages.directory.statistics()), pages.site(ctx));
 }
