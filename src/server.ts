@@ -68,8 +68,10 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const files = servesHttps(config) ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined;
   const certificate: CertificatePair | undefined = files ? await loadCertificatePair(files) : undefined;
   for (const warning of certificate?.warnings ?? []) logger.warn({ certFile: files!.certFile }, warning);
-  const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
-  const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics });
+  const database = await openMigratedDatabase({
+    url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, readUrls: config.DATABASE_READ_URL,
+  });
+  const metrics = new Metrics({ version, poolUse: database.poolStats, readReplicas: database.readReplicas, cluster: options.clusterMetrics });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
   // Other instances' writes arrive by LISTEN; until it is listening (and whenever it is not) nothing is cached.
   const lookupCache = new LookupCache({
@@ -77,7 +79,8 @@ export async function startServer(config: Config, logger: Logger, version: strin
   });
   let heardFirst = () => {};
   const firstListening = new Promise<void>((resolve) => (heardFirst = resolve));
-  const changeListener = config.LOOKUP_CACHE_BYTES > 0
+  // Reads from standbys also need other instances' changes, to wait for their replay (docs/replicas.md).
+  const changeListener = config.LOOKUP_CACHE_BYTES > 0 || database.readReplicas
     ? database.listenForKeyChanges?.({
       change: (news) => lookupCache.invalidate(news),
       listening: (on) => {
@@ -90,10 +93,15 @@ export async function startServer(config: Config, logger: Logger, version: strin
   // the first request instead of a few seconds later on a loaded machine.
   if (changeListener) await Promise.race([firstListening, new Promise((resolve) => setTimeout(resolve, LISTEN_WAIT_MS).unref())]);
   const keys = new KeyService(new KeyRepository(database.db, database.writerId), new AuditRepository(database.db), {
-    limits: keyLimits(config), onOutcome, onWritten: (change) => lookupCache.invalidate(change),
+    limits: keyLimits(config), onOutcome,
+    // Reads wait for standbys to replay the write before the cache drops what it made stale.
+    onWritten: (change) => {
+      database.wrote();
+      lookupCache.invalidate(change);
+    },
   });
   const access = { tokens: new AccessService(new TokenRepository(database.db)), pushPolicy: config.PUSH_POLICY, lookupPolicy: config.LOOKUP_POLICY, publicUrl: config.PUBLIC_URL };
-  const lookups = new LookupService(new KeyQueries(database.db), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
+  const lookups = new LookupService(new KeyQueries(database.db, database.reads), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
   const separateMetrics = config.METRICS_PORT !== undefined;
   const rateLimiter = config.RATE_LIMIT === 'on'
     ? new RateLimiter({

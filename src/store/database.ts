@@ -2,6 +2,7 @@
 import { Kysely, PostgresDialect, sql, type Generated } from 'kysely';
 import pg from 'pg';
 import { listenForKeyChanges, newWriterId, type KeyChangeListener, type KeyChangeSubscriber } from './keyChanges.js';
+import { directReads, ReadRouter, type ReadSource, type ReadTarget } from './readReplicas.js';
 
 export interface KeysTable {
   id: Generated<string>;
@@ -95,6 +96,8 @@ export interface DatabaseOptions {
   /** Folder of the embedded database; "memory://" keeps it in memory. */
   dataDir: string;
   poolSize?: number;
+  /** Streaming-replication standbys of `url` that may serve lookups (DATABASE_READ_URL); only with `url`. */
+  readUrls?: string[] | undefined;
 }
 
 /** Connections of a PostgreSQL pool at one moment. */
@@ -119,6 +122,12 @@ export interface DatabaseHandle {
   listenForKeyChanges?: (subscriber: KeyChangeSubscriber) => KeyChangeListener;
   /** The name this handle's writes carry in their change notifications, which its own listener skips. */
   writerId: string;
+  /** Where lookups run: standbys that have caught up with what this instance knows of, else the primary. */
+  reads: ReadSource;
+  /** This instance committed a change to keys: reads wait for it (see readReplicas.ts). */
+  wrote(): void;
+  /** With standbys: which are up, and reads served by each kind of database so far. */
+  readReplicas?: () => { standbys: { name: string; up: boolean }[]; served: Record<ReadTarget, number> };
   close(): Promise<void>;
 }
 
@@ -129,23 +138,43 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
     const max = options.poolSize ?? 10;
-    const pool = new pg.Pool({ connectionString: options.url, max, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-    // A client losing its server must not crash the process (an 'error' event without a listener throws):
-    // the pool listens while a client is idle, this listener while it is checked out between queries.
-    // The next query on it fails and is answered 503; the pool then discards the client.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => {
-      client.on('error', () => {});
-      prepareMarked(client);
-    });
+    const pool = newPool(options.url, max, CONNECT_TIMEOUT_MS);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
     const url = options.url;
     const writerId = newWriterId();
+    const standbys = (options.readUrls ?? []).map((readUrl) => ({
+      name: hostOf(readUrl),
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: newPool(readUrl, max, STANDBY_CONNECT_TIMEOUT_MS) }) }),
+    }));
+    if (standbys.length === 0) {
+      return {
+        db, kind: 'postgresql', poolStats, writerId, reads: directReads(db), wrote: () => {},
+        listenForKeyChanges: (subscriber) => listenForKeyChanges(url, writerId, subscriber),
+        close: () => db.destroy(),
+      };
+    }
+    const router = new ReadRouter({ primary: db, standbys, isUnavailable: isDatabaseUnavailable, pollMs: STANDBY_POLL_MS });
+    await router.start();
     return {
-      db, kind: 'postgresql', poolStats, writerId,
-      listenForKeyChanges: (subscriber) => listenForKeyChanges(url, writerId, subscriber),
-      close: () => db.destroy(),
+      db, kind: 'postgresql', poolStats, writerId, reads: router, wrote: () => router.fenceNow(),
+      readReplicas: () => ({ standbys: router.status(), served: { ...router.served } }),
+      // Another instance's change, or changes maybe missed while not listening: reads wait for the standbys to
+      // replay them, decided before the subscriber (the lookup cache) drops what they made stale.
+      listenForKeyChanges: (subscriber) => listenForKeyChanges(url, writerId, {
+        change: (news) => {
+          router.fenceNow();
+          subscriber.change(news);
+        },
+        listening: (on) => {
+          if (on) router.fenceNow();
+          subscriber.listening(on);
+        },
+      }),
+      async close() {
+        router.close();
+        await Promise.all([db.destroy(), ...standbys.map((s) => s.db.destroy())]);
+      },
     };
   }
   // Loaded only when used: a server on PostgreSQL never needs the embedded database's code.
@@ -154,7 +183,35 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   ]);
   const lite = await PGlite.create(options.dataDir, { extensions: { pg_trgm } });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
-  return { db, kind: 'pglite', writerId: newWriterId(), close: () => db.destroy() };
+  return { db, kind: 'pglite', writerId: newWriterId(), reads: directReads(db), wrote: () => {}, close: () => db.destroy() };
+}
+
+// A standby that does not answer quickly is left out (its reads go to the primary) rather than waited for.
+const STANDBY_CONNECT_TIMEOUT_MS = 3_000;
+// How often standbys are checked: a standby back is used again within about this long.
+const STANDBY_POLL_MS = 1_000;
+
+function newPool(url: string, max: number, connectTimeoutMs: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeoutMs });
+  // A client losing its server must not crash the process (an 'error' event without a listener throws):
+  // the pool listens while a client is idle, this listener while it is checked out between queries.
+  // The next query on it fails and is answered 503; the pool then discards the client.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    prepareMarked(client);
+  });
+  return pool;
+}
+
+/** host:port of a connection string (never its user or password), to name a standby. */
+function hostOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}`;
+  } catch {
+    return 'standby';
+  }
 }
 
 const PREPARED_MARK = '/* prepared */ ';
