@@ -49,6 +49,8 @@ export interface RunningServer {
   /** Where GET /metrics is served: url, or the METRICS_PORT listener's. */
   metricsUrl: string;
   database: DatabaseHandle;
+  /** Replaces the TLS session-ticket keys (a cluster's rotation); nothing without HTTPS. */
+  setTicketKeys(keys: Buffer): void;
   /** Reads TLS_CERT_FILE and TLS_KEY_FILE again (SIGHUP); 'unchanged' also without HTTPS. */
   reloadCertificates(reason: string): Promise<ReloadOutcome>;
   /**
@@ -61,6 +63,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** In a cluster worker (src/cluster.ts): /metrics reports the sum over all workers. */
   clusterMetrics?: ClusterMetrics | undefined;
+  /** TLS session-ticket keys (48 bytes) shared by a cluster's workers; else node's own random ones. */
+  tlsTicketKeys?: Buffer | undefined;
 }
 
 export async function startServer(config: Config, logger: Logger, version: string, options: StartOptions = {}): Promise<RunningServer> {
@@ -130,6 +134,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     if (certificate) {
       listeners.push(secure = await listenSecure(handler, config.HTTPS_PORT, config.HOST, {
         cert: certificate.cert, key: certificate.key, handshakeTimeoutMs: config.TLS_HANDSHAKE_TIMEOUT_MS, hstsMaxAgeSeconds: config.HSTS_MAX_AGE_SECONDS,
+        ticketKeys: options.tlsTicketKeys,
       }));
       const https = secure;
       reloader = new CertificateReloader({ files: files!, current: certificate, logger, apply: (pair) => https.setCertificate(pair.cert, pair.key) });
@@ -153,6 +158,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     httpsPort: secure?.port,
     metricsUrl: urlOf(metricsListener),
     database,
+    setTicketKeys: (keys) => secure?.setTicketKeys(keys),
     reloadCertificates: (reason) => reloader?.reload(reason) ?? Promise.resolve('unchanged'),
     async close() {
       await closeListeners();
