@@ -23,6 +23,8 @@ export interface LoadOptions {
   listFile: string;
   /** Times lookups (GET) and pushes (POST) apart as well (the mixed scenario). */
   split?: boolean;
+  /** With connectionClose over HTTPS: each new connection resumes a cached TLS session (Node's client). */
+  resume?: boolean;
 }
 
 /** Latencies of one kind of request within a run. */
@@ -62,7 +64,8 @@ export function wrkInstalled(): boolean {
 }
 
 export function runLoad(tool: Tool, options: LoadOptions): Promise<LoadResult> {
-  if (tool === 'wrk') return runWrk(options);
+  // wrk makes a full handshake for every connection: resuming clients get Node's, which caches sessions.
+  if (tool === 'wrk' && !options.resume) return runWrk(options);
   // autocannon's reconnectRate drops the response it reconnects after, with "Connection: close" alone it writes
   // the next request on the closing socket, and it cannot stop at the end of a list within a duration: those
   // runs get a small driver of their own.
@@ -146,7 +149,8 @@ async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
 async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
   const url = new URL(options.url);
   const list = options.requests;
-  const agent = options.connectionClose ? false : new (url.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: options.connections });
+  const agent = options.resume ? new https.Agent({ keepAlive: false, maxCachedSessions: 100 })
+    : options.connectionClose ? false : new (url.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: options.connections });
   const latencies: number[] = [];
   const byMethod = { GET: [] as number[], POST: [] as number[] };
   let next = 0;

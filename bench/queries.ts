@@ -13,7 +13,7 @@ export interface HkpRequest {
   body?: string;
 }
 
-export type ScenarioId = 'get-fpr' | 'get-fpr-close' | 'get-fpr-https-close' | 'get-longid' | 'index-email' | 'index-name' | 'index-shortid' | 'mixed' | 'push-stored' | 'push-new';
+export type ScenarioId = 'get-fpr' | 'get-fpr-close' | 'get-fpr-https-close' | 'get-fpr-https-resume' | 'get-longid' | 'index-email' | 'index-name' | 'index-shortid' | 'mixed' | 'push-stored' | 'push-new';
 
 export interface Scenario {
   id: ScenarioId;
@@ -26,6 +26,8 @@ export interface Scenario {
   once: boolean;
   /** Over HTTPS (keystore's HTTPS listener), side by side with nginx serving the same answers as files. */
   tls?: true;
+  /** A new connection per request that resumes the TLS session of an earlier one (a client caching tickets). */
+  resume?: true;
   /** Also measured on nginx serving the same answers as static files (fingerprint fetches). */
   static?: true;
   /** The one concurrency this scenario runs at (else --concurrency; Connection: close runs at 4). */
@@ -36,6 +38,7 @@ export const SCENARIOS: Scenario[] = [
   { id: 'get-fpr', title: 'get by fingerprint', kind: 'read', connectionClose: false, once: false, static: true },
   { id: 'get-fpr-close', title: 'get by fingerprint, Connection: close', kind: 'read', connectionClose: true, once: false, static: true },
   { id: 'get-fpr-https-close', title: 'get by fingerprint, HTTPS, Connection: close', kind: 'read', connectionClose: true, once: false, tls: true, static: true },
+  { id: 'get-fpr-https-resume', title: 'get by fingerprint, HTTPS, Connection: close, sessions resumed', kind: 'read', connectionClose: true, once: false, tls: true, static: true, resume: true },
   { id: 'get-longid', title: 'get by long key ID', kind: 'read', connectionClose: false, once: false },
   { id: 'index-email', title: 'index by e-mail', kind: 'read', connectionClose: false, once: false },
   { id: 'index-name', title: 'index by name words', kind: 'read', connectionClose: false, once: false },
@@ -94,6 +97,7 @@ export async function buildLists(keys: KeyRecord[], options: ListOptions): Promi
   lists.set('get-fpr', byFingerprint);
   lists.set('get-fpr-close', byFingerprint);
   lists.set('get-fpr-https-close', byFingerprint);
+  lists.set('get-fpr-https-resume', byFingerprint);
   lists.set('get-longid', draw('get-longid', keys, n, (k) => get(`0x${k.fingerprint.slice(-16)}`)));
   lists.set('index-email', draw('index-email', keys, n, (k, random) => {
     const emails = k.userIds.map(emailOf).filter((e): e is string => e !== null);

@@ -77,7 +77,7 @@ async function measure(server: MeasuredServer, scenario: Scenario, concurrency: 
   const db = server.dbPids ? new ProcessSampler(server.dbPids) : null;
   await Promise.all([usage.start(), db?.start()]);
   const load = runLoad(tool, {
-    url: server.url, requests, connections: concurrency, durationSeconds, connectionClose: scenario.connectionClose, once: scenario.once, listFile, split: scenario.kind === 'mixed',
+    url: server.url, requests, connections: concurrency, durationSeconds, connectionClose: scenario.connectionClose, once: scenario.once, listFile, split: scenario.kind === 'mixed', resume: scenario.resume === true,
   });
   // The samplers stop whatever the run's outcome, before its error (if any) is thrown.
   const [serverUsage, dbUsage] = await load.then(() => Promise.all([usage.stop(), db?.stop()]), async (e: unknown) => {
