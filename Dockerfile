@@ -18,4 +18,5 @@ COPY bin ./bin
 VOLUME /data
 EXPOSE 11371 8443
 USER node
+# node itself is PID 1 (exec form, no shell): it handles SIGTERM/SIGINT and stops gracefully (docs/embedded-database.md).
 CMD ["node", "--max-semi-space-size=4", "dist/src/main.js", "serve"]

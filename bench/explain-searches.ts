@@ -66,8 +66,9 @@ const searches: [string, KeyQuery][] = [
   ['subkey fingerprint', { kind: 'fingerprint', fingerprint: subkey.fingerprint }],
   ['long key ID', { kind: 'longId', keyId: sample.fingerprint.slice(-16) }],
   ['short key ID', { kind: 'shortId', keyId: sample.fingerprint.slice(-8) }],
-  ['e-mail', { kind: 'email', email: email.email! }],
-  ['exact user ID', { kind: 'exactUserId', text: email.uid }],
+  ['e-mail', { kind: 'identity', identity: email.email! }],
+  ['exact user ID', { kind: 'exactUserId', text: email.uid, identity: null }],
+  ['exact user ID or identity', { kind: 'exactUserId', text: email.email!, identity: email.email! }],
   ['one word', parseSearch('Vernooĳ', false)],
   ['two words', parseSearch('Zoë Nakamura', false)],
 ];

@@ -64,6 +64,20 @@ const schema = z.object({
   HSTS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(2 * 365 * 86_400).default(365 * 86_400),
   /** How long a TLS handshake may take before its connection is dropped (half-open handshakes). */
   TLS_HANDSHAKE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  // Tokens of the site's identity provider (docs/identities.md): its keys, issuer, our audience, the identity claim.
+  // The keys decide who may push: only https, or http to this machine (an identity provider on loopback).
+  TOKEN_JWKS_URL: z.string().url().refine(
+    (u) => /^https:\/\/[^/]/i.test(u) || /^http:\/\/(127\.[0-9.]+|\[::1\]|localhost)(:[0-9]+)?(\/|$)/i.test(u),
+    'must be an https:// URL (http:// only to 127.0.0.1, [::1] or localhost)',
+  ).optional(),
+  TOKEN_ISSUER: z.string().trim().min(1).optional(),
+  /** Comma-separated: a token must name one of them in `aud`. */
+  TOKEN_AUDIENCE: z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+    .refine((list) => list.length > 0, 'must name at least one audience').optional(),
+  TOKEN_IDENTITY_CLAIM: z.string().trim().regex(/^[A-Za-z0-9_.:-]+$/, 'must be a claim name such as email or preferred_username').default('email'),
+  /** What GET /auth/tokens tells people: the administrator's text and/or a link. */
+  TOKENS_HELP_TEXT: z.string().max(10_000).optional(),
+  TOKENS_HELP_URL: z.string().url().refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL').optional(),
 });
 
 export type Config = Omit<z.infer<typeof schema>, 'WORKERS'> & {
@@ -84,6 +98,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const { WORKERS: workers, ...settings } = parsed.data;
   checkListeners(settings, cleaned);
+  checkIdentityProvider(settings, cleaned);
   if (settings.DATABASE_READ_URL.length > 0 && !settings.DATABASE_URL) {
     throw new ConfigError(`invalid DATABASE_READ_URL=${JSON.stringify(cleaned['DATABASE_READ_URL'])}: standbys need their primary in DATABASE_URL`);
   }
@@ -109,4 +124,12 @@ function checkListeners(settings: Omit<z.infer<typeof schema>, 'WORKERS'>, given
 /** Whether HTTPS is served (both TLS files set). */
 export function servesHttps(config: Pick<Config, 'TLS_CERT_FILE' | 'TLS_KEY_FILE'>): config is Config & { TLS_CERT_FILE: string; TLS_KEY_FILE: string } {
   return config.TLS_CERT_FILE !== undefined && config.TLS_KEY_FILE !== undefined;
+}
+
+/** TOKEN_JWKS_URL, TOKEN_ISSUER and TOKEN_AUDIENCE go together: a provider's tokens are checked against all three. */
+function checkIdentityProvider(settings: { TOKEN_JWKS_URL?: string | undefined; TOKEN_ISSUER?: string | undefined; TOKEN_AUDIENCE?: string[] | undefined }, env: Record<string, string | undefined>): void {
+  const given = (['TOKEN_JWKS_URL', 'TOKEN_ISSUER', 'TOKEN_AUDIENCE'] as const).filter((name) => settings[name] !== undefined);
+  if (given.length === 0 || given.length === 3) return;
+  const missing = (['TOKEN_JWKS_URL', 'TOKEN_ISSUER', 'TOKEN_AUDIENCE'] as const).find((name) => settings[name] === undefined)!;
+  throw new ConfigError(`invalid ${missing}=${JSON.stringify(env[missing] ?? '')}: required with ${given.join(' and ')} (the identity provider's tokens are checked against all three)`);
 }

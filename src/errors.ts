@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'unsupported_op'
   | 'unsupported_media_type'
   | 'unavailable'
+  | 'identity_provider_unavailable'
   | 'rate_limited'
   | 'unauthorized'
   | 'invalid_token'

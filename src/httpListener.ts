@@ -39,8 +39,12 @@ type Request = http.IncomingMessage | http2.Http2ServerRequest;
 
 /** Idle time after which an HTTP/2 connection or a quiet HTTP/1 socket of the HTTPS listener is closed. */
 const SECURE_IDLE_TIMEOUT_MS = 120_000;
-/** Same as node:http's default, which the HTTP/2 server's HTTP/1.1 side does not set. */
-const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/**
+ * How long an idle kept-alive HTTP/1.1 connection stays open. Longer than node:http's 5 s: a server closing a
+ * connection as its client sends the next request on it resets that request (ECONNRESET); clients read this from
+ * `Keep-Alive: timeout=30` and close their idle connections first. Shutdown closes idle connections at once.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 /** Parallel requests one HTTP/2 connection may have (node's default has no limit). */
 const MAX_CONCURRENT_STREAMS = 100;
 
@@ -89,6 +93,7 @@ function closeWithin(server: http.Server | http2.Http2SecureServer, inFlight: In
 export async function listen(handler: http.RequestListener, port: number, host: string): Promise<HttpListener> {
   const inFlight = new InFlight();
   const server = http.createServer(inFlight.wrap(handler));
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.listen(port, host);
   await once(server, 'listening');
   return {

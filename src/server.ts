@@ -10,6 +10,7 @@ import { createMetricsApp } from './http/metricsApp.js';
 import { listen, listenSecure, type HttpListener, type SecureHttpListener } from './httpListener.js';
 import { Metrics, type ClusterMetrics } from './metrics.js';
 import { AccessService } from './services/accessService.js';
+import { ProviderTokens } from './services/providerTokens.js';
 import { KeyService, type KeyOutcomeListener } from './services/keyService.js';
 import { AuditRepository } from './store/auditRepository.js';
 import { isDatabaseUnavailable, type DatabaseHandle } from './store/database.js';
@@ -37,6 +38,14 @@ export function keyLimits(config: Config): KeyLimits {
     maxCertificationsPerUserId: config.MAX_CERTIFICATIONS_PER_USER_ID,
     certificationPolicy: config.CERTIFICATION_POLICY,
   };
+}
+
+/** The check of the site's identity provider's tokens, when TOKEN_JWKS_URL (with issuer and audience) is set. */
+function identityProvider(config: Config): ProviderTokens | null {
+  if (!config.TOKEN_JWKS_URL || !config.TOKEN_ISSUER || !config.TOKEN_AUDIENCE) return null;
+  return new ProviderTokens({
+    jwksUrl: config.TOKEN_JWKS_URL, issuer: config.TOKEN_ISSUER, audience: config.TOKEN_AUDIENCE, identityClaim: config.TOKEN_IDENTITY_CLAIM,
+  });
 }
 
 export interface RunningServer {
@@ -73,7 +82,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const certificate: CertificatePair | undefined = files ? await loadCertificatePair(files) : undefined;
   for (const warning of certificate?.warnings ?? []) logger.warn({ certFile: files!.certFile }, warning);
   const database = await openMigratedDatabase({
-    url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, readUrls: config.DATABASE_READ_URL,
+    url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, command: 'serve', readUrls: config.DATABASE_READ_URL,
   });
   const metrics = new Metrics({ version, poolUse: database.poolStats, readReplicas: database.readReplicas, cluster: options.clusterMetrics });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
@@ -100,11 +109,17 @@ export async function startServer(config: Config, logger: Logger, version: strin
     limits: keyLimits(config), onOutcome,
     // Reads wait for standbys to replay the write before the cache drops what it made stale.
     onWritten: (change) => {
-      database.wrote();
+      database.wrote?.();
       lookupCache.invalidate(change);
     },
   });
-  const access = { tokens: new AccessService(new TokenRepository(database.db)), pushPolicy: config.PUSH_POLICY, lookupPolicy: config.LOOKUP_POLICY, publicUrl: config.PUBLIC_URL };
+  const access = {
+    tokens: new AccessService(new TokenRepository(database.db), identityProvider(config)),
+    pushPolicy: config.PUSH_POLICY,
+    lookupPolicy: config.LOOKUP_POLICY,
+    publicUrl: config.PUBLIC_URL,
+    tokensHelp: { helpText: config.TOKENS_HELP_TEXT, helpUrl: config.TOKENS_HELP_URL, providerIssuer: config.TOKEN_ISSUER },
+  };
   const lookups = new LookupService(new KeyQueries(database.db, database.reads), new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
   const separateMetrics = config.METRICS_PORT !== undefined;
   const rateLimiter = config.RATE_LIMIT === 'on'
@@ -130,6 +145,8 @@ export async function startServer(config: Config, logger: Logger, version: strin
     if (requests > 0) logger.warn({ requests, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timeout: requests in flight were cut off');
   };
   try {
+    // The command line's way in to an embedded database (its writes then reach the lookup cache as above).
+    await database.shareWithCommands?.();
     if (config.PORT !== 'off') listeners.push(plain = await listen(handler, config.PORT, config.HOST));
     if (certificate) {
       listeners.push(secure = await listenSecure(handler, config.HTTPS_PORT, config.HOST, {

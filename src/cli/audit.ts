@@ -32,9 +32,10 @@ function parseLimit(value: string): number {
   return Number(value);
 }
 
-/** One line per row: time, outcome, key, who (token id, address), and what changed or why it was refused. */
+/** One line per row: time, outcome, key, who (address, token and its identity), and what changed or why it was refused. */
 export function formatAuditRow(row: AuditRow): string {
-  const who = [row.source === 'import' ? 'import' : `from ${row.remoteAddress ?? '?'}`, row.tokenId ? `token ${row.tokenId}` : 'no token'];
+  const token = row.tokenId ? `token ${row.tokenId}` : row.identity ? 'provider token' : 'no token';
+  const who = [row.source === 'import' ? 'import' : `from ${row.remoteAddress ?? '?'}`, token, ...(row.identity ? [`(${row.identity})`] : [])];
   return [row.at.toISOString(), `#${row.id}`, row.outcome.padEnd(9), row.fingerprint ?? '-', who.join(' '), describe(row.detail)].join('  ');
 }
 
@@ -60,7 +61,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'only the newest n rows', parseLimit)
     .option('--json', 'print one JSON object per row')
     .action(async (options: { key?: string; since?: Date; limit?: number; json?: boolean }) => {
-      const database = await openMigratedDatabase(ctx);
+      const database = await openMigratedDatabase(ctx, 'audit');
       try {
         const rows = await listAudit(database.db, { fingerprint: options.key, since: options.since, limit: options.limit });
         for (const row of rows) ctx.print(options.json ? JSON.stringify(row) : formatAuditRow(row));

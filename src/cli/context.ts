@@ -19,8 +19,11 @@ export interface CliContext {
   status?(line: string): void;
 }
 
-/** Opens the configured database and brings its schema up to date. */
-export async function openMigratedDatabase(ctx: CliContext): Promise<DatabaseHandle> {
+/**
+ * Opens the configured database and brings its schema up to date. An embedded database served by a running
+ * `keystore serve` is reached through it; `command` names this one in the folder's lock otherwise.
+ */
+export async function openMigratedDatabase(ctx: CliContext, command: string): Promise<DatabaseHandle> {
   const config = ctx.config();
-  return openMigrated({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE });
+  return openMigrated({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, command });
 }

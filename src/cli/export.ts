@@ -13,10 +13,11 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .action(async (dir: string, options: { keysPerFile: string }) => {
       const keysPerFile = Number(options.keysPerFile);
       if (!Number.isInteger(keysPerFile) || keysPerFile < 1) throw new Error('--keys-per-file must be a positive integer');
-      const database = await openMigratedDatabase(ctx);
+      const database = await openMigratedDatabase(ctx, 'export');
       try {
         const status = ctx.interactive && ctx.status ? ctx.status : null;
-        const summary = await runExport(new ExportQueries(database.db), dir, {
+        const snapshot = database.connection?.sharedSession !== true;
+        const summary = await runExport(new ExportQueries(database.db, { snapshot }), dir, {
           keysPerFile,
           ...(status ? { onProgress: (keys: number) => status(`${keys} keys exported`) } : {}),
         });

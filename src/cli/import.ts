@@ -22,15 +22,20 @@ export function importKeyService(db: Kysely<Database>, config: Config): KeyServi
 export interface ImportWorkerData {
   config: Config;
   poolSize: number;
+  /** DATABASE_URL is an embedded database's socket (see store/embedded.ts). */
+  sharedSession?: boolean;
 }
 
 // Connections per worker thread: it writes its keys in batches, a few at a time (KeyBatcher).
 const WORKER_POOL_SIZE = 4;
 
-/** Worker threads merging keys, each with its own pool to config.DATABASE_URL (PostgreSQL only). */
-export function startImportWorkers(config: Config, workers: number, perWorker: number): Promise<KeySubmitter> {
+/**
+ * Worker threads merging keys, each with its own pool to config.DATABASE_URL: PostgreSQL, or an embedded database
+ * through the socket of the server running on it (`sharedSession`).
+ */
+export function startImportWorkers(config: Config, workers: number, perWorker: number, sharedSession = false): Promise<KeySubmitter> {
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const data: ImportWorkerData = { config, poolSize: Math.min(perWorker, WORKER_POOL_SIZE) };
+  const data: ImportWorkerData = { config, poolSize: Math.min(perWorker, WORKER_POOL_SIZE), sharedSession };
   return startWorkerPool({ script: new URL(`./importWorker.${ext}`, import.meta.url), data, workers, perWorker });
 }
 
@@ -53,12 +58,15 @@ export function registerImport(program: Command, ctx: CliContext): void {
     .action(async (paths: string[], options: ImportCommandOptions) => {
       const config = ctx.config();
       const concurrency = positiveInt(options.concurrency, '--concurrency');
-      const workers = config.DATABASE_URL ? nonNegativeInt(options.workers, '--workers') : 0;
-      const database = await openMigratedDatabase(ctx);
+      const requestedWorkers = nonNegativeInt(options.workers, '--workers');
+      const database = await openMigratedDatabase(ctx, 'import');
+      // Worker threads need a database they can connect to: PostgreSQL, or a running server's embedded one.
+      const connection = database.connection;
+      const workers = connection ? requestedWorkers : 0;
       let submitter: KeySubmitter;
       try {
-        submitter = workers > 0
-          ? await startImportWorkers(config, workers, Math.ceil(concurrency / workers))
+        submitter = connection && workers > 0
+          ? await startImportWorkers({ ...config, DATABASE_URL: connection.url }, workers, Math.ceil(concurrency / workers), connection.sharedSession)
           : inProcessSubmitter(importKeyService(database.db, config), concurrency);
       } catch (e) {
         await database.close();

@@ -10,7 +10,7 @@ async function serve(port: NonNullable<typeof parentPort>, data: ImportWorkerDat
   const send = (m: WorkerResponse) => port.postMessage(m);
   let database: DatabaseHandle;
   try {
-    database = await openDatabase({ url: data.config.DATABASE_URL, dataDir: data.config.DATA_DIR, poolSize: data.poolSize });
+    database = await openDatabase({ url: data.config.DATABASE_URL, dataDir: data.config.DATA_DIR, poolSize: data.poolSize, sharedSession: data.sharedSession === true });
   } catch (e) {
     send({ kind: 'startFailed', message: e instanceof Error ? e.message : String(e) });
     return;

@@ -10,7 +10,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
     .description('bring the database schema up to date')
     .action(async () => {
       const config = ctx.config();
-      const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+      const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, command: 'migrate' });
       try {
         const results = await migrateToLatest(database.db);
         for (const r of results) ctx.print(`${r.status === 'Success' ? 'applied' : r.status}: ${r.migrationName}`);

@@ -9,7 +9,7 @@ export function registerStats(program: Command, ctx: CliContext): void {
     .description('print key counts and recent changes')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const database = await openMigratedDatabase(ctx);
+      const database = await openMigratedDatabase(ctx, 'stats');
       try {
         const stats = await new StatsRepository(database.db).stats();
         if (options.json) {

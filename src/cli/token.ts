@@ -1,7 +1,7 @@
 // keystore token create|list|revoke: access tokens for PUSH_POLICY=token / LOOKUP_POLICY=token.
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
-import { AccessService, type NewToken, type TokenInfo } from '../services/accessService.js';
+import { AccessService, type NewToken, type TokenInfo, type TokenOwner } from '../services/accessService.js';
 import type { Database } from '../store/database.js';
 import { TokenRepository } from '../store/tokenRepository.js';
 import { openMigratedDatabase, type CliContext } from './context.js';
@@ -10,8 +10,9 @@ function accessService(db: Kysely<Database>): AccessService {
   return new AccessService(new TokenRepository(db));
 }
 
-export function createToken(db: Kysely<Database>, email: string): Promise<NewToken> {
-  return accessService(db).create(email);
+/** A token for an identity (`{ identity }`: an e-mail address or an account name) or for an e-mail address. */
+export function createToken(db: Kysely<Database>, owner: TokenOwner): Promise<NewToken> {
+  return accessService(db).create(owner);
 }
 
 export function listTokens(db: Kysely<Database>): Promise<TokenInfo[]> {
@@ -25,22 +26,22 @@ export function revokeToken(db: Kysely<Database>, id: string): Promise<TokenInfo
 /** What `token create` prints: the secret alone on the last line, so scripts can take it with `tail -n 1`. */
 export function formatNewToken(token: NewToken): string[] {
   return [
-    `token ${token.id} created for ${token.email}; only its hash is stored, so it is shown this once:`,
+    `token ${token.id} created for ${token.identity}; only its hash is stored, so it is shown this once:`,
     token.secret,
   ];
 }
 
 /** What `token list` prints: one line per token, never a secret. */
 export function formatTokenList(tokens: TokenInfo[]): string[] {
-  if (tokens.length === 0) return ['no tokens (create one with: keystore token create --email ADDRESS)'];
+  if (tokens.length === 0) return ['no tokens (create one with: keystore token create --identity NAME, or --email ADDRESS)'];
   const rows = tokens.map((t) => [
     t.id,
-    t.email,
+    t.identity,
     t.created.toISOString(),
     t.lastUsed ? t.lastUsed.toISOString() : 'never',
     t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'active',
   ]);
-  return table([['ID', 'EMAIL', 'CREATED', 'LAST USED', 'STATUS'], ...rows]);
+  return table([['ID', 'IDENTITY', 'CREATED', 'LAST USED', 'STATUS'], ...rows]);
 }
 
 function table(rows: string[][]): string[] {
@@ -53,7 +54,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
   const token = program.command('token').description('manage access tokens (PUSH_POLICY=token, LOOKUP_POLICY=token)');
 
   const withDatabase = async (work: (db: Kysely<Database>) => Promise<void>) => {
-    const database = await openMigratedDatabase(ctx);
+    const database = await openMigratedDatabase(ctx, 'token');
     try {
       await work(database.db);
     } finally {
@@ -61,17 +62,22 @@ export function registerToken(program: Command, ctx: CliContext): void {
     }
   };
 
-  token
+  const create = token
     .command('create')
-    .description('create a token for an e-mail address; prints the token once, alone on the last line')
-    .requiredOption('--email <address>', 'the address keys pushed with this token must carry')
-    .action((options: { email: string }) => withDatabase(async (db) => {
-      for (const line of formatNewToken(await createToken(db, options.email))) ctx.print(line);
-    }));
+    .description('create a token for an identity (account name or e-mail address); prints the token once, alone on the last line')
+    .option('--identity <name>', 'the identity (what stands between < and > in a user ID) keys pushed with this token must carry')
+    .option('--email <address>', 'the same for an e-mail address, checked as one')
+    .action((options: { identity?: string; email?: string }) => {
+      if ((options.identity === undefined) === (options.email === undefined)) create.error('error: give one of --identity NAME and --email ADDRESS');
+      const owner: TokenOwner = options.identity !== undefined ? { identity: options.identity } : { email: options.email! };
+      return withDatabase(async (db) => {
+        for (const line of formatNewToken(await createToken(db, owner))) ctx.print(line);
+      });
+    });
 
   token
     .command('list')
-    .description('list tokens: id, e-mail, created, last used, revoked (never the secrets)')
+    .description('list tokens: id, identity, created, last used, revoked (never the secrets)')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) => withDatabase(async (db) => {
       const tokens = await listTokens(db);
@@ -85,6 +91,6 @@ export function registerToken(program: Command, ctx: CliContext): void {
     .argument('<id>', 'token id')
     .action((id: string) => withDatabase(async (db) => {
       const revoked = await revokeToken(db, id);
-      ctx.print(`token ${revoked.id} (${revoked.email}) is revoked since ${revoked.revokedAt?.toISOString()}`);
+      ctx.print(`token ${revoked.id} (${revoked.identity}) is revoked since ${revoked.revokedAt?.toISOString()}`);
     }));
 }

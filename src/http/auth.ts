@@ -2,6 +2,7 @@
 // and the middleware that makes pushes (PUSH_POLICY=token) or lookups (LOOKUP_POLICY=token) require one.
 import type { Context, Next } from 'koa';
 import { AppError } from '../errors.js';
+import type { TokensPageOptions } from '../formats/tokensPage.js';
 import type { AccessPolicy, AccessService, AuthenticatedToken } from '../services/accessService.js';
 
 export interface AccessSettings {
@@ -10,6 +11,8 @@ export interface AccessSettings {
   lookupPolicy: AccessPolicy;
   /** The server's external base URL (PUBLIC_URL) for Singularity's remote configuration; unset = from the request. */
   publicUrl: string | undefined;
+  /** What GET /auth/tokens tells a person about getting a token (TOKENS_HELP_TEXT, TOKENS_HELP_URL, TOKEN_ISSUER). */
+  tokensHelp?: Omit<TokensPageOptions, 'baseUrl'> | undefined;
 }
 
 /** What an Authorization header holds: nothing usable as a credential, a token secret, or something unreadable. */
@@ -60,10 +63,10 @@ async function check(ctx: Context, tokens: AccessService): Promise<Verdict> {
   if (credential.kind === 'malformed') {
     return { token: null, problem: 'the Authorization header is neither "Bearer TOKEN" nor "Basic" with the token as user name', given: true };
   }
-  const token = await tokens.authenticate(credential.secret);
-  if (!token) return { token: null, problem: 'the token given is unknown or revoked', given: true };
-  ctx.state['token'] = token;
-  return { token, problem: null };
+  const authentication = await tokens.authenticate(credential.secret);
+  if ('problem' in authentication) return { token: null, problem: authentication.problem, given: true };
+  ctx.state['token'] = authentication.token;
+  return { token: authentication.token, problem: null };
 }
 
 function unauthorized(ctx: Context, message: string): AppError {

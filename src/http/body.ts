@@ -2,9 +2,12 @@
 import type { Context } from 'koa';
 import { AppError } from '../errors.js';
 
+/** Longest a refused HTTP/1.1 body is read on (and discarded) before the answer is sent and the connection closed. */
+const LINGER_MS = 2_000;
+
 /**
- * Reads the request body, at most `limit` bytes. Over the limit it answers 413 at once and closes the
- * connection after the answer (the rest of the body is discarded, never buffered).
+ * Reads the request body, at most `limit` bytes. Over the limit it answers 413 and closes the connection
+ * after the answer (the rest of the body is discarded, never buffered).
  */
 export function readBody(ctx: Context, limit: number): Promise<Buffer> {
   const req = ctx.req;
@@ -23,7 +26,19 @@ export function readBody(ctx: Context, limit: number): Promise<Buffer> {
       // HTTP/2 has no Connection header (node drops it with a warning): the stream alone ends.
       if (req.httpVersionMajor < 2) ctx.set('Connection', 'close');
       req.resume();
-      reject(error);
+      if (req.httpVersionMajor >= 2 || req.complete) {
+        reject(error);
+        return;
+      }
+      // Lingering close: closing a connection the client is still sending on resets it, and the client loses the
+      // answer with it. So the rest of the body is read (discarded) before answering, for at most LINGER_MS.
+      const answer = () => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      const timer = setTimeout(answer, LINGER_MS);
+      req.once('end', answer);
+      req.once('close', answer);
     };
     const onData = (chunk: Buffer) => {
       total += chunk.length;

@@ -1,8 +1,11 @@
 // What `singularity remote add NAME HOST` and `remote login` read: the remote's configuration document, which
-// names this server as the remote's keystore and token service, and the token check of the token service.
+// names this server as the remote's keystore and token service, the token check of the token service, and the
+// page interactive `remote login` sends people to for a token (/auth/tokens).
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../errors.js';
+import { renderTokensPage } from '../formats/tokensPage.js';
+import { isEmailIdentity } from '../openpgp/index.js';
 import { checkToken, type AccessSettings } from './auth.js';
 
 /**
@@ -27,8 +30,15 @@ export function registerRemoteEndpoint(router: Router, settings: AccessSettings)
   router.get('/v1/token-status', async (ctx) => {
     const result = await checkToken(ctx, settings.tokens);
     if ('problem' in result) throw new AppError(404, 'invalid_token', `access token not valid: ${result.problem}`);
+    const { id, identity, source } = result.token;
     ctx.type = 'application/json';
-    ctx.body = JSON.stringify({ data: { status: 'valid', tokenId: result.token.id, email: result.token.email } });
+    ctx.body = JSON.stringify({
+      data: { status: 'valid', source, ...(id !== null ? { tokenId: id } : {}), identity, ...(isEmailIdentity(identity) ? { email: identity } : {}) },
+    });
+  });
+  router.get('/auth/tokens', (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = renderTokensPage({ baseUrl: baseUrlOf(ctx, settings), ...settings.tokensHelp });
   });
 }
 

@@ -7,7 +7,7 @@ export interface RequestLogFields {
   method: string;
   path: string;
   op: string | undefined;
-  /** The kind of search (fingerprint, email, words, …), never its text. */
+  /** The kind of search (fingerprint, identity, words, …), never its text. */
   search: unknown;
   status: number;
   keys: unknown;

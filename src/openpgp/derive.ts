@@ -8,6 +8,8 @@ export interface DerivedUserId {
   /** Decoded text (invalid UTF-8 replaced); the packet keeps the original bytes. */
   text: string;
   email: string | null;
+  /** What stands between `<` and `>` (an e-mail address or an account name), normalised (identityOf). */
+  identity: string | null;
   /** The distinct words of the text, as word searches match them (userIdWords). */
   words: string[];
   created: number;
@@ -71,6 +73,7 @@ export function deriveKey(cert: Cert): DerivedKey {
     userIds.push({
       text,
       email: emailOf(text),
+      identity: identityOf(text),
       words: userIdWords(text),
       created: cert_?.created ?? last?.created ?? primary.created,
       expires: cert_?.signatureExpirationTime ? cert_.created + cert_.signatureExpirationTime : null,
@@ -132,4 +135,36 @@ export function emailOf(userId: string): string | null {
   const bracketed = /<([^<>]*)>\s*$/.exec(userId) ?? /<([^<>]*@[^<>]*)>/.exec(userId);
   const candidate = (bracketed ? bracketed[1]! : userId).trim();
   return EMAIL.test(candidate) ? candidate.toLowerCase() : null;
+}
+
+/** Longest identity kept (an e-mail address has at most 254 characters; account names are shorter). */
+export const MAX_IDENTITY_LENGTH = 254;
+
+// Whitespace, angle brackets and control characters cannot be part of an identity.
+const NOT_IN_IDENTITY = /[\s<>\u0000-\u001f\u007f]/u;
+
+/**
+ * The site's normal form of an identity, which every comparison uses (tokens, ownership, searches): NFC, trimmed,
+ * lower case. Null when the text cannot be one: empty, over MAX_IDENTITY_LENGTH, with spaces, `<` or `>`.
+ */
+export function normalizeIdentity(text: string): string | null {
+  const normal = text.normalize('NFC').trim().toLowerCase();
+  if (normal.length === 0 || normal.length > MAX_IDENTITY_LENGTH || NOT_IN_IDENTITY.test(normal)) return null;
+  return normal;
+}
+
+/**
+ * A user ID's identity (an e-mail address or a site's account name), normalised: the last `<...>` part when the
+ * user ID ends with one, else the first `<...>` holding an e-mail address, else the whole user ID when it is an
+ * e-mail address. `Name <A@b.org>` has `a@b.org`, `山田太郎 (test key 03) <AAA12345xy>` has `aaa12345xy`, `Name` none.
+ */
+export function identityOf(userId: string): string | null {
+  const bracketed = /<([^<>]*)>\s*$/.exec(userId) ?? /<([^<>]*@[^<>]*)>/.exec(userId);
+  if (bracketed) return normalizeIdentity(bracketed[1]!);
+  return emailOf(userId) === null ? null : normalizeIdentity(userId);
+}
+
+/** Whether an identity (normal form) is an e-mail address rather than an account name. */
+export function isEmailIdentity(identity: string): boolean {
+  return emailOf(identity) === identity;
 }

@@ -7,7 +7,7 @@ import { PacketFramingError, readPackets, splitKeys, writePackets, type Packet }
 export { CertRejected, parseCert, type Cert, type Dropped, type RejectionCode } from './certificate.js';
 export { certifierKeyIds, mergeCert, type IssuerLookup, type MergeOptions, type MergeResult, type MergeStatus } from './merge.js';
 export { DEFAULT_LIMITS, type CertificationPolicy, type KeyLimits } from './limits.js';
-export { deriveKey, emailOf, type DerivedKey, type DerivedSubkey, type DerivedUserId } from './derive.js';
+export { deriveKey, emailOf, identityOf, isEmailIdentity, normalizeIdentity, MAX_IDENTITY_LENGTH, type DerivedKey, type DerivedSubkey, type DerivedUserId } from './derive.js';
 export { writePackets, readPackets, fingerprintOf, type Packet } from './packets.js';
 export { userIdWords } from './userIdWords.js';
 export { isStoredSubset, publicKeyFingerprint } from './storedSubset.js';

@@ -35,7 +35,7 @@ export interface SubmitContext {
   remoteAddress?: string | undefined;
   /** The valid access token the request carried; null or absent when anonymous (and for imports). */
   token?: AuthenticatedToken | null;
-  /** 'token': each key needs a token whose e-mail is on it (see keyOwnership.ts). Default 'open'. */
+  /** 'token': each key needs a token whose identity is on it (see keyOwnership.ts). Default 'open'. */
   pushPolicy?: AccessPolicy;
 }
 
@@ -114,7 +114,7 @@ export class KeyService {
       }
     }
     if (result.inserted.length + result.updated.length + result.unchanged.length === 0) {
-      // Refused only because the token's e-mail is not on the key(s): 403 with exactly the reason(s).
+      // Refused only because the token's identity is not on the key(s): 403 with exactly the reason(s).
       if (notOwned > 0 && notOwned === result.rejected.length) {
         throw new AppError(403, 'key_not_owned', result.rejected.map((r) => r.reason).join('; '), { rejected: result.rejected });
       }

@@ -3,7 +3,7 @@ import type { Dropped } from '../openpgp/index.js';
 import type { AuditEntry, AuditOutcome } from '../store/auditRepository.js';
 import type { AuthenticatedToken } from './accessService.js';
 
-/** Who pushed: the part of a submit context the audit log keeps (a token's id, never its secret). */
+/** Who pushed: the part of a submit context the audit log keeps (a token's id and identity, never its secret). */
 export interface PushOrigin {
   source: 'http' | 'import';
   remoteAddress?: string | undefined;
@@ -86,7 +86,12 @@ function refusedEntry(origin: PushOrigin, fingerprint: string | null, reason: st
 }
 
 function who(origin: PushOrigin) {
-  return { source: origin.source, remoteAddress: origin.remoteAddress ?? null, tokenId: origin.token?.id ?? null };
+  return {
+    source: origin.source,
+    remoteAddress: origin.remoteAddress ?? null,
+    tokenId: origin.token?.id ?? null,
+    identity: origin.token?.identity ?? null,
+  };
 }
 
 function droppedDetail(dropped: Dropped[]) {

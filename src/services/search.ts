@@ -1,6 +1,6 @@
 // What a `search` parameter asks for (HKP draft §3.1.1 plus what clients really send). Pure.
 import { AppError } from '../errors.js';
-import { userIdWords } from '../openpgp/index.js';
+import { normalizeIdentity, userIdWords } from '../openpgp/index.js';
 import type { KeyQuery } from '../store/keyQueries.js';
 
 const HEX = /^[0-9a-fA-F]+$/;
@@ -8,9 +8,9 @@ const GROUPED_HEX = /^[0-9a-fA-F]{4}(\s+[0-9a-fA-F]{4})+$/;
 
 /**
  * Fingerprints (40/64 hex), long (16) and short (8) key IDs, with or without 0x; 9-15 hex digits are a
- * long key ID whose leading zeros were dropped (Singularity). An e-mail (a@b or <a@b>) matches that
- * address; other text matches user IDs containing every word (whole words, any case; text without a letter
- * or digit is refused), or the whole user ID with exact=on.
+ * long key ID whose leading zeros were dropped (Singularity). An e-mail (a@b or <a@b>) or an account name in
+ * brackets (<name>) matches that identity; other text matches user IDs containing every word (whole words, any
+ * case; text without a letter or digit is refused), or with exact=on the whole user ID or the identity.
  */
 export function parseSearch(raw: string, exact: boolean): KeyQuery {
   const search = raw.trim();
@@ -35,8 +35,11 @@ export function parseSearch(raw: string, exact: boolean): KeyQuery {
     }
   }
   const email = /^<?\s*([^\s<>@]+@[^\s<>@]+)\s*>?$/.exec(search);
-  if (email) return { kind: 'email', email: email[1]!.toLowerCase() };
-  if (exact) return { kind: 'exactUserId', text: search };
+  if (email) return { kind: 'identity', identity: normalizeIdentity(email[1]!) ?? email[1]!.toLowerCase() };
+  const bracketed = /^<([^<>]*)>$/.exec(search);
+  const named = bracketed ? normalizeIdentity(bracketed[1]!) : null;
+  if (named !== null) return { kind: 'identity', identity: named };
+  if (exact) return { kind: 'exactUserId', text: search, identity: normalizeIdentity(search) };
   // Whole words, as stored for each user ID at import (punctuation separates words, case is ignored).
   const words = userIdWords(search);
   if (words.length === 0) throw new AppError(400, 'invalid_search', 'search has no letters or digits to match');

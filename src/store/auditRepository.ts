@@ -8,6 +8,8 @@ export interface AuditEntry {
   source: 'http' | 'import';
   remoteAddress: string | null;
   tokenId: string | null;
+  /** The identity of the token that pushed (a local token's, or the identity provider's claim); null without one. */
+  identity: string | null;
   fingerprint: string | null;
   outcome: AuditOutcome;
   detail: Record<string, unknown>;
@@ -33,7 +35,7 @@ function jsonbText(value: unknown): string {
 }
 
 /** The head of an INSERT of audit rows, to be followed by auditRowsSelect. */
-export const AUDIT_INSERT = sql`insert into push_audit (source, remote_address, token_id, fingerprint, outcome, detail)`;
+export const AUDIT_INSERT = sql`insert into push_audit (source, remote_address, token_id, identity, fingerprint, outcome, detail)`;
 
 /**
  * The column values of audit rows as a SELECT (one JSON parameter, whatever the number of rows), in their order:
@@ -44,13 +46,14 @@ export function auditRowsSelect(entries: AuditEntry[]): RawBuilder<unknown> {
     source: entry.source,
     remote_address: entry.remoteAddress,
     token_id: entry.tokenId,
+    identity: entry.identity,
     fingerprint: entry.fingerprint,
     outcome: entry.outcome,
     detail: entry.detail,
   }));
-  return sql`select a.source, a.remote_address, a.token_id, a.fingerprint, a.outcome, a.detail
+  return sql`select a.source, a.remote_address, a.token_id, a.identity, a.fingerprint, a.outcome, a.detail
     from json_to_recordset(${jsonbText(rows)}::json)
-      as a(source text, remote_address text, token_id bigint, fingerprint text, outcome text, detail jsonb)`;
+      as a(source text, remote_address text, token_id bigint, identity text, fingerprint text, outcome text, detail jsonb)`;
 }
 
 export class AuditRepository {
@@ -65,12 +68,16 @@ export class AuditRepository {
 
   /** Rows oldest first, optionally for one key (primary fingerprint), from a time on, the newest `limit` only. */
   async list(filter: AuditFilter = {}): Promise<AuditRow[]> {
+    // Rows written before identities were recorded name their local token only: its identity never changes.
     const rows = await this.db
       .selectFrom('push_audit')
-      .select(['id', 'at', 'source', 'remote_address', 'token_id', 'fingerprint', 'outcome', 'detail'])
-      .$if(filter.fingerprint !== undefined, (qb) => qb.where('fingerprint', '=', filter.fingerprint!))
-      .$if(filter.since !== undefined, (qb) => qb.where('at', '>=', filter.since!))
-      .orderBy('id', 'desc')
+      .leftJoin('access_tokens', 'access_tokens.id', 'push_audit.token_id')
+      .select(['push_audit.id', 'push_audit.at', 'push_audit.source', 'push_audit.remote_address', 'push_audit.token_id',
+        'push_audit.fingerprint', 'push_audit.outcome', 'push_audit.detail'])
+      .select((eb) => eb.fn.coalesce('push_audit.identity', 'access_tokens.identity').as('identity'))
+      .$if(filter.fingerprint !== undefined, (qb) => qb.where('push_audit.fingerprint', '=', filter.fingerprint!))
+      .$if(filter.since !== undefined, (qb) => qb.where('push_audit.at', '>=', filter.since!))
+      .orderBy('push_audit.id', 'desc')
       .$if(filter.limit !== undefined, (qb) => qb.limit(filter.limit!))
       .execute();
     return rows.reverse().map((r) => ({
@@ -79,6 +86,7 @@ export class AuditRepository {
       source: r.source,
       remoteAddress: r.remote_address,
       tokenId: r.token_id === null ? null : String(r.token_id),
+      identity: r.identity,
       fingerprint: r.fingerprint,
       outcome: r.outcome,
       detail: (typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail) as Record<string, unknown>,

@@ -2,7 +2,7 @@
 import { Kysely, PostgresDialect, sql, type Generated } from 'kysely';
 import pg from 'pg';
 import { listenForKeyChanges, newWriterId, type KeyChangeListener, type KeyChangeSubscriber } from './keyChanges.js';
-import { directReads, ReadRouter, type ReadSource, type ReadTarget } from './readReplicas.js';
+import { ReadRouter, type ReadSource, type ReadTarget } from './readReplicas.js';
 
 export interface KeysTable {
   id: Generated<string>;
@@ -46,6 +46,8 @@ export interface UserIdsTable {
   position: number;
   uid: string;
   email: string | null;
+  /** The user ID's identity (e-mail address or account name, normal form), for identity searches. */
+  identity: string | null;
   /** Distinct lower-cased words of uid (text[]), for word searches; GIN-indexed. */
   words: string[];
   created: string | number;
@@ -63,7 +65,8 @@ export interface KeyStatsHourlyTable {
 export interface AccessTokensTable {
   id: Generated<string>;
   secret_sha256: string;
-  email: string;
+  /** The identity (e-mail address or account name, normal form) the token belongs to. */
+  identity: string;
   created: Generated<Date>;
   revoked_at: Date | null;
   last_used: Date | null;
@@ -75,6 +78,8 @@ export interface PushAuditTable {
   source: 'http' | 'import';
   remote_address: string | null;
   token_id: string | null;
+  /** Who pushed: the token's identity (local or from the identity provider); null without a token and in old rows. */
+  identity: string | null;
   fingerprint: string | null;
   outcome: 'inserted' | 'updated' | 'unchanged' | 'refused';
   /** JSON text on write, parsed object on read. */
@@ -96,6 +101,16 @@ export interface DatabaseOptions {
   /** Folder of the embedded database; "memory://" keeps it in memory. */
   dataDir: string;
   poolSize?: number;
+  /**
+   * The command opening an embedded folder: `serve` takes it and shares it (see embedded.ts); any other command
+   * takes it when free or goes through the server holding it. Default `command`.
+   */
+  command?: string;
+  /**
+   * The URL reaches the embedded database's one session through its server's socket: no named prepared
+   * statements (their names would collide between connections).
+   */
+  sharedSession?: boolean;
   /** Streaming-replication standbys of `url` that may serve lookups (DATABASE_READ_URL); only with `url`. */
   readUrls?: string[] | undefined;
 }
@@ -122,10 +137,14 @@ export interface DatabaseHandle {
   listenForKeyChanges?: (subscriber: KeyChangeSubscriber) => KeyChangeListener;
   /** The name this handle's writes carry in their change notifications, which its own listener skips. */
   writerId: string;
-  /** Where lookups run: standbys that have caught up with what this instance knows of, else the primary. */
-  reads: ReadSource;
-  /** This instance committed a change to keys: reads wait for it (see readReplicas.ts). */
-  wrote(): void;
+  /** How other connections (import worker threads) reach the same database; absent for an embedded one opened here. */
+  connection?: { url: string; sharedSession: boolean };
+  /** An embedded database opened by `serve`: lets the command line in through a socket in its folder. */
+  shareWithCommands?: () => Promise<void>;
+  /** Where lookups run (DATABASE_READ_URL): standbys caught up with what this instance knows of, else the primary. Absent: on db. */
+  reads?: ReadSource;
+  /** This instance committed a change to keys: reads wait for the standbys to replay it (see readReplicas.ts). */
+  wrote?: () => void;
   /** With standbys: which are up, and reads served by each kind of database so far. */
   readReplicas?: () => { standbys: { name: string; up: boolean }[]; served: Record<ReadTarget, number> };
   close(): Promise<void>;
@@ -137,61 +156,29 @@ const CONNECT_TIMEOUT_MS = 10_000;
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
-    const max = options.poolSize ?? 10;
-    const pool = newPool(options.url, max, CONNECT_TIMEOUT_MS);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
-    const url = options.url;
-    const writerId = newWriterId();
-    const standbys = (options.readUrls ?? []).map((readUrl) => ({
-      name: hostOf(readUrl),
-      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: newPool(readUrl, max, STANDBY_CONNECT_TIMEOUT_MS) }) }),
-    }));
-    if (standbys.length === 0) {
-      return {
-        db, kind: 'postgresql', poolStats, writerId, reads: directReads(db), wrote: () => {},
-        listenForKeyChanges: (subscriber) => listenForKeyChanges(url, writerId, subscriber),
-        close: () => db.destroy(),
-      };
-    }
-    const router = new ReadRouter({ primary: db, standbys, isUnavailable: isDatabaseUnavailable, pollMs: STANDBY_POLL_MS });
-    await router.start();
-    return {
-      db, kind: 'postgresql', poolStats, writerId, reads: router, wrote: () => router.fenceNow(),
-      readReplicas: () => ({ standbys: router.status(), served: { ...router.served } }),
-      // Another instance's change, or changes maybe missed while not listening: reads wait for the standbys to
-      // replay them, decided before the subscriber (the lookup cache) drops what they made stale.
-      listenForKeyChanges: (subscriber) => listenForKeyChanges(url, writerId, {
-        change: (news) => {
-          router.fenceNow();
-          subscriber.change(news);
-        },
-        listening: (on) => {
-          if (on) router.fenceNow();
-          subscriber.listening(on);
-        },
-      }),
-      async close() {
-        router.close();
-        await Promise.all([db.destroy(), ...standbys.map((s) => s.db.destroy())]);
-      },
-    };
+    const primary = openPostgres(options.url, options.poolSize ?? 10, options.sharedSession === true);
+    const readUrls = options.readUrls ?? [];
+    return readUrls.length > 0 && options.sharedSession !== true ? withStandbys(primary, options.url, readUrls, options.poolSize ?? 10) : primary;
   }
   // Loaded only when used: a server on PostgreSQL never needs the embedded database's code.
-  const [{ PGlite }, { pg_trgm }, { PGliteDialect }] = await Promise.all([
-    import('@electric-sql/pglite'), import('@electric-sql/pglite/contrib/pg_trgm'), import('kysely-pglite-dialect'),
-  ]);
-  const lite = await PGlite.create(options.dataDir, { extensions: { pg_trgm } });
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
-  return { db, kind: 'pglite', writerId: newWriterId(), reads: directReads(db), wrote: () => {}, close: () => db.destroy() };
+  const { openEmbedded } = await import('./embedded.js');
+  return openEmbedded(options);
 }
 
-// A standby that does not answer quickly is left out (its reads go to the primary) rather than waited for.
-const STANDBY_CONNECT_TIMEOUT_MS = 3_000;
-// How often standbys are checked: a standby back is used again within about this long.
-const STANDBY_POLL_MS = 1_000;
+/** A pool on a PostgreSQL server, or on an embedded database through its server's socket (`sharedSession`). */
+export function openPostgres(url: string, max: number, sharedSession: boolean): DatabaseHandle {
+  const pool = newPool(url, max, CONNECT_TIMEOUT_MS, sharedSession);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
+  const writerId = newWriterId();
+  return {
+    db, kind: sharedSession ? 'pglite' : 'postgresql', poolStats, writerId, connection: { url, sharedSession },
+    ...(sharedSession ? {} : { listenForKeyChanges: (subscriber: KeyChangeSubscriber) => listenForKeyChanges(url, writerId, subscriber) }),
+    close: () => db.destroy(),
+  };
+}
 
-function newPool(url: string, max: number, connectTimeoutMs: number): pg.Pool {
+function newPool(url: string, max: number, connectTimeoutMs: number, sharedSession: boolean): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeoutMs });
   // A client losing its server must not crash the process (an 'error' event without a listener throws):
   // the pool listens while a client is idle, this listener while it is checked out between queries.
@@ -199,9 +186,46 @@ function newPool(url: string, max: number, connectTimeoutMs: number): pg.Pool {
   pool.on('error', () => {});
   pool.on('connect', (client) => {
     client.on('error', () => {});
-    prepareMarked(client);
+    if (!sharedSession) prepareMarked(client);
   });
   return pool;
+}
+
+// A standby that does not answer quickly is left out (its reads go to the primary) rather than waited for.
+const STANDBY_CONNECT_TIMEOUT_MS = 3_000;
+// How often standbys are checked: a standby back is used again within about this long.
+const STANDBY_POLL_MS = 1_000;
+
+/** The primary's handle with lookups routed to standbys (docs/replicas.md); a pool of `max` per standby. */
+async function withStandbys(primary: DatabaseHandle, url: string, readUrls: string[], max: number): Promise<DatabaseHandle> {
+  const standbys = readUrls.map((readUrl) => ({
+    name: hostOf(readUrl),
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: newPool(readUrl, max, STANDBY_CONNECT_TIMEOUT_MS, false) }) }),
+  }));
+  const router = new ReadRouter({ primary: primary.db, standbys, isUnavailable: isDatabaseUnavailable, pollMs: STANDBY_POLL_MS });
+  await router.start();
+  return {
+    ...primary,
+    reads: router,
+    wrote: () => router.fenceNow(),
+    readReplicas: () => ({ standbys: router.status(), served: { ...router.served } }),
+    // Another instance's change, or changes maybe missed while not listening: reads wait for the standbys to
+    // replay them, decided before the subscriber (the lookup cache) drops what they made stale.
+    listenForKeyChanges: (subscriber) => listenForKeyChanges(url, primary.writerId, {
+      change: (news) => {
+        router.fenceNow();
+        subscriber.change(news);
+      },
+      listening: (on) => {
+        if (on) router.fenceNow();
+        subscriber.listening(on);
+      },
+    }),
+    async close() {
+      router.close();
+      await Promise.all([primary.close(), ...standbys.map((s) => s.db.destroy())]);
+    },
+  };
 }
 
 /** host:port of a connection string (never its user or password), to name a standby. */

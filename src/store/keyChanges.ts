@@ -11,10 +11,10 @@ import type { Database } from './database.js';
 
 export const KEY_CHANGES_CHANNEL = 'keystore_key_changes';
 
-/** What a write touched: the fingerprints of the key and its subkeys, and its user IDs' e-mails (lower case). */
+/** What a write touched: the fingerprints of the key and its subkeys, and its user IDs' identities (normal form). */
 export interface KeyChange {
   fingerprints: string[];
-  emails: string[];
+  identities: string[];
 }
 
 /** A change, or "everything" when a change cannot be told exactly (too long for a notification, unreadable). */
@@ -25,7 +25,8 @@ const MAX_PAYLOAD = 7900;
 
 /** The payload of a change's notification; `writer` names the instance that wrote it (see newWriterId). */
 export function encodeKeyChange(change: KeyChange, writer: string): string {
-  const payload = JSON.stringify({ w: writer, f: change.fingerprints, e: change.emails });
+  // `e`: the identities (named for the e-mail addresses that were the only identities of older versions).
+  const payload = JSON.stringify({ w: writer, f: change.fingerprints, e: change.identities });
   return Buffer.byteLength(payload) <= MAX_PAYLOAD ? payload : JSON.stringify({ w: writer, all: true });
 }
 
@@ -35,7 +36,7 @@ export function decodeKeyChange(payload: string): { news: KeyChangeNews; writer?
     const value = JSON.parse(payload) as { w?: unknown; f?: unknown; e?: unknown };
     const writer = typeof value.w === 'string' ? { writer: value.w } : {};
     const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
-    if (strings(value.f) && strings(value.e)) return { news: { fingerprints: value.f as string[], emails: value.e as string[] }, ...writer };
+    if (strings(value.f) && strings(value.e)) return { news: { fingerprints: value.f as string[], identities: value.e as string[] }, ...writer };
     return { news: 'all', ...writer };
   } catch {
     // Not ours or damaged: assume the worst.

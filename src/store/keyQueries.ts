@@ -7,8 +7,10 @@ export type KeyQuery =
   | { kind: 'fingerprint'; fingerprint: string }
   | { kind: 'longId'; keyId: string }
   | { kind: 'shortId'; keyId: string }
-  | { kind: 'email'; email: string }
-  | { kind: 'exactUserId'; text: string }
+  /** An identity (e-mail address or account name) in normal form: user IDs with exactly that identity. */
+  | { kind: 'identity'; identity: string }
+  /** text: the whole user ID (any case); identity: the search as an identity too, when it can be one. */
+  | { kind: 'exactUserId'; text: string; identity: string | null }
   /** words: distinct lower-cased whole words (userIdWords), at least one; text: the search, for ranking. */
   | { kind: 'words'; words: string[]; text: string };
 
@@ -56,10 +58,14 @@ function matches(db: Db, query: KeyQuery): Expression<SqlBool> {
       return eb('keys.id', 'in', db.selectFrom('key_identifiers').select('key_row').where('long_id', '=', query.keyId));
     case 'shortId':
       return eb('keys.id', 'in', db.selectFrom('key_identifiers').select('key_row').where('short_id', '=', query.keyId));
-    case 'email':
-      return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where('email', '=', query.email.toLowerCase()));
-    case 'exactUserId':
-      return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where(sql`lower(uid)`, '=', query.text.toLowerCase()));
+    case 'identity':
+      return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where('identity', '=', query.identity));
+    case 'exactUserId': {
+      const wholeUid = db.selectFrom('user_ids').select('key_row').where(sql`lower(uid)`, '=', query.text.toLowerCase());
+      if (query.identity === null) return eb('keys.id', 'in', wholeUid);
+      // Either match, each served by its own index (hash on lower(uid), btree on identity).
+      return eb('keys.id', 'in', wholeUid.union(db.selectFrom('user_ids').select('key_row').where('identity', '=', query.identity)));
+    }
     case 'words':
       // Every word in one user ID, whole words only: served by the GIN index on user_ids.words. The words go
       // as one text[] parameter (node-postgres and PGlite both send a JS string array as an array literal).

@@ -19,6 +19,8 @@ export interface KeyFacts {
 export interface UserIdFacts {
   text: string;
   email: string | null;
+  /** The identity (e-mail address or account name) in normal form, at most 254 characters (identityOf). */
+  identity: string | null;
   /** Distinct lower-cased words of the text, for word searches (computed at import). */
   words: string[];
   created: number;
@@ -110,9 +112,9 @@ export class KeyRepository {
         from ins, json_to_recordset(${identifiers}::json) as r(is_primary boolean, fingerprint text, long_id text,
           short_id text, algorithm smallint, bits integer, created bigint, expires bigint, revoked boolean)
       ), user_ids as (
-        insert into user_ids (key_row, position, uid, email, words, created, expires, revoked, is_primary)
-        select ins.id, r.position, r.uid, r.email, r.words, r.created, r.expires, r.revoked, r.is_primary
-        from ins, json_to_recordset(${userIds}::json) as r(position integer, uid text, email text, words text[],
+        insert into user_ids (key_row, position, uid, email, identity, words, created, expires, revoked, is_primary)
+        select ins.id, r.position, r.uid, r.email, r.identity, r.words, r.created, r.expires, r.revoked, r.is_primary
+        from ins, json_to_recordset(${userIds}::json) as r(position integer, uid text, email text, identity text, words text[],
           created bigint, expires bigint, revoked boolean, is_primary boolean)
       ), counted as (
         insert into key_stats_hourly (hour, inserted, updated)
@@ -247,10 +249,10 @@ export class KeyRepository {
   }
 }
 
-/** What a write of this key can change for lookups: its (sub)key fingerprints and e-mails. */
+/** What a write of this key can change for lookups: its (sub)key fingerprints and identities. */
 export function keyChangeOf(record: KeyRecord): KeyChange {
-  const emails = record.userIds.flatMap((u) => (u.email ? [u.email.toLowerCase()] : []));
-  return { fingerprints: [record.fingerprint, ...record.subkeys.map((s) => s.fingerprint)], emails: [...new Set(emails)] };
+  const identities = record.userIds.flatMap((u) => (u.identity ? [u.identity] : []));
+  return { fingerprints: [record.fingerprint, ...record.subkeys.map((s) => s.fingerprint)], identities: [...new Set(identities)] };
 }
 
 /** Writes a key's new bytes and columns if it is still at the revision its merge started from. */
@@ -313,6 +315,7 @@ function factRows(row: string, record: KeyRecord): { identifiers: Insertable<Key
       position,
       uid: u.text,
       email: u.email && u.email.length <= MAX_INDEXED_EMAIL ? u.email : null,
+      identity: u.identity,
       words: u.words,
       created: u.created,
       expires: u.expires,

@@ -37,7 +37,7 @@ export async function openMigratedDatabase(options: DatabaseOptions): Promise<Da
   try {
     await migrateToLatest(database.db);
     // Standbys serve reads only once they have replayed the schema.
-    database.wrote();
+    database.wrote?.();
   } catch (e) {
     await database.close();
     throw e;

@@ -136,7 +136,7 @@ describe(`the Singularity-protocol client over HTTPS with a token (PUSH_POLICY=t
     server = await startTestServer(e2eBackend, { TLS_CERT_FILE: issued.certFile, TLS_KEY_FILE: issued.keyFile, HTTPS_PORT: '0', PUSH_POLICY: 'token' });
     base = `https://localhost:${server.httpsPort}`;
     client = new SingularityClient(base, fetchTrusting(await readFile(ca.caFile)));
-    token = (await createToken(server.database.db, 'sing.tls@example.org')).secret;
+    token = (await createToken(server.database.db, { email: 'sing.tls@example.org' })).secret;
   });
   afterAll(async () => {
     await server?.close();

@@ -1,12 +1,15 @@
 // SingularityCE 4.x key commands against the real server, through a client that sends exactly the requests
 // SingularityCE sends (helpers/singularityClient.ts): push, pull, verify's signer lookup, search, remote status.
 import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../src/cli/token.js';
+import { AUDIENCE, ISSUER, makeSigningKey, serveJwks, signToken, type JwksServer, type SigningKey } from '../helpers/identityProvider.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { e2eBackend } from './helpers/run.js';
-import { SingularityClient, SingularityHttpError, goDate, verifySearchOf } from './helpers/singularityClient.js';
+import { e2eBackend, tempDir } from './helpers/run.js';
+import { SingularityClient, SingularityHttpError, goDate, readTokenFile, verifySearchOf } from './helpers/singularityClient.js';
 
 interface Made {
   privateKey: openpgp.PrivateKey;
@@ -231,7 +234,7 @@ describe(`SingularityCE against a server that requires tokens to push (PUSH_POLI
   beforeAll(async () => {
     server = await startTestServer(e2eBackend, { PUSH_POLICY: 'token' });
     client = new SingularityClient(server.url);
-    token = (await createToken(server.database.db, 'sing.owner@example.org')).secret;
+    token = (await createToken(server.database.db, { email: 'sing.owner@example.org' })).secret;
   });
   afterAll(async () => {
     await server?.close();
@@ -273,3 +276,87 @@ describe(`SingularityCE against a server that requires tokens to push (PUSH_POLI
     await expect(client.keyserverLogin('ks_wrong')).rejects.toThrow(/401/);
   });
 });
+
+describe(`SingularityCE at a site whose users have account names and tokens from its portal (${e2eBackend})`, () => {
+  let jwks: JwksServer;
+  let provider: SigningKey;
+  let server: TestServer;
+  let client: SingularityClient;
+  let dir: string;
+
+  beforeAll(async () => {
+    provider = await makeSigningKey('portal-1', 'EdDSA');
+    jwks = await serveJwks([provider]);
+    server = await startTestServer(e2eBackend, {
+      PUSH_POLICY: 'token', TOKEN_JWKS_URL: jwks.url, TOKEN_ISSUER: ISSUER, TOKEN_AUDIENCE: AUDIENCE, TOKEN_IDENTITY_CLAIM: 'preferred_username',
+    });
+    client = new SingularityClient(server.url);
+    dir = await tempDir('keystore-tokenfile-');
+  });
+  afterAll(async () => {
+    await server?.close();
+    await jwks?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A token file as a user saves it: the token and a newline. */
+  async function tokenFile(name: string, token: string): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, `${token}\n`);
+    return path;
+  }
+
+  /** A key whose user ID holds the account name between < and > (openpgp.js takes only addresses as `email`). */
+  async function accountKey(userId: string): Promise<Made> {
+    const { privateKey } = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ name: userId }], format: 'object' });
+    const publicKey = privateKey.toPublic();
+    return { privateKey, publicKey, fingerprint: publicKey.getFingerprint().toUpperCase(), armored: publicKey.armor() };
+  }
+
+  it('remote login --tokenfile takes a token of `keystore token create --identity`; the key pushed is found by `key search -l`', async () => {
+    const created = await createToken(server.database.db, { identity: 'aaa12345xy' });
+    const { token, services } = await client.remoteLoginWithTokenFile(await tokenFile('local', created.secret));
+    expect(token).toBe(created.secret);
+    const remote = new SingularityClient(services.get('keyserver')!);
+    const key = await accountKey('山田太郎 (test key 03) <aaa12345xy>');
+    expect((await remote.push(key.armored, token)).status).toBe(200);
+    const found = await remote.search('aaa12345xy', true);
+    expect(found.count, found.body).toBe(1);
+    expect(keyColumns(found.output, key.fingerprint).at(-1)).toBe('山田太郎 (test key 03) <aaa12345xy>');
+  });
+
+  it('remote login --tokenfile takes a token from the portal (a JWT of the identity provider), and key push works with it', async () => {
+    const jwt = await signToken(provider, { claims: { preferred_username: 'bbb67890zz' } });
+    const { token, services } = await client.remoteLoginWithTokenFile(await tokenFile('portal', jwt));
+    const remote = new SingularityClient(services.get('keyserver')!);
+    const key = await accountKey('Portal User (test key 04) <bbb67890zz>');
+    expect((await remote.push(key.armored, token)).status).toBe(200);
+    expect((await remote.pull(key.fingerprint.toLowerCase())).getFingerprint().toUpperCase()).toBe(key.fingerprint);
+    const foreign = await accountKey('Someone <ccc11111aa>');
+    const refused = await remote.push(foreign.armored, token).then(() => undefined, (e: unknown) => e);
+    expect((refused as SingularityHttpError).status).toBe(403);
+    expect((refused as SingularityHttpError).serverMessage).toBe(`key ${foreign.fingerprint} does not contain identity 'bbb67890zz'`);
+  });
+
+  it('refuses an expired portal token at login ("Invalid Credentials") and at push (401 with the reason)', async () => {
+    const expired = await signToken(provider, { claims: { preferred_username: 'bbb67890zz' }, expiresIn: -3600 });
+    await expect(client.remoteLoginWithTokenFile(await tokenFile('expired', expired))).rejects.toThrow('error response from server: Invalid Credentials');
+    const key = await accountKey('Portal User <bbb67890zz>');
+    const error = await client.push(key.armored, expired).then(() => undefined, (e: unknown) => e);
+    expect((error as SingularityHttpError).status).toBe(401);
+    expect((error as SingularityHttpError).serverMessage).toMatch(/the token has expired/);
+  });
+
+  it('reads token files as auth.ReadToken does: only the first line, 200 to 4096 bytes (the old 46-character tokens were too short)', async () => {
+    await expect(readTokenFile(await tokenFile('old', `ks_${'A'.repeat(43)}`))).rejects.toThrow('token is too short to be valid');
+    await expect(readTokenFile(await tokenFile('huge', 'A'.repeat(4097)))).rejects.toThrow('token is too large to be valid');
+    await writeFile(join(dir, 'two-lines'), `${'B'.repeat(200)}\nsecond line\n`);
+    expect(await readTokenFile(join(dir, 'two-lines'))).toBe('B'.repeat(200));
+  });
+});
+
+function keyColumns(output: string, fingerprint: string): string[] {
+  const line = output.split('\n').find((l) => l.startsWith(fingerprint));
+  expect(line, output).toBeDefined();
+  return line!.split(/ {2,}/);
+}

@@ -44,7 +44,7 @@ describe.each(backends)('access control on %s', (backend) => {
       expect((await push(server.url, anonymous.armored)).json.inserted).toEqual([anonymous.fingerprint]);
       const withUnknown = await makeKey([{ email: 'open.unknown@example.org' }]);
       expect((await push(server.url, withUnknown.armored, bearer('ks_not-a-token'))).status).toBe(200);
-      const token = await createToken(server.database.db, 'someone.else@example.org');
+      const token = await createToken(server.database.db, { email: 'someone.else@example.org' });
       const withOther = await makeKey([{ email: 'open.other@example.org' }]);
       expect((await push(server.url, withOther.armored, bearer(token.secret))).json.inserted).toEqual([withOther.fingerprint]);
       // The audit log names the valid token even when none is required.
@@ -82,9 +82,9 @@ describe.each(backends)('access control on %s', (backend) => {
 
     beforeAll(async () => {
       server = await startTestServer(backend, { PUSH_POLICY: 'token' });
-      alice = await createToken(server.database.db, 'alice@example.org');
-      carol = await createToken(server.database.db, 'Carol <CAROL@example.org>');
-      dave = await createToken(server.database.db, 'dave@example.org');
+      alice = await createToken(server.database.db, { email: 'alice@example.org' });
+      carol = await createToken(server.database.db, { email: 'Carol <CAROL@example.org>' });
+      dave = await createToken(server.database.db, { email: 'dave@example.org' });
     });
     afterAll(async () => {
       await server?.close();
@@ -92,7 +92,7 @@ describe.each(backends)('access control on %s', (backend) => {
 
     it('answers 401 with a JSON error and WWW-Authenticate for no header, a bare Bearer, an unknown or a revoked token', async () => {
       const key = await makeKey([{ name: 'Alice', email: 'alice@example.org' }]);
-      const gone = await createToken(server.database.db, 'alice@example.org');
+      const gone = await createToken(server.database.db, { email: 'alice@example.org' });
       await revokeToken(server.database.db, gone.id);
       const cases: [string, string | undefined, RegExp][] = [
         ['no header', undefined, /no token was given/],
@@ -237,8 +237,8 @@ describe.each(backends)('access control on %s', (backend) => {
     it('answers GET /v1/token-status 200 for a valid token, 404 ("Invalid Credentials" in Singularity) otherwise', async () => {
       const ok = await get(server.url, '/v1/token-status', bearer(carol.secret));
       expect(ok.status).toBe(200);
-      expect(ok.json).toEqual({ data: { status: 'valid', tokenId: carol.id, email: 'carol@example.org' } });
-      const gone = await createToken(server.database.db, 'gone@example.org');
+      expect(ok.json).toEqual({ data: { status: 'valid', source: 'local', tokenId: carol.id, identity: 'carol@example.org', email: 'carol@example.org' } });
+      const gone = await createToken(server.database.db, { email: 'gone@example.org' });
       await revokeToken(server.database.db, gone.id);
       for (const authorization of [undefined, 'Bearer', bearer('ks_wrong'), bearer(gone.secret)]) {
         const res = await get(server.url, '/v1/token-status', authorization);
@@ -261,7 +261,7 @@ describe.each(backends)('access control on %s', (backend) => {
 
     beforeAll(async () => {
       server = await startTestServer(backend, { LOOKUP_POLICY: 'token', PUBLIC_URL: 'https://keys.example.org/' });
-      token = await createToken(server.database.db, 'reader@example.org');
+      token = await createToken(server.database.db, { email: 'reader@example.org' });
       key = await makeKey([{ name: 'Private', email: 'private@example.org' }]);
       expect((await push(server.url, key.armored)).status).toBe(200);
     });

@@ -217,7 +217,7 @@ describe.each(backends)('batch submission on %s', (backend) => {
         const facts = { keyId: fingerprint.slice(-16), algorithm: 22, bits: 255, created: 1_600_000_000 + i, expires: null, revoked: false };
         return {
           ...facts, fingerprint, version: 4, userAttributes: 0, signatures: 3,
-          userIds: Array.from({ length: uids }, (_, n) => ({ text: `Key ${i} uid ${n} <k${i}.${n}@example.org>`, email: `k${i}.${n}@example.org`, words: ['key', String(i), 'uid', String(n)], created: facts.created, expires: null, revoked: false, primary: n === 0 })),
+          userIds: Array.from({ length: uids }, (_, n) => ({ text: `Key ${i} uid ${n} <k${i}.${n}@example.org>`, email: `k${i}.${n}@example.org`, identity: `k${i}.${n}@example.org`, words: ['key', String(i), 'uid', String(n)], created: facts.created, expires: null, revoked: false, primary: n === 0 })),
           subkeys: [{ ...facts, fingerprint: randomBytes(20).toString('hex').toUpperCase(), keyId: randomBytes(8).toString('hex').toUpperCase() }],
           signatureFacts: { userIds: Array.from({ length: uids }, () => []), subkeys: [[]] },
         };

@@ -298,7 +298,7 @@ describe.each(backends)('cached lookups with LOOKUP_POLICY=token (%s)', (backend
   let token: { id: string; secret: string };
   beforeAll(async () => {
     server = await startTestServer(backend, { LOOKUP_POLICY: 'token' });
-    token = await createToken(server.database.db, 'reader@example.org');
+    token = await createToken(server.database.db, { email: 'reader@example.org' });
     key = await makeKey([{ name: 'Fast Private', email: `fast-private-${backend}@example.org` }]);
     expect((await pushKeys(server.url, key.armored)).status).toBe(200);
   });

@@ -66,8 +66,8 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('key change notifications bet
       await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, JSON.stringify({ f: [last.fingerprint], e: [] })]);
       await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, '*']);
       // Its own name, from anywhere, is skipped; what comes after it still heard.
-      await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, encodeKeyChange({ fingerprints: [mine.fingerprint], emails: [] }, own.writerId)]);
-      await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, encodeKeyChange({ fingerprints: ['F'.repeat(40)], emails: ['x@y'.repeat(3000)] }, other.writerId)]);
+      await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, encodeKeyChange({ fingerprints: [mine.fingerprint], identities: [] }, own.writerId)]);
+      await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, encodeKeyChange({ fingerprints: ['F'.repeat(40)], identities: ['x@y'.repeat(3000)] }, other.writerId)]);
     } finally {
       await client.end();
     }
@@ -75,7 +75,7 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('key change notifications bet
     await eventually(() => heard.length >= 4);
     await new Promise((r) => setTimeout(r, 50));
     expect(fingerprintsOf(heard)).toEqual([theirs.fingerprint, last.fingerprint, 'all', 'all']);
-    expect(heard[0]).toEqual({ fingerprints: [theirs.fingerprint, ...theirs.publicKey.getSubkeys().map((s) => s.getFingerprint().toUpperCase())], emails: ['theirs@changes.example'] });
+    expect(heard[0]).toEqual({ fingerprints: [theirs.fingerprint, ...theirs.publicKey.getSubkeys().map((s) => s.getFingerprint().toUpperCase())], identities: ['theirs@changes.example'] });
   });
 });
 

@@ -14,7 +14,8 @@ import { run, tempDir } from '../e2e/helpers/run.js';
 import { makeKey } from '../helpers/keys.js';
 import { backends, startTestServer, type TestServer } from '../helpers/server.js';
 
-const TOKEN = /^ks_[A-Za-z0-9_-]{43}$/;
+// 256 random base64url characters after the prefix: within SingularityCE's 200 to 4096 for `--tokenfile`.
+const TOKEN = /^ks_[A-Za-z0-9_-]{256}$/;
 
 describe.each(backends)('token and audit commands on %s', (backend) => {
   let server: TestServer;
@@ -26,29 +27,49 @@ describe.each(backends)('token and audit commands on %s', (backend) => {
   });
 
   it('creates a token for a normalised address; the secret is printed last and only its SHA-256 is stored', async () => {
-    const token = await createToken(server.database.db, '  Erin <Erin@Example.ORG> ');
+    const token = await createToken(server.database.db, { email: '  Erin <Erin@Example.ORG> ' });
     expect(token.secret).toMatch(TOKEN);
-    expect(token.email).toBe('erin@example.org');
+    expect(token.identity).toBe('erin@example.org');
     const lines = formatNewToken(token);
     expect(lines.at(-1)).toBe(token.secret);
     expect(lines.slice(0, -1).join('\n')).not.toContain(token.secret);
     const stored = await server.database.db.selectFrom('access_tokens').selectAll().where('id', '=', token.id).executeTakeFirstOrThrow();
     expect(JSON.stringify(stored)).not.toContain(token.secret);
     expect(stored.secret_sha256).toBe(createHash('sha256').update(token.secret).digest('hex'));
-    const other = await createToken(server.database.db, 'erin@example.org');
+    const other = await createToken(server.database.db, { email: 'erin@example.org' });
     expect(other.secret).not.toBe(token.secret);
   });
 
   it('refuses an address that is not one', async () => {
-    await expect(createToken(server.database.db, 'not an address')).rejects.toThrow(/not an e-mail address/);
+    await expect(createToken(server.database.db, { email: 'not an address' })).rejects.toThrow(/not an e-mail address/);
+    await expect(createToken(server.database.db, { email: 'aaa12345xy' })).rejects.toThrow(/not an e-mail address/);
+  });
+
+  it('creates a token for an account name in normal form (trimmed, lower case), refuses what cannot be an identity', async () => {
+    const token = await createToken(server.database.db, { identity: '  AAA12345xy ' });
+    expect(token.identity).toBe('aaa12345xy');
+    expect(token.secret).toMatch(TOKEN);
+    expect((await createToken(server.database.db, { identity: 'Mixed@Example.ORG' })).identity).toBe('mixed@example.org');
+    for (const bad of ['', '   ', 'two words', '<aaa12345xy>', 'x'.repeat(255)]) {
+      await expect(createToken(server.database.db, { identity: bad }), bad).rejects.toThrow(/not an identity/);
+    }
+    const access = new AccessService(new TokenRepository(server.database.db));
+    expect(await access.authenticate(token.secret)).toEqual({ token: { id: token.id, identity: 'aaa12345xy', source: 'local' } });
+  });
+
+  it('still accepts a token issued before tokens grew (ks_ and 43 characters), by its hash', async () => {
+    const old = `ks_${'Q'.repeat(43)}`;
+    const row = await new TokenRepository(server.database.db).insert(createHash('sha256').update(old).digest('hex'), 'old@example.org');
+    const access = new AccessService(new TokenRepository(server.database.db));
+    expect(await access.authenticate(old)).toEqual({ token: { id: row.id, identity: 'old@example.org', source: 'local' } });
   });
 
   it('lists tokens without secrets, revokes one by id (idempotently), and a revoked token no longer authenticates', async () => {
-    const token = await createToken(server.database.db, 'frank@example.org');
+    const token = await createToken(server.database.db, { email: 'frank@example.org' });
     const access = new AccessService(new TokenRepository(server.database.db));
-    expect(await access.authenticate(token.secret)).toEqual({ id: token.id, email: 'frank@example.org' });
+    expect(await access.authenticate(token.secret)).toEqual({ token: { id: token.id, identity: 'frank@example.org', source: 'local' } });
     const listed = formatTokenList(await listTokens(server.database.db));
-    expect(listed[0]).toMatch(/^ID +EMAIL +CREATED +LAST USED +STATUS$/);
+    expect(listed[0]).toMatch(/^ID +IDENTITY +CREATED +LAST USED +STATUS$/);
     const line = listed.find((l) => l.startsWith(`${token.id} `));
     expect(line).toMatch(/frank@example\.org .* active$/);
     expect(line).not.toMatch(/ never /); // authenticate() noted the use
@@ -57,7 +78,7 @@ describe.each(backends)('token and audit commands on %s', (backend) => {
     const revoked = await revokeToken(server.database.db, token.id);
     expect(revoked.revokedAt).toBeInstanceOf(Date);
     expect((await revokeToken(server.database.db, token.id)).revokedAt).toEqual(revoked.revokedAt);
-    expect(await access.authenticate(token.secret)).toBeNull();
+    expect(await access.authenticate(token.secret)).toEqual({ problem: 'the token given is unknown or revoked' });
     expect(formatTokenList(await listTokens(server.database.db)).find((l) => l.startsWith(`${token.id} `))).toMatch(/revoked \d{4}-/);
   });
 
@@ -88,7 +109,7 @@ describe.each(backends)('token and audit commands on %s', (backend) => {
   it('stores audit details holding a NUL (which jsonb refuses) as U+FFFD, and a literal backslash-u0000 as it is', async () => {
     const fingerprint = 'E'.repeat(40);
     await new AuditRepository(server.database.db).record([{
-      source: 'import', remoteAddress: null, tokenId: null, fingerprint, outcome: 'refused',
+      source: 'import', remoteAddress: null, tokenId: null, identity: null, fingerprint, outcome: 'refused',
       detail: { reason: 'user ID "a\u0000b"', literal: 'C:\\u0000' },
     }]);
     const [row] = await listAudit(server.database.db, { fingerprint });
@@ -120,5 +141,8 @@ describe('the keystore command line (subprocess, embedded database)', () => {
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(/^1 +a@b +.* active$/m);
     expect(listed.stdout + listed.stderr).not.toContain(secret);
-  });
+    const named = await keystore(['token', 'create', '--identity', 'AAA12345xy']);
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stdout).toMatch(/^token 2 created for aaa12345xy;/m);
+  }, 180_000);
 });

@@ -117,6 +117,11 @@ describe('loadConfig', () => {
     ['LOOKUP_POLICY', 'TOKEN'],
     ['PUBLIC_URL', 'keys.example.org'],
     ['PUBLIC_URL', 'ftp://keys.example.org'],
+    ['TOKEN_JWKS_URL', 'http://idp.example/jwks'],
+    ['TOKEN_JWKS_URL', 'http://127.0.0.1.evil.example/jwks'],
+    ['TOKEN_JWKS_URL', 'idp.example/jwks'],
+    ['TOKEN_IDENTITY_CLAIM', 'two words'],
+    ['TOKENS_HELP_URL', 'javascript:alert(1)'],
   ])('rejects %s=%j, naming the variable', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.message).toContain(name);
@@ -133,6 +138,23 @@ describe('loadConfig', () => {
     expect([c.PUSH_POLICY, c.LOOKUP_POLICY, c.PUBLIC_URL]).toEqual(['open', 'open', undefined]);
     expect(loadConfig({ PUBLIC_URL: 'http://127.0.0.1:11371//' }).PUBLIC_URL).toBe('http://127.0.0.1:11371');
     expect(loadConfig({ PUBLIC_URL: 'https://example.org/keys/' }).PUBLIC_URL).toBe('https://example.org/keys');
+  });
+
+  it('reads the identity provider settings; the claim defaults to email; the audience is a list', () => {
+    expect(loadConfig({}).TOKEN_IDENTITY_CLAIM).toBe('email');
+    const c = loadConfig({
+      TOKEN_JWKS_URL: 'https://idp.example/realms/site/protocol/openid-connect/certs',
+      TOKEN_ISSUER: 'https://idp.example/realms/site',
+      TOKEN_AUDIENCE: 'keystore, account',
+      TOKEN_IDENTITY_CLAIM: 'preferred_username',
+    });
+    expect([c.TOKEN_ISSUER, c.TOKEN_AUDIENCE, c.TOKEN_IDENTITY_CLAIM]).toEqual(['https://idp.example/realms/site', ['keystore', 'account'], 'preferred_username']);
+    expect(loadConfig({ TOKEN_JWKS_URL: 'http://127.0.0.1:8080/jwks', TOKEN_ISSUER: 'x', TOKEN_AUDIENCE: 'y' }).TOKEN_JWKS_URL).toBe('http://127.0.0.1:8080/jwks');
+  });
+
+  it('refuses part of the identity provider settings, naming what is missing', () => {
+    expect(configError({ TOKEN_JWKS_URL: 'https://idp.example/certs', TOKEN_ISSUER: 'https://idp.example' }).message).toMatch(/^invalid TOKEN_AUDIENCE="": required with TOKEN_JWKS_URL and TOKEN_ISSUER/);
+    expect(configError({ TOKEN_ISSUER: 'https://idp.example', TOKEN_AUDIENCE: 'keystore' }).message).toMatch(/^invalid TOKEN_JWKS_URL=""/);
   });
 
   it('does not turn a blank PORT into port 0', () => {

@@ -30,27 +30,28 @@ describe('LookupCache', () => {
     expect([cache.hits, cache.misses]).toEqual([1, 1]);
   });
 
-  it('drops the answers of a search when a key with that fingerprint, key ID or e-mail is written', async () => {
+  it('drops the answers of a search when a key with that fingerprint, key ID or identity is written', async () => {
     const { cache, ask, produced } = setup();
     const searches: [string, string[]][] = [
       ['fpr', queryTags({ kind: 'fingerprint', fingerprint: V4 })],
       ['long', queryTags({ kind: 'longId', keyId: V4.slice(-16) })],
       ['short', queryTags({ kind: 'shortId', keyId: V4.slice(-8) })],
       ['sub-short', queryTags({ kind: 'shortId', keyId: V4_SUB.slice(-8) })],
-      ['email', queryTags({ kind: 'email', email: 'alice@example.org' })],
+      ['identity', queryTags({ kind: 'identity', identity: 'alice@example.org' })],
+      ['account', queryTags({ kind: 'identity', identity: 'aaa12345xy' })],
       ['words', queryTags({ kind: 'words', words: ['alice'], text: 'alice' })],
       ['other', queryTags({ kind: 'fingerprint', fingerprint: 'B'.repeat(40) })],
     ];
     for (const [key, tags] of searches) await ask(key, tags);
     expect(produced()).toBe(searches.length);
-    cache.invalidate({ fingerprints: [V4, V4_SUB], emails: ['Alice@Example.org'] });
+    cache.invalidate({ fingerprints: [V4, V4_SUB], identities: ['alice@example.org', 'aaa12345xy'] });
     for (const [key, tags] of searches) await ask(key, tags);
     // Everything again but the unrelated fingerprint.
     expect(produced()).toBe(searches.length * 2 - 1);
   });
 
   it('derives v6 key IDs from the front of the fingerprint', () => {
-    expect(changeTags({ fingerprints: [V6], emails: [] })).toEqual(['t', `f:${V6}`, `l:${V6.slice(0, 16)}`, `s:${V6.slice(8, 16)}`]);
+    expect(changeTags({ fingerprints: [V6], identities: [] })).toEqual(['t', `f:${V6}`, `l:${V6.slice(0, 16)}`, `s:${V6.slice(8, 16)}`]);
   });
 
   it('drops everything on news it cannot read', async () => {
@@ -69,7 +70,7 @@ describe('LookupCache', () => {
       return answer('stale');
     });
     await new Promise((r) => setImmediate(r));
-    cache.invalidate({ fingerprints: [V4], emails: [] });
+    cache.invalidate({ fingerprints: [V4], identities: [] });
     release();
     expect((await pending).body.toString()).toBe('stale');
     expect((await cache.answer('a', ['f:A'], async () => answer('fresh'))).body.toString()).toBe('fresh');
@@ -85,7 +86,7 @@ describe('LookupCache', () => {
     await expect(missing()).rejects.toMatchObject({ status: 404 });
     await expect(missing()).rejects.toMatchObject({ status: 404 });
     expect(calls).toBe(1);
-    cache.invalidate({ fingerprints: [V4], emails: [] });
+    cache.invalidate({ fingerprints: [V4], identities: [] });
     await expect(missing()).rejects.toMatchObject({ status: 404 });
     expect(calls).toBe(2);
   });
@@ -194,7 +195,7 @@ describe('LookupCache.forRequest', () => {
     const { cache } = setup();
     const index: CachedRequest = { route: 'lookup:index', routeClass: 'search', op: 'index', search: 'email' };
     const headers = { 'X-HKP-Results-Count': '1' };
-    await cache.answer('index a', ['e:a@example.org'], async () => answer('pub:…', { headers }), { url: '/pks/lookup?op=index&search=a@example.org', request: index });
+    await cache.answer('index a', ['i:a@example.org'], async () => answer('pub:…', { headers }), { url: '/pks/lookup?op=index&search=a@example.org', request: index });
     await askFor(cache, 'get a', [`f:${V4}`], URL_A, 'armored');
     const found = cache.forRequest(URL_A);
     expect(found?.request).toEqual(GET);
@@ -241,7 +242,7 @@ describe('LookupCache.forRequest', () => {
     const other = '/pks/lookup?op=get&options=mr&search=0xBBBBBBBBBBBBBBBB';
     await askFor(cache, 'get a', [`f:${V4}`], URL_A);
     await askFor(cache, 'get b', ['l:BBBBBBBBBBBBBBBB'], other);
-    cache.invalidate({ fingerprints: [V4], emails: [] });
+    cache.invalidate({ fingerprints: [V4], identities: [] });
     expect(cache.forRequest(URL_A)).toBeUndefined();
     expect(cache.forRequest(other)).toBeDefined();
     // Answered again without its URL: the URL stays forgotten.
@@ -320,7 +321,7 @@ describe('LookupCache.forRequest', () => {
     expect(produced).toBe(1);
     expect(spellings.map((url) => cache.forRequest(url) !== undefined)).toEqual([true, true, true, true, false]);
     // Once the entry is dropped and answered again, there is room for new spellings.
-    cache.invalidate({ fingerprints: [V4], emails: [] });
+    cache.invalidate({ fingerprints: [V4], identities: [] });
     await askFor(cache, 'get a', [`f:${V4}`], spellings[4]!);
     expect(cache.forRequest(spellings[4]!)).toBeDefined();
     expect(cache.forRequest(spellings[0]!)).toBeUndefined();
@@ -341,7 +342,7 @@ describe('LookupCache.forRequest', () => {
     expect(cache.size.bytes - withOne).toBeGreaterThanOrEqual(long.length);
     expect(cache.size.bytes - withOne).toBeGreaterThan(withOne - bare);
     expect(cache.size.entries).toBe(1);
-    cache.invalidate({ fingerprints: [V4], emails: [] });
+    cache.invalidate({ fingerprints: [V4], identities: [] });
     expect(cache.size).toEqual({ entries: 0, bytes: 0 });
   });
 

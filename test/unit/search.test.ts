@@ -75,7 +75,7 @@ describe('parseSearch: key IDs', () => {
 
   it('reads 9-15 hex digits without 0x as text', () => {
     expect(parseSearch('123456789', false)).toEqual({ kind: 'words', words: ['123456789'], text: '123456789' });
-    expect(parseSearch('abcdef12345', true)).toEqual({ kind: 'exactUserId', text: 'abcdef12345' });
+    expect(parseSearch('abcdef12345', true)).toEqual({ kind: 'exactUserId', text: 'abcdef12345', identity: 'abcdef12345' });
   });
 
   it.each(['0x1', '0x123', '0x1234567', '0x' + '1'.repeat(17), '0x' + '1'.repeat(39), '0x' + '1'.repeat(41), '0x' + '1'.repeat(63), '0x' + '1'.repeat(65)])(
@@ -100,11 +100,28 @@ describe('parseSearch: e-mail addresses', () => {
     ['Alice.Smith+tag@Example.COM', 'alice.smith+tag@example.com'],
     ['< a@b.org >', 'a@b.org'],
   ])('%j is the address %s', (raw, email) => {
-    expect(parseSearch(raw, false)).toEqual({ kind: 'email', email });
+    expect(parseSearch(raw, false)).toEqual({ kind: 'identity', identity: email });
   });
 
   it('treats an address as an address even with exact on', () => {
-    expect(parseSearch('<A@B.org>', true)).toEqual({ kind: 'email', email: 'a@b.org' });
+    expect(parseSearch('<A@B.org>', true)).toEqual({ kind: 'identity', identity: 'a@b.org' });
+  });
+});
+
+describe('parseSearch: account names', () => {
+  it('matches the identity for <name>, with or without exact, in normal form', () => {
+    expect(parseSearch('<AAA12345xy>', false)).toEqual({ kind: 'identity', identity: 'aaa12345xy' });
+    expect(parseSearch('<aaa12345xy>', true)).toEqual({ kind: 'identity', identity: 'aaa12345xy' });
+    expect(parseSearch('<山田>', false)).toEqual({ kind: 'identity', identity: '山田' });
+  });
+
+  it('matches a bare name as a word, and with exact on as the whole user ID or the identity', () => {
+    expect(parseSearch('aaa12345xy', false)).toEqual({ kind: 'words', words: ['aaa12345xy'], text: 'aaa12345xy' });
+    expect(parseSearch('AAA12345xy', true)).toEqual({ kind: 'exactUserId', text: 'AAA12345xy', identity: 'aaa12345xy' });
+  });
+
+  it('reads brackets around what cannot be an identity as text', () => {
+    expect(parseSearch('<John Smith>', false)).toEqual({ kind: 'words', words: ['john', 'smith'], text: '<John Smith>' });
   });
 
   it('does not treat text with a name and an address as an address', () => {
@@ -139,15 +156,16 @@ describe('parseSearch: text', () => {
   });
 
   it('still matches a whole user ID without letters or digits with exact on', () => {
-    expect(parseSearch('!!!', true)).toEqual({ kind: 'exactUserId', text: '!!!' });
+    expect(parseSearch('!!!', true)).toEqual({ kind: 'exactUserId', text: '!!!', identity: '!!!' });
   });
 
   it('with exact on, matches the whole (trimmed) user ID', () => {
     expect(parseSearch('Alice Smith <alice@example.org>', true)).toEqual({
       kind: 'exactUserId',
       text: 'Alice Smith <alice@example.org>',
+      identity: null,
     });
-    expect(parseSearch('  alice smith ', true)).toEqual({ kind: 'exactUserId', text: 'alice smith' });
+    expect(parseSearch('  alice smith ', true)).toEqual({ kind: 'exactUserId', text: 'alice smith', identity: null });
   });
 
   it('treats non-hex text starting with 0x as text', () => {

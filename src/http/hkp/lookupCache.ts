@@ -220,15 +220,15 @@ export function queryTags(query: KeyQuery): string[] {
       return [`l:${query.keyId}`];
     case 'shortId':
       return [`s:${query.keyId}`];
-    case 'email':
-      return [`e:${query.email.toLowerCase()}`];
+    case 'identity':
+      return [`i:${query.identity}`];
     case 'exactUserId':
     case 'words':
       return [TEXT_TAG];
   }
 }
 
-/** The tags a written key touches: each (sub)key's fingerprint and key IDs, its e-mails, and user-ID text. */
+/** The tags a written key touches: each (sub)key's fingerprint and key IDs, its identities, and user-ID text. */
 export function changeTags(change: KeyChange): string[] {
   const tags = [TEXT_TAG];
   for (const fingerprint of change.fingerprints) {
@@ -237,7 +237,7 @@ export function changeTags(change: KeyChange): string[] {
     const longId = fpr.length === 64 ? fpr.slice(0, 16) : fpr.slice(-16);
     tags.push(`f:${fpr}`, `l:${longId}`, `s:${longId.slice(-8)}`);
   }
-  for (const email of change.emails) tags.push(`e:${email.toLowerCase()}`);
+  for (const identity of change.identities) tags.push(`i:${identity}`);
   return tags;
 }
 

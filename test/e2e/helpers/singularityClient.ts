@@ -1,6 +1,7 @@
 // A stand-in for SingularityCE 4.x's key commands (`singularity key push|pull|search`, `verify`,
 // `remote status`), sending exactly the requests its keyserver client (sylabs/scs-key-client) sends and
 // reading the answers as strictly as it does. See /work/shared/reference/hkp-clients.md section 1.
+import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
 
 /** A non-2xx answer, as scs-key-client's HTTPError: the status plus the message of a JSON error body. */
@@ -126,6 +127,12 @@ export class SingularityClient {
     return services;
   }
 
+  /** `singularity remote login --tokenfile FILE`: the token as auth.ReadToken reads it, then as remoteLogin. */
+  async remoteLoginWithTokenFile(path: string): Promise<{ token: string; services: Map<string, string> }> {
+    const token = await readTokenFile(path);
+    return { token, services: await this.remoteLogin(token) };
+  }
+
   /** `singularity keyserver login URL`: GET the keyserver URL with the token; anything but 200 fails. */
   async keyserverLogin(token: string): Promise<void> {
     const res = await this.fetch(this.baseUrl, { headers: { authorization: `Bearer ${token}`, 'user-agent': USER_AGENT }, signal: AbortSignal.timeout(TIMEOUT_MS) });
@@ -140,6 +147,21 @@ export class SingularityClient {
     if (typeof version !== 'string' || version === '') throw new Error(`no version in ${text}`);
     return version;
   }
+}
+
+/**
+ * SingularityCE's auth.ReadToken (internal/pkg/util/auth/token.go), used by `remote login --tokenfile`: the first
+ * line of the file is the token, refused when shorter than 200 or longer than 4096 bytes.
+ */
+export async function readTokenFile(path: string): Promise<string> {
+  const buffer = await readFile(path).catch(() => {
+    throw new Error('authentication token file not found');
+  });
+  const token = buffer.toString('utf8').split('\n')[0]!;
+  const bytes = Buffer.byteLength(token, 'utf8');
+  if (bytes < 200) throw new Error('token is too short to be valid');
+  if (bytes > 4096) throw new Error('token is too large to be valid');
+  return token;
 }
 
 export function verifySearchOf(keyIdHex: string): string {
