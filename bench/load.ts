@@ -21,6 +21,17 @@ export interface LoadOptions {
   once: boolean;
   /** Where wrk's request list is written. */
   listFile: string;
+  /** Times lookups (GET) and pushes (POST) apart as well (the mixed scenario). */
+  split?: boolean;
+  /** With connectionClose over HTTPS: each new connection resumes a cached TLS session (Node's client). */
+  resume?: boolean;
+}
+
+/** Latencies of one kind of request within a run. */
+export interface KindLatency {
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
 }
 
 export interface LoadResult {
@@ -35,6 +46,9 @@ export interface LoadResult {
   /** Other non-2xx answers, connection errors and timeouts. */
   errors: number;
   bytes: number;
+  /** With `split`: lookups and pushes apart. */
+  lookups?: KindLatency;
+  pushes?: KindLatency;
 }
 
 const WRK_SCRIPT = fileURLToPath(new URL('./wrk.lua', import.meta.url));
@@ -50,19 +64,22 @@ export function wrkInstalled(): boolean {
 }
 
 export function runLoad(tool: Tool, options: LoadOptions): Promise<LoadResult> {
-  if (tool === 'wrk') return runWrk(options);
+  // wrk makes a full handshake for every connection: resuming clients get Node's, which caches sessions.
+  if (tool === 'wrk' && !options.resume) return runWrk(options);
   // autocannon's reconnectRate drops the response it reconnects after, with "Connection: close" alone it writes
   // the next request on the closing socket, and it cannot stop at the end of a list within a duration: those
   // runs get a small driver of their own.
-  return options.connectionClose || options.once ? runNodeClient(options) : runAutocannon(options);
+  return options.connectionClose || options.once || options.split ? runNodeClient(options) : runAutocannon(options);
 }
 
 async function runWrk(options: LoadOptions): Promise<LoadResult> {
   await writeFile(options.listFile, options.requests.map((r) => `${r.method} ${r.path}${r.body !== undefined ? ` ${r.body}` : ''}`).join('\n') + '\n');
-  const threads = Math.max(1, Math.min(options.connections, availableParallelism()));
+  // Timing requests apart needs one connection per thread (wrk.lua).
+  const threads = options.split ? options.connections : Math.max(1, Math.min(options.connections, availableParallelism()));
   const args = [
     '-t', String(threads), '-c', String(options.connections), '-d', `${options.durationSeconds}s`, '--timeout', '10s',
     '-s', WRK_SCRIPT, ...(options.connectionClose ? ['-H', 'Connection: close'] : []), options.url, '--', options.listFile, String(threads), options.once ? 'once' : 'cycle',
+    ...(options.split ? ['split'] : []),
   ];
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,6 +94,7 @@ async function runWrk(options: LoadOptions): Promise<LoadResult> {
   const r = JSON.parse(line.slice('WRK_RESULT '.length)) as {
     requests: number; durationUs: number; activeUs: number; bytes: number; p50Us: number; p99Us: number; notFound: number; otherStatus: number;
     connectErrors: number; readErrors: number; writeErrors: number; timeouts: number;
+    lookups: number; lookupP50Us: number; lookupP99Us: number; pushes: number; pushP50Us: number; pushP99Us: number;
   };
   const seconds = (options.once ? r.activeUs : r.durationUs) / 1e6;
   return {
@@ -88,6 +106,10 @@ async function runWrk(options: LoadOptions): Promise<LoadResult> {
     notFound: r.notFound,
     errors: r.otherStatus + r.connectErrors + r.readErrors + r.writeErrors + r.timeouts,
     bytes: r.bytes,
+    ...(options.split ? {
+      lookups: { requests: r.lookups, p50Ms: r.lookupP50Us / 1000, p99Ms: r.lookupP99Us / 1000 },
+      pushes: { requests: r.pushes, p50Ms: r.pushP50Us / 1000, p99Ms: r.pushP99Us / 1000 },
+    } : {}),
   };
 }
 
@@ -127,8 +149,10 @@ async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
 async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
   const url = new URL(options.url);
   const list = options.requests;
-  const agent = options.connectionClose ? false : new (url.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: options.connections });
+  const agent = options.resume ? new https.Agent({ keepAlive: false, maxCachedSessions: 100 })
+    : options.connectionClose ? false : new (url.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: options.connections });
   const latencies: number[] = [];
+  const byMethod = { GET: [] as number[], POST: [] as number[] };
   let next = 0;
   let notFound = 0;
   let errors = 0;
@@ -144,7 +168,9 @@ async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
   const request = client.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent, timeout: 10_000, rejectUnauthorized: false }, (response) => {
       response.on('data', (chunk: Buffer) => (bytes += chunk.length));
       response.on('end', () => {
-        latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
+        const ms = Number(process.hrtime.bigint() - sent) / 1e6;
+        latencies.push(ms);
+        byMethod[r.method].push(ms);
         if (response.statusCode === 404) notFound++;
         else if (!response.statusCode || response.statusCode < 200 || response.statusCode > 299) errors++;
         resolve();
@@ -163,7 +189,14 @@ async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: options.connections }, loop));
   if (agent) agent.destroy();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+  const kind = (list: number[]): KindLatency => {
+    list.sort((a, b) => a - b);
+    return { requests: list.length, p50Ms: percentile(list, 50), p99Ms: percentile(list, 99) };
+  };
   latencies.sort((a, b) => a - b);
-  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-  return { requests: latencies.length, seconds, requestsPerSecond: latencies.length / seconds, p50Ms: percentile(50), p99Ms: percentile(99), notFound, errors, bytes };
+  return {
+    requests: latencies.length, seconds, requestsPerSecond: latencies.length / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), notFound, errors, bytes,
+    ...(options.split ? { lookups: kind(byMethod.GET), pushes: kind(byMethod.POST) } : {}),
+  };
 }

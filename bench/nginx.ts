@@ -1,6 +1,6 @@
-// HTTPS side by side with nginx: a self-signed certificate for the keystore under test (TLS_CERT_FILE), and, when
-// Debian's nginx (nginx-light) is installed, nginx on loopback terminating TLS with the same certificate and
-// protocol settings in front of the same answers as static files. See bench/README.md.
+// Side by side with nginx: when Debian's nginx (nginx-light) is installed, nginx on loopback serving the same
+// answers as static files over plain HTTP and, with a certificate (a self-signed one for the keystore under test,
+// TLS_CERT_FILE), over HTTPS terminating TLS with the same certificate and protocol settings. See bench/README.md.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -37,17 +37,21 @@ export function nginxInstalled(): boolean {
 }
 
 export interface RunningNginx {
+  /** Plain HTTP. */
   url: string;
+  /** HTTPS, when started with a certificate. */
+  httpsUrl: string | undefined;
   pid: number;
   stop(): Promise<void>;
 }
 
 /**
  * Writes each distinct op=get answer of `requests` (fetched from keystore at `keystoreUrl`) as a static file and
- * serves them with nginx on HTTPS: /pks/lookup?...&search=0x<FPR> → keys/0x<FPR>.asc, as application/pgp-keys,
- * with the Strict-Transport-Security header keystore sends. One nginx worker per keystore worker.
+ * serves them with nginx on HTTP and (with a certificate) HTTPS: /pks/lookup?...&search=0x<FPR> →
+ * keys/0x<FPR>.asc, as application/pgp-keys, over HTTPS with the Strict-Transport-Security header keystore sends.
+ * One nginx worker per keystore worker.
  */
-export async function startNginx(options: { workDir: string; certificate: BenchCertificate; keystoreUrl: string; requests: HkpRequest[]; workers: number }): Promise<RunningNginx> {
+export async function startNginx(options: { workDir: string; certificate: BenchCertificate | undefined; keystoreUrl: string; requests: HkpRequest[]; workers: number }): Promise<RunningNginx> {
   if (!NGINX) throw new Error('nginx is not installed');
   const root = path.join(options.workDir, 'nginx');
   await mkdir(path.join(root, 'static', 'keys'), { recursive: true });
@@ -60,8 +64,26 @@ export async function startNginx(options: { workDir: string; certificate: BenchC
     await writeFile(path.join(root, 'static', 'keys', `${search}.asc`), Buffer.from(await response.arrayBuffer()));
   }
   const port = await freePort();
+  const httpPort = await freePort();
   const tls12Ciphers = TLS_PROTOCOL_OPTIONS.ciphers.split(':').filter((c) => !c.startsWith('TLS_')).join(':');
   const temp = path.join(root, 'temp');
+  const location = `
+    location = /pks/lookup {
+      root ${path.join(root, 'static')};
+      default_type application/pgp-keys;
+      try_files /keys/$arg_search.asc =404;
+    }`;
+  const certificate = options.certificate;
+  const httpsServer = certificate ? `
+  server {
+    listen 127.0.0.1:${port} ssl http2;
+    ssl_certificate ${certificate.certFile};
+    ssl_certificate_key ${certificate.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ${tls12Ciphers};
+    ssl_prefer_server_ciphers off;
+    add_header Strict-Transport-Security "max-age=31536000" always;${location}
+  }` : '';
   const conf = `
 worker_processes ${options.workers};
 daemon off;
@@ -79,20 +101,11 @@ http {
   sendfile on;
   tcp_nodelay on;
   keepalive_timeout 5s;
+  # As keystore's HTTP listener keeps a connection for many requests (wrk sends thousands on one).
+  keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:${port} ssl http2;
-    ssl_certificate ${options.certificate.certFile};
-    ssl_certificate_key ${options.certificate.keyFile};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ${tls12Ciphers};
-    ssl_prefer_server_ciphers off;
-    add_header Strict-Transport-Security "max-age=31536000" always;
-    location = /pks/lookup {
-      root ${path.join(root, 'static')};
-      default_type application/pgp-keys;
-      try_files /keys/$arg_search.asc =404;
-    }
-  }
+    listen 127.0.0.1:${httpPort};${location}
+  }${httpsServer}
 }
 `;
   const confFile = path.join(root, 'nginx.conf');
@@ -101,16 +114,17 @@ http {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `https://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
-  while (!(await listening(port))) {
+  while (!(await listening(httpPort)) || (certificate && !(await listening(port)))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`nginx did not start:\n${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, pid: child.pid!, stop: () => stopChild(child, exited) };
+  return {
+    url: `http://127.0.0.1:${httpPort}`, httpsUrl: certificate ? `https://127.0.0.1:${port}` : undefined, pid: child.pid!, stop: () => stopChild(child, exited),
+  };
 }
 
 async function listening(port: number): Promise<boolean> {

@@ -13,28 +13,37 @@ export interface HkpRequest {
   body?: string;
 }
 
-export type ScenarioId = 'get-fpr' | 'get-fpr-close' | 'get-fpr-https-close' | 'get-longid' | 'index-email' | 'index-name' | 'index-shortid' | 'push-stored' | 'push-new';
+export type ScenarioId = 'get-fpr' | 'get-fpr-close' | 'get-fpr-https-close' | 'get-fpr-https-resume' | 'get-longid' | 'index-email' | 'index-name' | 'index-shortid' | 'mixed' | 'push-stored' | 'push-new';
 
 export interface Scenario {
   id: ScenarioId;
   title: string;
-  kind: 'read' | 'push';
+  /** mixed: lookups and pushes in one list, their latencies reported apart. */
+  kind: 'read' | 'push' | 'mixed';
   /** Sends "Connection: close" (a new connection per request, as gpg's dirmngr does). */
   connectionClose: boolean;
   /** Each request at most once (pushes of new keys): the run ends early when the list is used up. */
   once: boolean;
   /** Over HTTPS (keystore's HTTPS listener), side by side with nginx serving the same answers as files. */
   tls?: true;
+  /** A new connection per request that resumes the TLS session of an earlier one (a client caching tickets). */
+  resume?: true;
+  /** Also measured on nginx serving the same answers as static files (fingerprint fetches). */
+  static?: true;
+  /** The one concurrency this scenario runs at (else --concurrency; Connection: close runs at 4). */
+  concurrency?: number;
 }
 
 export const SCENARIOS: Scenario[] = [
-  { id: 'get-fpr', title: 'get by fingerprint', kind: 'read', connectionClose: false, once: false },
-  { id: 'get-fpr-close', title: 'get by fingerprint, Connection: close', kind: 'read', connectionClose: true, once: false },
-  { id: 'get-fpr-https-close', title: 'get by fingerprint, HTTPS, Connection: close', kind: 'read', connectionClose: true, once: false, tls: true },
+  { id: 'get-fpr', title: 'get by fingerprint', kind: 'read', connectionClose: false, once: false, static: true },
+  { id: 'get-fpr-close', title: 'get by fingerprint, Connection: close', kind: 'read', connectionClose: true, once: false, static: true },
+  { id: 'get-fpr-https-close', title: 'get by fingerprint, HTTPS, Connection: close', kind: 'read', connectionClose: true, once: false, tls: true, static: true },
+  { id: 'get-fpr-https-resume', title: 'get by fingerprint, HTTPS, Connection: close, sessions resumed', kind: 'read', connectionClose: true, once: false, tls: true, static: true, resume: true },
   { id: 'get-longid', title: 'get by long key ID', kind: 'read', connectionClose: false, once: false },
   { id: 'index-email', title: 'index by e-mail', kind: 'read', connectionClose: false, once: false },
   { id: 'index-name', title: 'index by name words', kind: 'read', connectionClose: false, once: false },
   { id: 'index-shortid', title: 'index by short key ID', kind: 'read', connectionClose: false, once: false },
+  { id: 'mixed', title: 'mixed: 95% lookups, 5% pushes', kind: 'mixed', connectionClose: false, once: false, concurrency: 16 },
   { id: 'push-stored', title: 'push of a stored key', kind: 'push', connectionClose: false, once: false },
   { id: 'push-new', title: 'push of a new key', kind: 'push', connectionClose: false, once: true },
 ];
@@ -88,6 +97,7 @@ export async function buildLists(keys: KeyRecord[], options: ListOptions): Promi
   lists.set('get-fpr', byFingerprint);
   lists.set('get-fpr-close', byFingerprint);
   lists.set('get-fpr-https-close', byFingerprint);
+  lists.set('get-fpr-https-resume', byFingerprint);
   lists.set('get-longid', draw('get-longid', keys, n, (k) => get(`0x${k.fingerprint.slice(-16)}`)));
   lists.set('index-email', draw('index-email', keys, n, (k, random) => {
     const emails = k.userIds.map(emailOf).filter((e): e is string => e !== null);
@@ -101,7 +111,27 @@ export async function buildLists(keys: KeyRecord[], options: ListOptions): Promi
   const random = seededRandom(seedOf('push-stored'));
   const stored = Array.from({ length: Math.min(options.pushQueries, keys.length) }, () => pick(random, keys));
   lists.set('push-stored', await pushes(stored));
+  lists.set('mixed', mixed(lists));
   return lists;
+}
+
+// Share of pushes in the mixed list.
+const MIXED_PUSHES = 0.05;
+
+/**
+ * The mixed list: lookups (by fingerprint, long key ID, e-mail, name, in turn) with a push of a stored key
+ * (validated and merged, as a re-sent or updated key is) drawn at random in place of 5% of them.
+ */
+function mixed(lists: Map<ScenarioId, HkpRequest[]>): HkpRequest[] {
+  const random = seededRandom(seedOf('mixed'));
+  const reads = (['get-fpr', 'get-longid', 'index-email', 'index-name'] as const).map((id) => lists.get(id)!).filter((l) => l.length > 0);
+  const writes = lists.get('push-stored')!;
+  const length = Math.max(...reads.map((l) => l.length));
+  const out: HkpRequest[] = [];
+  for (let i = 0; i < length; i++) {
+    out.push(writes.length > 0 && random() < MIXED_PUSHES ? pick(random, writes) : reads[i % reads.length]![Math.floor(i / reads.length) % reads[i % reads.length]!.length]!);
+  }
+  return out;
 }
 
 /**

@@ -20,7 +20,7 @@ export interface RunResult {
   listSize: number;
   keystore: Measured;
   target?: Measured;
-  /** HTTPS runs: nginx terminating TLS in front of the same answers as static files. */
+  /** Fetches by fingerprint: nginx serving the same answers as static files (over HTTPS: terminating TLS). */
   nginx?: Measured;
   /** The machine's 1-minute load average when the run ended (the load generator and servers included). */
   loadAverage: number;
@@ -103,7 +103,7 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
   lines.push(...table(header, rows), '');
   const withNginx = s.runs.filter((r) => r.nginx);
   if (withNginx.length > 0) {
-    lines.push('HTTPS with a new connection (a full TLS handshake) per request, side by side with nginx terminating TLS with the same certificate in front of the same answers as static files:', '');
+    lines.push('Side by side with nginx serving the same answers as static files (plain HTTP, and HTTPS terminating TLS with the same certificate; Connection: close = a new connection, over HTTPS a full TLS handshake, per request):', '');
     const nginxHeader = ['scenario', 'conc.', 'keystore req/s', 'p50 / p99 ms', 'CPU ms/req', 'peak RSS MiB', 'nginx req/s', 'p50 / p99 ms', 'errors/404', 'CPU ms/req', 'peak RSS MiB', 'req/s ratio'];
     lines.push(...table(nginxHeader, withNginx.map((r) => {
       const k = r.keystore;
@@ -111,6 +111,11 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
       return [r.title, String(r.concurrency), int(k.requestsPerSecond), `${ms(k.p50Ms)} / ${ms(k.p99Ms)}`, cpuPerRequest(k), mib(k.peakRssBytes),
         int(n.requestsPerSecond), `${ms(n.p50Ms)} / ${ms(n.p99Ms)}`, `${int(n.errors)}/${int(n.notFound)}`, cpuPerRequest(n), mib(n.peakRssBytes), `**${ratio(k.requestsPerSecond, n.requestsPerSecond)}**`];
     })), '');
+  }
+  for (const r of s.runs.filter((run) => run.keystore.lookups && run.keystore.pushes)) {
+    const { lookups, pushes } = r.keystore;
+    lines.push(`Mixed load at concurrency ${r.concurrency}: **lookups p99 ${ms(lookups!.p99Ms)} ms** (p50 ${ms(lookups!.p50Ms)}, ${int(lookups!.requests)} lookups), ` +
+      `pushes p99 ${ms(pushes!.p99Ms)} ms (p50 ${ms(pushes!.p50Ms)}, ${int(pushes!.requests)} pushes); peak RSS of the keystore processes ${mib(r.keystore.peakRssBytes)} MiB.`, '');
   }
   const short = (m: Measured | undefined) => m !== undefined && m.seconds < 0.95 * report.durationSeconds;
   for (const r of s.runs.filter((run) => run.scenario === 'push-new' && (short(run.keystore) || short(run.target)))) {

@@ -76,7 +76,9 @@ async function measure(server: MeasuredServer, scenario: Scenario, concurrency: 
   const usage = new ProcessSampler(server.pids);
   const db = server.dbPids ? new ProcessSampler(server.dbPids) : null;
   await Promise.all([usage.start(), db?.start()]);
-  const load = runLoad(tool, { url: server.url, requests, connections: concurrency, durationSeconds, connectionClose: scenario.connectionClose, once: scenario.once, listFile });
+  const load = runLoad(tool, {
+    url: server.url, requests, connections: concurrency, durationSeconds, connectionClose: scenario.connectionClose, once: scenario.once, listFile, split: scenario.kind === 'mixed', resume: scenario.resume === true,
+  });
   // The samplers stop whatever the run's outcome, before its error (if any) is thrown.
   const [serverUsage, dbUsage] = await load.then(() => Promise.all([usage.stop(), db?.stop()]), async (e: unknown) => {
     await Promise.all([usage.stop(), db?.stop()]);
@@ -129,22 +131,22 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
     },
     ...(target ? { target: { url: target, pids: async () => targetPids } } : {}),
   };
-  if (https && nginxInstalled()) {
+  if (scenarios.some((s) => s.static) && nginxInstalled()) {
     // As many nginx workers as keystore serves with (WORKERS: one per CPU but one on PostgreSQL, else one).
     const cpus = availableParallelism();
     const workers = options.workers ? (options.workers === 'auto' ? Math.max(1, cpus - 1) : Number(options.workers)) : store.kind === 'postgresql' ? Math.max(1, cpus - 1) : 1;
     const nginx = await startNginx({ workDir, certificate: https, keystoreUrl: keystore.url, requests: lists.get('get-fpr')!, workers });
     cleanups.push(() => nginx.stop());
-    servers.nginx = { url: nginx.url, pids: () => processTree(nginx.pid) };
-    log(`  nginx (${workers} worker${workers > 1 ? 's' : ''}) at ${nginx.url} (pid ${nginx.pid}), keystore HTTPS at ${keystore.httpsUrl}`);
-  } else if (https) {
-    log('  nginx is not installed (apt-get install nginx-light): HTTPS runs without it');
+    servers.nginx = { url: nginx.url, httpsUrl: nginx.httpsUrl, pids: () => processTree(nginx.pid) };
+    log(`  nginx (${workers} worker${workers > 1 ? 's' : ''}) at ${nginx.url}${nginx.httpsUrl ? ` and ${nginx.httpsUrl}, keystore HTTPS at ${keystore.httpsUrl}` : ''} (pid ${nginx.pid})`);
+  } else if (scenarios.some((s) => s.static)) {
+    log('  nginx is not installed (apt-get install nginx-light): fetches by fingerprint run without it');
   }
   const listFile = path.join(workDir, 'requests.txt');
   await warmUp(servers, lists, listFile);
   const runs: RunResult[] = [];
   for (const scenario of scenarios) {
-    for (const [level, concurrency] of (scenario.connectionClose ? [4] : concurrencies).entries()) {
+    for (const [level, concurrency] of (scenario.concurrency ? [scenario.concurrency] : scenario.connectionClose ? [4] : concurrencies).entries()) {
       // Each push-of-a-new-key run has keys of its own, so that every push is new to the server.
       const requests = scenario.id === 'push-new' ? await pushes(fresh.slice(level * freshPerRun, (level + 1) * freshPerRun)) : lists.get(scenario.id)!;
       runs.push(await measureRun(servers, scenario, concurrency, requests, listFile));
@@ -185,7 +187,7 @@ interface MeasuredServer {
 interface Servers {
   keystore: MeasuredServer;
   target?: MeasuredServer;
-  /** nginx serving the same answers over HTTPS (HTTPS runs only). */
+  /** nginx serving the same answers as static files (fetches by fingerprint; httpsUrl with a certificate). */
   nginx?: MeasuredServer;
 }
 
@@ -204,18 +206,22 @@ async function measureRun(servers: Servers, scenario: Scenario, concurrency: num
   if (scenario.tls) return measureHttpsRun(servers, scenario, concurrency, requests, listFile);
   const keystore = await measure(servers.keystore, scenario, concurrency, requests, listFile);
   const target = servers.target ? await measure(servers.target, scenario, concurrency, requests, listFile) : undefined;
+  const nginx = servers.nginx && scenario.static ? await measure(servers.nginx, scenario, concurrency, requests, listFile) : undefined;
   let line = `  ${scenario.title}, ${concurrency} conn.: keystore ${summary(keystore)}`;
+  if (keystore.lookups && keystore.pushes) line += ` [lookups p99 ${keystore.lookups.p99Ms.toFixed(2)} ms, pushes p99 ${keystore.pushes.p99Ms.toFixed(2)} ms]`;
   if (target) line += ` | target ${summary(target)} | ratio ${(keystore.requestsPerSecond / Math.max(1e-9, target.requestsPerSecond)).toFixed(2)}`;
+  if (nginx) line += ` | nginx ${summary(nginx)} | ratio ${(keystore.requestsPerSecond / Math.max(1e-9, nginx.requestsPerSecond)).toFixed(2)}`;
   log(line);
   return {
-    scenario: scenario.id, title: scenario.title, concurrency, listSize: requests.length, keystore, ...(target ? { target } : {}), loadAverage: loadavg()[0]!,
+    scenario: scenario.id, title: scenario.title, concurrency, listSize: requests.length, keystore, ...(target ? { target } : {}), ...(nginx ? { nginx } : {}),
+    loadAverage: loadavg()[0]!,
   };
 }
 
 /** An HTTPS run: keystore's HTTPS listener, then nginx (when installed) with the same requests; --target is HTTP only. */
 async function measureHttpsRun(servers: Servers, scenario: Scenario, concurrency: number, requests: HkpRequest[], listFile: string): Promise<RunResult> {
   const keystore = await measure({ ...servers.keystore, url: servers.keystore.httpsUrl! }, scenario, concurrency, requests, listFile);
-  const nginx = servers.nginx ? await measure(servers.nginx, scenario, concurrency, requests, listFile) : undefined;
+  const nginx = servers.nginx?.httpsUrl ? await measure({ ...servers.nginx, url: servers.nginx.httpsUrl }, scenario, concurrency, requests, listFile) : undefined;
   let line = `  ${scenario.title}, ${concurrency} conn.: keystore ${summary(keystore)}`;
   if (nginx) line += ` | nginx ${summary(nginx)} | ratio ${(keystore.requestsPerSecond / Math.max(1e-9, nginx.requestsPerSecond)).toFixed(2)}`;
   log(line);

@@ -2,7 +2,9 @@
 -- "POST <path> <urlencoded form body>"), in turn: thread k of n takes lines k, k+n, k+2n, ... so that no two
 -- threads send the same push. Counts 404 and other non-2xx answers, and prints one JSON line at the end.
 -- With "once", each line is sent at most once: a thread stops when its share of the list is used up.
--- Usage: wrk -s wrk.lua ... URL -- LIST_FILE THREADS once|cycle
+-- With "split" (one connection per thread, so a response answers the thread's last request), the latencies of
+-- GETs (lookups) and POSTs (pushes) are also timed apart and their percentiles printed.
+-- Usage: wrk -s wrk.lua ... URL -- LIST_FILE THREADS once|cycle [split]
 
 local ffi = require("ffi")
 ffi.cdef[[
@@ -31,6 +33,7 @@ function init(args)
   local form_headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
   for name, value in pairs(wrk.headers) do form_headers[name] = value end
   requests = {}
+  posts = {}
   for line in io.lines(args[1]) do
     local method, path, body = line:match("^(%S+) (%S+) ?(.*)$")
     if method then
@@ -39,11 +42,17 @@ function init(args)
       else
         requests[#requests + 1] = wrk.format(method, path)
       end
+      posts[#requests] = method == "POST"
     end
   end
   position = id
   stride = step
   once = args[3] == "once"
+  split = args[4] == "split"
+  lookup_us = {}
+  push_us = {}
+  sent_us = 0
+  sent_post = false
   started_us = now_us()
   stopped_us = 0
   not_found = 0
@@ -56,12 +65,21 @@ function request()
     if stopped_us == 0 then stopped_us = now_us() end
     wrk.thread:stop()
   end
-  local r = requests[(position % #requests) + 1]
+  local i = (position % #requests) + 1
   position = position + stride
-  return r
+  if split then
+    sent_us = now_us()
+    sent_post = posts[i]
+  end
+  return requests[i]
 end
 
 function response(status, headers, body)
+  if split and sent_us > 0 then
+    local list = sent_post and push_us or lookup_us
+    list[#list + 1] = now_us() - sent_us
+    sent_us = 0
+  end
   if status == 404 then
     not_found = not_found + 1
   elseif status < 200 or status > 299 then
@@ -69,10 +87,19 @@ function response(status, headers, body)
   end
 end
 
+-- The p-th percentile of a sorted list (0 when empty), as bench/load.ts computes it.
+local function percentile(sorted, p)
+  if #sorted == 0 then return 0 end
+  return sorted[math.min(#sorted, math.floor(p / 100 * #sorted) + 1)]
+end
+
 function done(summary, latency, requests)
+  local lookups, pushes = {}, {}
   local nf, other = 0, 0
   local first_start, last_stop = nil, 0
   for _, t in ipairs(threads) do
+    for _, v in ipairs(t:get("lookup_us") or {}) do lookups[#lookups + 1] = v end
+    for _, v in ipairs(t:get("push_us") or {}) do pushes[#pushes + 1] = v end
     nf = nf + t:get("not_found")
     other = other + t:get("other_status")
     local started, stopped = t:get("started_us"), t:get("stopped_us")
@@ -83,9 +110,13 @@ function done(summary, latency, requests)
   -- The time the threads were sending: the duration, or less when every thread used up its share of a list.
   local active = math.min(summary.duration, last_stop - first_start)
   local e = summary.errors
+  table.sort(lookups)
+  table.sort(pushes)
   io.write(string.format(
     'WRK_RESULT {"requests":%d,"durationUs":%d,"activeUs":%d,"bytes":%d,"p50Us":%d,"p90Us":%d,"p99Us":%d,"maxUs":%d,"meanUs":%.1f,' ..
-    '"notFound":%d,"otherStatus":%d,"connectErrors":%d,"readErrors":%d,"writeErrors":%d,"timeouts":%d}\n',
+    '"notFound":%d,"otherStatus":%d,"connectErrors":%d,"readErrors":%d,"writeErrors":%d,"timeouts":%d,' ..
+    '"lookups":%d,"lookupP50Us":%d,"lookupP99Us":%d,"pushes":%d,"pushP50Us":%d,"pushP99Us":%d}\n',
     summary.requests, summary.duration, active, summary.bytes, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, latency.mean, nf, other, e.connect, e.read, e.write, e.timeout))
+    latency:percentile(99), latency.max, latency.mean, nf, other, e.connect, e.read, e.write, e.timeout,
+    #lookups, percentile(lookups, 50), percentile(lookups, 99), #pushes, percentile(pushes, 50), percentile(pushes, 99)))
 end

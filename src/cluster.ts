@@ -4,6 +4,7 @@
 // GET /metrics. The primary serves no HTTP and loads none of the server's modules (main.ts starts it directly), so
 // it stays small.
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
@@ -30,6 +31,10 @@ const MIN_UPTIME_MS = 10_000;
 /** How long the primary waits for the workers' registries, and a worker's GET /metrics for the primary's sum. */
 const COLLECT_TIMEOUT_MS = 5000;
 const METRICS_TIMEOUT_MS = COLLECT_TIMEOUT_MS + 2000;
+// TLS session tickets (docs/https.md "Handshake cost"): one key for all workers, so that a client resumes its
+// session on whichever worker its next connection reaches; replaced this often, so that a ticket key seen by
+// an attacker later opens only the sessions of one period.
+const TICKET_KEY_ROTATION_MS = 12 * 3600_000;
 
 /** Wait before forking again after `failures` consecutive failed starts: 0.1 s after a worker ran well, then 0.5, 1, 2, 4 s. */
 export function restartDelayMs(failures: number): number {
@@ -40,10 +45,13 @@ export function restartDelayMs(failures: number): number {
 // worker listening to `collect` its registry (prom-client's JSON form), sums them and answers the text.
 type WorkerMessage =
   | { type: 'keystore:ready'; url: string; httpsUrl?: string | undefined }
+  | { type: 'keystore:ticket-keys' }
   | { type: 'keystore:metrics'; id: number }
   | { type: 'keystore:collected'; id: number; metrics?: unknown[]; error?: string };
 type PrimaryMessage =
   | { type: 'keystore:stop'; signal: NodeJS.Signals }
+  /** The TLS session-ticket keys every worker uses (hex of 48 bytes); none without HTTPS. */
+  | { type: 'keystore:ticket-keys'; keys: string | null }
   | { type: 'keystore:reload' }
   | { type: 'keystore:metrics'; id: number; text?: string; error?: string }
   | { type: 'keystore:collect'; id: number };
@@ -89,6 +97,13 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     let exitCode = 0;
     let killTimer: NodeJS.Timeout | undefined;
     let nextCollection = 0;
+    // 48 bytes: node's ticket key name, HMAC secret and AES key.
+    let ticketKeys = config.TLS_CERT_FILE !== undefined ? randomBytes(48).toString('hex') : null;
+    const rotation = ticketKeys === null ? undefined : setInterval(() => {
+      ticketKeys = randomBytes(48).toString('hex');
+      for (const { worker } of live.values()) send(worker, { type: 'keystore:ticket-keys', keys: ticketKeys });
+    }, TICKET_KEY_ROTATION_MS);
+    rotation?.unref();
     const collections = new Map<number, { waiting: Set<number>; registries: unknown[][]; settle: (e: Error | undefined, registries?: unknown[][]) => void }>();
 
     /**
@@ -130,6 +145,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGHUP', onReload);
       if (killTimer) clearTimeout(killTimer);
+      clearInterval(rotation);
       logger.info({ exitCode }, 'stopped: all workers have exited');
       resolve(exitCode);
     };
@@ -190,6 +206,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
           allListening = true;
           logger.info({ workers, url: message.url, httpsUrl: message.httpsUrl }, `all ${workers} workers listening`);
         }
+      } else if (message.type === 'keystore:ticket-keys') {
+        send(worker, { type: 'keystore:ticket-keys', keys: ticketKeys });
       } else if (message.type === 'keystore:collected') {
         const collection = collections.get(message.id);
         if (!collection?.waiting.delete(worker.id)) return;
@@ -268,6 +286,10 @@ export interface PrimaryLink {
   onStop(listener: (signal: NodeJS.Signals) => void): void;
   /** Calls `listener` when the primary passes SIGHUP on (reload the certificate). */
   onReload(listener: () => void): void;
+  /** The cluster's TLS session-ticket keys (asked of the primary before listening); undefined without HTTPS. */
+  ticketKeys(): Promise<Buffer | undefined>;
+  /** Calls `listener` with new ticket keys when the primary replaces them. */
+  onTicketKeys(listener: (keys: Buffer) => void): void;
 }
 
 /** In a worker: sends the primary this worker's registry when it collects, and asks it for the sum. */
@@ -278,6 +300,8 @@ export function connectToPrimary(): PrimaryLink {
   let stopListener: ((signal: NodeJS.Signals) => void) | undefined;
   let stopSignal: NodeJS.Signals | undefined;
   let reloadListener: (() => void) | undefined;
+  let ticketKeysListener: ((keys: Buffer) => void) | undefined;
+  let ticketKeysAnswer: ((keys: Buffer | undefined) => void) | undefined;
   const unavailable = (why: string) => new AppError(503, 'unavailable', `metrics of the other workers are not available: ${why}`);
 
   process.on('message', (message: unknown) => {
@@ -287,6 +311,14 @@ export function connectToPrimary(): PrimaryLink {
       stopListener?.(message.signal);
     } else if (message.type === 'keystore:reload') {
       reloadListener?.();
+    } else if (message.type === 'keystore:ticket-keys') {
+      const keys = message.keys === null ? undefined : Buffer.from(message.keys, 'hex');
+      if (ticketKeysAnswer) {
+        ticketKeysAnswer(keys);
+        ticketKeysAnswer = undefined;
+      } else if (keys) {
+        ticketKeysListener?.(keys);
+      }
     } else if (message.type === 'keystore:collect') {
       const id = message.id;
       const reply = (answer: WorkerMessage) => process.send?.(answer, undefined, {}, () => {}); // the primary may be gone
@@ -338,6 +370,27 @@ export function connectToPrimary(): PrimaryLink {
     },
     onReload(listener) {
       reloadListener = listener;
+    },
+    ticketKeys() {
+      return new Promise<Buffer | undefined>((resolve) => {
+        // Without an answer in time (the primary gone), this worker's own random keys: resumption only on it.
+        const timer = setTimeout(() => {
+          ticketKeysAnswer = undefined;
+          resolve(undefined);
+        }, METRICS_TIMEOUT_MS);
+        ticketKeysAnswer = (keys) => {
+          clearTimeout(timer);
+          resolve(keys);
+        };
+        if (!process.send?.({ type: 'keystore:ticket-keys' } satisfies WorkerMessage, undefined, {}, () => {})) {
+          // Not sent: answered at once with none.
+          ticketKeysAnswer(undefined);
+          ticketKeysAnswer = undefined;
+        }
+      });
+    },
+    onTicketKeys(listener) {
+      ticketKeysListener = listener;
     },
   };
 }

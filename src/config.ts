@@ -13,6 +13,10 @@ const schema = z.object({
     .default(11371),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
+  /** Streaming-replication standbys of DATABASE_URL serving lookups, comma-separated (docs/replicas.md). */
+  DATABASE_READ_URL: z.string().default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+    .refine((urls) => urls.every((u) => /^postgres(ql)?:\/\/[^/]/.test(u)), 'must be postgres:// URLs, comma-separated'),
   DATA_DIR: z.string().min(1).default('./data'),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(8 * MiB),
@@ -106,6 +110,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const { WORKERS: workers, ...settings } = parsed.data;
   checkListeners(settings, cleaned);
   checkIdentityProvider(settings, cleaned);
+  if (settings.DATABASE_READ_URL.length > 0 && !settings.DATABASE_URL) {
+    throw new ConfigError(`invalid DATABASE_READ_URL=${JSON.stringify(cleaned['DATABASE_READ_URL'])}: standbys need their primary in DATABASE_URL`);
+  }
   if (settings.DATABASE_URL) return { ...settings, WORKERS: workers ?? 'auto' };
   // PGlite is in-process: one process only. `auto` means as many as useful, which is 1 here; a number is an error.
   if (typeof workers === 'number' && workers > 1) {

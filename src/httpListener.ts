@@ -17,8 +17,10 @@ export interface HttpListener {
 }
 
 export interface SecureHttpListener extends HttpListener {
-  /** New connections get this certificate and key (PEM); connections open keep theirs. */
+  /** New connections get this certificate and key (PEM); connections open keep theirs. Ticket keys stay. */
   setCertificate(cert: Buffer, key: Buffer): void;
+  /** Session tickets are made and read with these keys (48 bytes) from now on. */
+  setTicketKeys(keys: Buffer): void;
 }
 
 export interface SecureListenerOptions {
@@ -28,6 +30,8 @@ export interface SecureListenerOptions {
   handshakeTimeoutMs: number;
   /** Strict-Transport-Security max-age on every answer; 0 = no header. */
   hstsMaxAgeSeconds: number;
+  /** Session-ticket keys (48 bytes) shared with other processes serving the same port; else random ones. */
+  ticketKeys?: Buffer | undefined;
 }
 
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -115,6 +119,7 @@ export async function listenSecure(handler: http.RequestListener, port: number, 
     allowHTTP1: true,
     handshakeTimeout: options.handshakeTimeoutMs,
     settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+    ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}),
   }, inFlight.wrap(handler, headers));
   server.setTimeout(SECURE_IDLE_TIMEOUT_MS);
   // Read by node's HTTP/1.1 connection handling, which this server reuses for clients without HTTP/2.
@@ -144,10 +149,19 @@ export async function listenSecure(handler: http.RequestListener, port: number, 
 
   server.listen(port, host);
   await once(server, 'listening');
+  // In a cluster worker node sets the first worker's ticket keys on listening: the ones given win (rotated since).
+  if (options.ticketKeys) server.setTicketKeys(options.ticketKeys);
   return {
     port: (server.address() as AddressInfo).port,
     setCertificate(cert, key) {
+      // node's setSecureContext makes new random ticket keys: sessions of the other workers (and of this one
+      // before) could no longer resume here.
+      const ticketKeys = server.getTicketKeys();
       server.setSecureContext({ ...TLS_PROTOCOL_OPTIONS, cert, key });
+      server.setTicketKeys(ticketKeys);
+    },
+    setTicketKeys(keys) {
+      server.setTicketKeys(keys);
     },
     close(timeoutMs) {
       inFlight.startClosing();

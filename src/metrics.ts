@@ -19,6 +19,12 @@ export interface LookupCacheUse {
 
 export type KeyOutcomeName = 'inserted' | 'updated' | 'unchanged' | 'rejected';
 
+/** Standbys' state and where reads went (the shape of store/database.ts readReplicas). */
+export interface ReadReplicaUse {
+  standbys: { name: string; up: boolean }[];
+  served: { primary: number; standby: number };
+}
+
 export interface RequestLabels {
   /** A fixed name per route (see http/requestMetrics.ts), never the raw URL. */
   route: string;
@@ -38,6 +44,8 @@ export interface MetricsOptions {
   version: string;
   /** Read at each scrape; absent when there is no pool (embedded database): no pool metrics then. */
   poolUse?: (() => PoolUse) | undefined;
+  /** With DATABASE_READ_URL: standbys up, and reads served by the primary and by standbys, at scrape time. */
+  readReplicas?: (() => ReadReplicaUse) | undefined;
   /** Set in a cluster worker: render() answers for the whole cluster. */
   cluster?: ClusterMetrics | undefined;
   /** Read at each scrape: the lookup cache's hits, misses and size. */
@@ -80,6 +88,7 @@ export class Metrics {
     });
     if (options.poolUse) this.registerPoolGauges(options.poolUse);
     if (options.lookupCacheUse) this.registerLookupCacheMetrics(options.lookupCacheUse);
+    if (options.readReplicas) this.registerReadReplicaMetrics(options.readReplicas);
     this.cluster = options.cluster;
     this.cluster?.share(this.registry);
   }
@@ -114,6 +123,27 @@ export class Metrics {
     counter('keystore_lookup_cache_misses_total', 'Cacheable lookups the lookup cache did not hold (answered from the database)', (u) => u.misses);
     this.scrapedGauge('keystore_lookup_cache_entries', 'Answers held in the lookup cache', () => use().entries);
     this.scrapedGauge('keystore_lookup_cache_bytes', 'Bytes the lookup cache counts against LOOKUP_CACHE_BYTES', () => use().bytes);
+  }
+
+  private registerReadReplicaMetrics(use: () => ReadReplicaUse): void {
+    new Counter({
+      name: 'keystore_db_reads_total', help: 'Lookup queries run, by database (primary or standby)', labelNames: ['database'],
+      registers: [this.registry],
+      collect() {
+        // The router counts; the counter shows its totals.
+        const { served } = use();
+        this.reset();
+        this.inc({ database: 'primary' }, served.primary);
+        this.inc({ database: 'standby' }, served.standby);
+      },
+    });
+    new Gauge({
+      name: 'keystore_db_standby_up', help: 'Whether a standby of DATABASE_READ_URL answers (1) or is left out (0)', labelNames: ['standby'],
+      registers: [this.registry], aggregator: 'min',
+      collect() {
+        for (const s of use().standbys) this.set({ standby: s.name }, s.up ? 1 : 0);
+      },
+    });
   }
 
   observeRequest(labels: RequestLabels, seconds: number): void {

@@ -52,6 +52,8 @@ export interface RunningServer {
   /** Where GET /metrics is served: url, or the METRICS_PORT listener's. */
   metricsUrl: string;
   database: DatabaseHandle;
+  /** Replaces the TLS session-ticket keys (a cluster's rotation); nothing without HTTPS. */
+  setTicketKeys(keys: Buffer): void;
   /** Reads TLS_CERT_FILE and TLS_KEY_FILE again (SIGHUP); 'unchanged' also without HTTPS. */
   reloadCertificates(reason: string): Promise<ReloadOutcome>;
   /**
@@ -64,6 +66,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** In a cluster worker (src/cluster.ts): /metrics reports the sum over all workers. */
   clusterMetrics?: ClusterMetrics | undefined;
+  /** TLS session-ticket keys (48 bytes) shared by a cluster's workers; else node's own random ones. */
+  tlsTicketKeys?: Buffer | undefined;
 }
 
 export async function startServer(config: Config, logger: Logger, version: string, options: StartOptions = {}): Promise<RunningServer> {
@@ -71,8 +75,10 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const files = servesHttps(config) ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined;
   const certificate: CertificatePair | undefined = files ? await loadCertificatePair(files) : undefined;
   for (const warning of certificate?.warnings ?? []) logger.warn({ certFile: files!.certFile }, warning);
-  const database = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, command: 'serve' });
-  const metrics = new Metrics({ version, poolUse: database.poolStats, cluster: options.clusterMetrics, lookupCacheUse: () => lookupCache.use() });
+  const database = await openMigratedDatabase({
+    url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, command: 'serve', readUrls: config.DATABASE_READ_URL,
+  });
+  const metrics = new Metrics({ version, poolUse: database.poolStats, readReplicas: database.readReplicas, cluster: options.clusterMetrics, lookupCacheUse: () => lookupCache.use() });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
   // Other instances' writes arrive by LISTEN; until it is listening (and whenever it is not) nothing is cached.
   const lookupCache = new LookupCache({
@@ -80,7 +86,8 @@ export async function startServer(config: Config, logger: Logger, version: strin
   });
   let heardFirst = () => {};
   const firstListening = new Promise<void>((resolve) => (heardFirst = resolve));
-  const changeListener = config.LOOKUP_CACHE_BYTES > 0
+  // Reads from standbys also need other instances' changes, to wait for their replay (docs/replicas.md).
+  const changeListener = config.LOOKUP_CACHE_BYTES > 0 || database.readReplicas
     ? database.listenForKeyChanges?.({
       change: (news) => lookupCache.invalidate(news),
       listening: (on) => {
@@ -93,7 +100,12 @@ export async function startServer(config: Config, logger: Logger, version: strin
   // the first request instead of a few seconds later on a loaded machine.
   if (changeListener) await Promise.race([firstListening, new Promise((resolve) => setTimeout(resolve, LISTEN_WAIT_MS).unref())]);
   const keys = new KeyService(new KeyRepository(database.db, database.writerId), new AuditRepository(database.db), {
-    limits: keyLimits(config), onOutcome, onWritten: (change) => lookupCache.invalidate(change),
+    limits: keyLimits(config), onOutcome,
+    // Reads wait for standbys to replay the write before the cache drops what it made stale.
+    onWritten: (change) => {
+      database.wrote?.();
+      lookupCache.invalidate(change);
+    },
   });
   const access = {
     tokens: new AccessService(new TokenRepository(database.db), identityProvider(config)),
@@ -102,7 +114,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     publicUrl: config.PUBLIC_URL,
     tokensHelp: { helpText: config.TOKENS_HELP_TEXT, helpUrl: config.TOKENS_HELP_URL, providerIssuer: config.TOKEN_ISSUER },
   };
-  const keyQueries = new KeyQueries(database.db);
+  const keyQueries = new KeyQueries(database.db, database.reads);
   const lookups = new LookupService(keyQueries, new StatsRepository(database.db), { maxResults: config.MAX_RESULTS, version });
   const certs = new CertService(keyQueries, new AddressQueries(database.db), { maxResults: config.MAX_RESULTS, pushPolicy: config.PUSH_POLICY });
   const vks = new VksService(keys, keyQueries, certs, config.PUSH_POLICY);
@@ -140,6 +152,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     if (certificate) {
       listeners.push(secure = await listenSecure(handler, config.HTTPS_PORT, config.HOST, {
         cert: certificate.cert, key: certificate.key, handshakeTimeoutMs: config.TLS_HANDSHAKE_TIMEOUT_MS, hstsMaxAgeSeconds: config.HSTS_MAX_AGE_SECONDS,
+        ticketKeys: options.tlsTicketKeys,
       }));
       const https = secure;
       reloader = new CertificateReloader({ files: files!, current: certificate, logger, apply: (pair) => https.setCertificate(pair.cert, pair.key) });
@@ -163,6 +176,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     httpsPort: secure?.port,
     metricsUrl: urlOf(metricsListener),
     database,
+    setTicketKeys: (keys) => secure?.setTicketKeys(keys),
     reloadCertificates: (reason) => reloader?.reload(reason) ?? Promise.resolve('unchanged'),
     async close() {
       await closeListeners();

@@ -32,7 +32,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
 async function serve(config: Config, logger: Logger, version: string, primary?: PrimaryLink): Promise<number> {
   // Loaded here, not at the top: a cluster's primary never serves, and stays small without the server's modules.
   const { startServer } = await import('../server.js');
-  const server = await startServer(config, logger, version, { clusterMetrics: primary?.metrics });
+  // In a cluster every worker resumes the TLS sessions of the others (docs/https.md "Handshake cost").
+  const ticketKeys = primary && config.TLS_CERT_FILE !== undefined ? await primary.ticketKeys() : undefined;
+  const server = await startServer(config, logger, version, { clusterMetrics: primary?.metrics, tlsTicketKeys: ticketKeys });
+  primary?.onTicketKeys((keys) => server.setTicketKeys(keys));
   const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.DATA_DIR}`;
   const ports = [config.PORT === 'off' ? '' : `${config.HOST}:${server.port}`, server.httpsPort === undefined ? '' : `https on ${config.HOST}:${server.httpsPort}`].filter(Boolean).join(' and ');
   // A worker's start is logged by the primary, once per worker.

@@ -2,6 +2,7 @@
 import { Kysely, PostgresDialect, sql, type Generated } from 'kysely';
 import pg from 'pg';
 import { listenForKeyChanges, newWriterId, type KeyChangeListener, type KeyChangeSubscriber } from './keyChanges.js';
+import { ReadRouter, type ReadSource, type ReadTarget } from './readReplicas.js';
 
 export interface KeysTable {
   id: Generated<string>;
@@ -117,6 +118,8 @@ export interface DatabaseOptions {
    * statements (their names would collide between connections).
    */
   sharedSession?: boolean;
+  /** Streaming-replication standbys of `url` that may serve lookups (DATABASE_READ_URL); only with `url`. */
+  readUrls?: string[] | undefined;
 }
 
 /** Connections of a PostgreSQL pool at one moment. */
@@ -145,6 +148,12 @@ export interface DatabaseHandle {
   connection?: { url: string; sharedSession: boolean };
   /** An embedded database opened by `serve`: lets the command line in through a socket in its folder. */
   shareWithCommands?: () => Promise<void>;
+  /** Where lookups run (DATABASE_READ_URL): standbys caught up with what this instance knows of, else the primary. Absent: on db. */
+  reads?: ReadSource;
+  /** This instance committed a change to keys: reads wait for the standbys to replay it (see readReplicas.ts). */
+  wrote?: () => void;
+  /** With standbys: which are up, and reads served by each kind of database so far. */
+  readReplicas?: () => { standbys: { name: string; up: boolean }[]; served: Record<ReadTarget, number> };
   close(): Promise<void>;
 }
 
@@ -153,7 +162,11 @@ export interface DatabaseHandle {
 const CONNECT_TIMEOUT_MS = 10_000;
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  if (options.url) return openPostgres(options.url, options.poolSize ?? 10, options.sharedSession === true);
+  if (options.url) {
+    const primary = openPostgres(options.url, options.poolSize ?? 10, options.sharedSession === true);
+    const readUrls = options.readUrls ?? [];
+    return readUrls.length > 0 && options.sharedSession !== true ? withStandbys(primary, options.url, readUrls, options.poolSize ?? 10) : primary;
+  }
   // Loaded only when used: a server on PostgreSQL never needs the embedded database's code.
   const { openEmbedded } = await import('./embedded.js');
   return openEmbedded(options);
@@ -161,15 +174,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
 
 /** A pool on a PostgreSQL server, or on an embedded database through its server's socket (`sharedSession`). */
 export function openPostgres(url: string, max: number, sharedSession: boolean): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  // A client losing its server must not crash the process (an 'error' event without a listener throws):
-  // the pool listens while a client is idle, this listener while it is checked out between queries.
-  // The next query on it fails and is answered 503; the pool then discards the client.
-  pool.on('error', () => {});
-  pool.on('connect', (client) => {
-    client.on('error', () => {});
-    if (!sharedSession) prepareMarked(client);
-  });
+  const pool = newPool(url, max, CONNECT_TIMEOUT_MS, sharedSession);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
   const writerId = newWriterId();
@@ -178,6 +183,66 @@ export function openPostgres(url: string, max: number, sharedSession: boolean): 
     ...(sharedSession ? {} : { listenForKeyChanges: (subscriber: KeyChangeSubscriber) => listenForKeyChanges(url, writerId, subscriber) }),
     close: () => db.destroy(),
   };
+}
+
+function newPool(url: string, max: number, connectTimeoutMs: number, sharedSession: boolean): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeoutMs });
+  // A client losing its server must not crash the process (an 'error' event without a listener throws):
+  // the pool listens while a client is idle, this listener while it is checked out between queries.
+  // The next query on it fails and is answered 503; the pool then discards the client.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    if (!sharedSession) prepareMarked(client);
+  });
+  return pool;
+}
+
+// A standby that does not answer quickly is left out (its reads go to the primary) rather than waited for.
+const STANDBY_CONNECT_TIMEOUT_MS = 3_000;
+// How often standbys are checked: a standby back is used again within about this long.
+const STANDBY_POLL_MS = 1_000;
+
+/** The primary's handle with lookups routed to standbys (docs/replicas.md); a pool of `max` per standby. */
+async function withStandbys(primary: DatabaseHandle, url: string, readUrls: string[], max: number): Promise<DatabaseHandle> {
+  const standbys = readUrls.map((readUrl) => ({
+    name: hostOf(readUrl),
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: newPool(readUrl, max, STANDBY_CONNECT_TIMEOUT_MS, false) }) }),
+  }));
+  const router = new ReadRouter({ primary: primary.db, standbys, isUnavailable: isDatabaseUnavailable, pollMs: STANDBY_POLL_MS });
+  await router.start();
+  return {
+    ...primary,
+    reads: router,
+    wrote: () => router.fenceNow(),
+    readReplicas: () => ({ standbys: router.status(), served: { ...router.served } }),
+    // Another instance's change, or changes maybe missed while not listening: reads wait for the standbys to
+    // replay them, decided before the subscriber (the lookup cache) drops what they made stale.
+    listenForKeyChanges: (subscriber) => listenForKeyChanges(url, primary.writerId, {
+      change: (news) => {
+        router.fenceNow();
+        subscriber.change(news);
+      },
+      listening: (on) => {
+        if (on) router.fenceNow();
+        subscriber.listening(on);
+      },
+    }),
+    async close() {
+      router.close();
+      await Promise.all([primary.close(), ...standbys.map((s) => s.db.destroy())]);
+    },
+  };
+}
+
+/** host:port of a connection string (never its user or password), to name a standby. */
+function hostOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}`;
+  } catch {
+    return 'standby';
+  }
 }
 
 const PREPARED_MARK = '/* prepared */ ';

@@ -1,6 +1,7 @@
 // Read side: which keys a search matches (each kind served by an index), their bytes and index facts.
 import { expressionBuilder, sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from './database.js';
+import { directReads, type ReadSource } from './readReplicas.js';
 
 export type KeyQuery =
   | { kind: 'fingerprint'; fingerprint: string }
@@ -79,14 +80,15 @@ function exactFirst(query: KeyQuery & { kind: 'words' }) {
 }
 
 export class KeyQueries {
-  constructor(private readonly db: Db) {}
+  /** `reads` chooses the database each lookup runs on (a standby or the primary); by default `db`. */
+  constructor(private readonly db: Db, private readonly reads: ReadSource = directReads(db)) {}
 
   /** One page of the matching keys, exact matches first, then newest. */
-  private matchingPage(query: KeyQuery, page: Page) {
-    return this.db
+  private matchingPage(db: Db, query: KeyQuery, page: Page) {
+    return db
       .selectFrom('keys')
       .where('version', 'in', page.versions)
-      .where(matches(this.db, query))
+      .where(matches(db, query))
       .$if(query.kind === 'words', (qb) => qb.orderBy(exactFirst(query as KeyQuery & { kind: 'words' }), 'desc'))
       .orderBy('created', 'desc')
       .orderBy('id')
@@ -96,37 +98,43 @@ export class KeyQueries {
 
   /** The matching keys' bytes, exact matches first, then newest. */
   async packets(query: KeyQuery, page: Page): Promise<FoundKey[]> {
-    const rows = await this.matchingPage(query, page).select(['fingerprint', 'version', 'packets']).execute();
+    const rows = await this.reads.read((db) => this.matchingPage(db, query, page).select(['fingerprint', 'version', 'packets']).execute());
     return rows.map((r) => ({ fingerprint: r.fingerprint, version: r.version, packets: toBytes(r.packets) }));
   }
 
   async count(query: KeyQuery, versions: number[]): Promise<number> {
-    const row = await this.db
+    const row = await this.reads.read((db) => db
       .selectFrom('keys')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .where('version', 'in', versions)
-      .where(matches(this.db, query))
-      .executeTakeFirstOrThrow();
+      .where(matches(db, query))
+      .executeTakeFirstOrThrow());
     return Number(row.n);
   }
 
   /** The query selecting one page of matching keys' index facts (also used to EXPLAIN searches). */
-  indexQuery(query: KeyQuery, page: Page) {
-    return this.matchingPage(query, page)
+  indexQuery(query: KeyQuery, page: Page, db: Db = this.db) {
+    return this.matchingPage(db, query, page)
       .select(['id', 'fingerprint', 'key_id', 'version', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'signature_facts']);
   }
 
   /** Index facts of the matching keys (one page), with user IDs and subkeys. */
   async index(query: KeyQuery, page: Page): Promise<IndexRow[]> {
-    const keys = await this.indexQuery(query, page).execute();
-    if (keys.length === 0) return [];
-    const ids = keys.map((k) => k.id);
-    const [userIds, subkeys] = await Promise.all([
-      this.db.selectFrom('user_ids').select(['key_row', 'uid', 'created', 'expires', 'revoked'])
-        .where('key_row', 'in', ids).orderBy('key_row').orderBy('position').execute(),
-      this.db.selectFrom('key_identifiers').select(['key_row', 'fingerprint', 'long_id', 'algorithm', 'bits', 'created', 'expires', 'revoked'])
-        .where('key_row', 'in', ids).where('is_primary', '=', false).orderBy('key_row').orderBy('created').orderBy('fingerprint').execute(),
-    ]);
+    // All three on one database: the keys and their parts from the same replayed state.
+    const found = await this.reads.read(async (db) => {
+      const keys = await this.indexQuery(query, page, db).execute();
+      if (keys.length === 0) return undefined;
+      const ids = keys.map((k) => k.id);
+      const [userIds, subkeys] = await Promise.all([
+        db.selectFrom('user_ids').select(['key_row', 'uid', 'created', 'expires', 'revoked'])
+          .where('key_row', 'in', ids).orderBy('key_row').orderBy('position').execute(),
+        db.selectFrom('key_identifiers').select(['key_row', 'fingerprint', 'long_id', 'algorithm', 'bits', 'created', 'expires', 'revoked'])
+          .where('key_row', 'in', ids).where('is_primary', '=', false).orderBy('key_row').orderBy('created').orderBy('fingerprint').execute(),
+      ]);
+      return { keys, userIds, subkeys };
+    });
+    if (!found) return [];
+    const { keys, userIds, subkeys } = found;
     const byKey = new Map(keys.map((k) => [String(k.id), {
       fingerprint: k.fingerprint,
       keyId: k.key_id,
@@ -157,13 +165,13 @@ export class KeyQueries {
   /** Primary user IDs of stored keys by long key ID, to name signature issuers. */
   async primaryUserIds(keyIds: string[]): Promise<Map<string, string>> {
     if (keyIds.length === 0) return new Map();
-    const rows = await this.db
+    const rows = await this.reads.read((db) => db
       .selectFrom('key_identifiers')
       .innerJoin('keys', 'keys.id', 'key_identifiers.key_row')
       .select(['key_identifiers.long_id', 'keys.primary_user_id'])
       .where('key_identifiers.long_id', 'in', keyIds)
       .where('key_identifiers.is_primary', '=', true)
-      .execute();
+      .execute());
     return new Map(rows.filter((r) => r.primary_user_id !== null).map((r) => [r.long_id, r.primary_user_id!]));
   }
 }

@@ -36,6 +36,8 @@ export async function openMigratedDatabase(options: DatabaseOptions): Promise<Da
   const database = await openDatabase(options);
   try {
     await migrateToLatest(database.db);
+    // Standbys serve reads only once they have replayed the schema.
+    database.wrote?.();
   } catch (e) {
     await database.close();
     throw e;
