@@ -116,7 +116,7 @@ describe.each(backends)('identities and identity-provider tokens on %s', (backen
     for (const token of [await jwtFor('eee33333cc'), (await createToken(server.database.db, { identity: 'eee33333cc' })).secret]) {
       const res = await push(server.url, key.armored, token);
       expect(res.status).toBe(403);
-      expect(res.json.error).toEqual({ code: 403, message: `key ${key.fingerprint} does not contain identity 'eee33333cc'` });
+      expect(res.json.error).toEqual({ code: 403, reason: 'key_not_owned', message: `key ${key.fingerprint} does not contain identity 'eee33333cc'` });
     }
     // An account name in a key does not make an e-mail token's owner its owner, nor the other way round.
     const mail = await createToken(server.database.db, { email: 'ddd22222bb@example.org' });

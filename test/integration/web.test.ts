@@ -210,7 +210,7 @@ describe.each(backends)('web interface on %s', (backend) => {
     expect(lookupMiss.status).toBe(404);
     expect(lookupMiss.type).toMatch(/^text\/html/);
     // curl, gpg and Singularity get JSON errors as before; so does a browser asking for mr.
-    expect((await fetchText(`${server.url}/keys/${'A'.repeat(40)}`)).json).toEqual({ error: { code: 404, message: expect.any(String) } });
+    expect((await fetchText(`${server.url}/keys/${'A'.repeat(40)}`)).json).toEqual({ error: { code: 404, reason: 'not_found', message: expect.any(String) } });
     expect((await page('/pks/lookup?op=index&options=mr&search=nobody%40nowhere.example')).type).toMatch(/^application\/json/);
   });
 
