@@ -3,34 +3,17 @@ import { AppError } from '../errors.js';
 import {
   certifierKeyIds, deriveKey, isCertRejected, isStoredSubset, mergeCert, parseStoredCert, parseUploadedCert, publicKeyFingerprint,
   readKeyData, writePackets,
-  type AwaitingIssuer, type Cert, type Dropped, type IssuerLookup, type KeyLimits, type MergeResult, type MergeStatus, type Packet,
+  type AwaitingIssuer, type Cert, type Dropped, type IssuerLookup, type KeyLimits, type MergeResult, type Packet,
   type RejectionCode,
 } from '../openpgp/index.js';
 import type { AuditRepository } from '../store/auditRepository.js';
-import type { KeyChange } from '../store/keyChanges.js';
-import { keyChangeOf, type KeyRecord, type KeyRepository, type PendingWrite, type StoredKey } from '../store/keyRepository.js';
+import type { KeyChange, KeyRecord, MergeStatus, SubmitResult } from '../vocabulary.js';
+import { keyChangeOf, type KeyRepository, type PendingWrite, type StoredKey } from '../store/keyRepository.js';
 import type { PendingAdmitter } from '../store/pendingCertifications.js';
 import type { AccessPolicy, AuthenticatedToken } from './accessService.js';
 import { checkKeyOwnership } from './keyOwnership.js';
 import { awaitingDrops, pendingAdmitter, pendingDrops, pendingWrite } from './pendingCertifications.js';
 import { PushAuditBatch, type AddedComponents } from './pushAudit.js';
-
-export interface RejectedKey {
-  fingerprint?: string;
-  reason: string;
-}
-
-export interface DroppedComponent extends Dropped {
-  fingerprint: string;
-}
-
-export interface SubmitResult {
-  inserted: string[];
-  updated: string[];
-  unchanged: string[];
-  rejected: RejectedKey[];
-  dropped: DroppedComponent[];
-}
 
 /** Who submits keys, for access control and the audit log. */
 export interface SubmitContext {
@@ -54,8 +37,6 @@ const MAX_MERGE_ATTEMPTS = 100;
 
 /** Told what became of each key of a submission (and of each unreadable part of it), e.g. to count them. */
 export type KeyOutcomeListener = (outcome: MergeStatus | 'rejected', reason?: RejectionCode | 'not_owned') => void;
-
-export type { KeyChange, KeyChangeNews } from '../store/keyChanges.js';
 
 export interface KeyServiceOptions {
   limits: KeyLimits;

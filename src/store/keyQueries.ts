@@ -1,43 +1,10 @@
 // Read side: which keys a search matches (each kind served by an index), their bytes and index facts.
 import { expressionBuilder, sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from './database.js';
+import type { FoundKey, IndexRow, KeyQuery } from '../vocabulary.js';
 
-export type KeyQuery =
-  | { kind: 'fingerprint'; fingerprint: string }
-  | { kind: 'longId'; keyId: string }
-  | { kind: 'shortId'; keyId: string }
-  /** An identity (e-mail address or account name) in normal form: user IDs with exactly that identity. */
-  | { kind: 'identity'; identity: string }
-  /** text: the whole user ID (any case); identity: the search as an identity too, when it can be one. */
-  | { kind: 'exactUserId'; text: string; identity: string | null }
-  /** words: distinct lower-cased whole words (userIdWords), at least one; text: the search, for ranking. */
-  | { kind: 'words'; words: string[]; text: string };
 
-export interface FoundKey {
-  fingerprint: string;
-  version: number;
-  packets: Uint8Array;
-}
 
-export interface SignatureFact {
-  type: number;
-  issuer: string | null;
-  created: number;
-}
-
-export interface IndexRow {
-  fingerprint: string;
-  keyId: string;
-  version: number;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  userIds: { text: string; created: number; expires: number | null; revoked: boolean }[];
-  subkeys: { fingerprint: string; keyId: string; algorithm: number; bits: number; created: number; expires: number | null; revoked: boolean }[];
-  signatureFacts: { userIds: SignatureFact[][]; subkeys: SignatureFact[][] };
-}
 
 export interface Page {
   offset: number;

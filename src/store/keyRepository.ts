@@ -2,48 +2,10 @@
 import { sql, type Insertable, type Kysely } from 'kysely';
 import { AUDIT_INSERT, auditRowsSelect, type AuditEntry } from './auditRepository.js';
 import { PREPARED, type Database, type KeyIdentifiersTable, type UserIdsTable } from './database.js';
-import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChanges, type KeyChange } from './keyChanges.js';
-import { toBytes, type SignatureFact } from './keyQueries.js';
+import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChanges } from './keyChanges.js';
+import type { KeyChange, KeyRecord } from '../vocabulary.js';
+import { toBytes } from './keyQueries.js';
 import { lockIssuerKeyIds, settlePending, type PendingWriteOf } from './pendingCertifications.js';
-
-/** Facts of a (sub)key, computed at import. Times are Unix seconds. */
-export interface KeyFacts {
-  fingerprint: string;
-  keyId: string;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  /** Capability letters ("csea"), from the key flags or the algorithm. */
-  capabilities: string;
-  /** The revocation's reason (code and text), when it gives one. */
-  revocation: { code: number; text: string } | null;
-}
-
-export interface UserIdFacts {
-  text: string;
-  email: string | null;
-  /** The identity (e-mail address or account name) in normal form, at most 254 characters (identityOf). */
-  identity: string | null;
-  /** WKD hash of the address's local part (z-base-32 of SHA-1), for Web Key Directory lookups. */
-  wkdHash: string | null;
-  /** Distinct lower-cased words of the text, for word searches (computed at import). */
-  words: string[];
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  primary: boolean;
-}
-
-export interface KeyRecord extends KeyFacts {
-  version: number;
-  userIds: UserIdFacts[];
-  userAttributes: number;
-  subkeys: KeyFacts[];
-  signatures: number;
-  signatureFacts: { userIds: SignatureFact[][]; subkeys: SignatureFact[][] };
-}
 
 export interface StoredKey {
   row: string;
