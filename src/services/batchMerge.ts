@@ -2,7 +2,7 @@
 // read in one query each, the new keys inserted together, the changed stored keys updated together, and what is
 // left merged one by one (KeyMerger).
 import { certifierKeyIds, parseUploadedCert, writePackets, type Cert, type Dropped, type IssuerLookup, type MergeResult, type Packet } from '../openpgp/index.js';
-import type { KeyRepository, StoredKey } from '../store/keyRepository.js';
+import type { KeyStore, StoredKey } from '../store/keyStore.js';
 import type { KeyRecord } from '../vocabulary.js';
 import { auditedOutcome, yieldToEventLoop, type KeyMerger, type ParsedKey } from './keyMerger.js';
 import type { KeyOutcome, SubmitContext } from './keyService.js';
@@ -103,7 +103,7 @@ export async function mergeBatch(
         continue;
       }
       const step = await merger.mergeStep(p, context, issuers.lookup, storedKey);
-      // Unchanged but with certifications to keep aside: on its own below (KeyRepository.keepAside).
+      // Unchanged but with certifications to keep aside: on its own below (KeyStore.keepAside).
       if ('outcome' in step && step.awaiting.length > 0) rest.push(i);
       else if ('outcome' in step) accepted(i, step.outcome);
       else updates.push({ i, stored: storedKey, ...step });
@@ -150,11 +150,11 @@ class BatchIssuers {
   private readonly batchKeys = new Map<string, Uint8Array>();
 
   private constructor(
-    private readonly keys: KeyRepository,
+    private readonly keys: KeyStore,
     private readonly loaded: Set<string>,
   ) {}
 
-  static async load(keys: KeyRepository, keyIds: string[]): Promise<BatchIssuers> {
+  static async load(keys: KeyStore, keyIds: string[]): Promise<BatchIssuers> {
     const unique = [...new Set(keyIds)];
     const issuers = new BatchIssuers(keys, new Set(unique));
     for (const key of await keys.primaryKeysWithKeyIds(unique)) issuers.put(key.keyId, key.packets);

@@ -3,7 +3,7 @@
 import { AppError } from '../errors.js';
 import { keyForAddress } from '../openpgp/index.js';
 import type { AddressMatch, AddressQueries } from '../store/addressQueries.js';
-import type { KeyQueries } from '../store/keyQueries.js';
+import type { KeyReader } from '../store/keyStore.js';
 import type { FoundKey, IndexRow, KeyQuery } from '../vocabulary.js';
 import type { AccessPolicy } from './accessService.js';
 
@@ -21,7 +21,7 @@ export interface CertServiceOptions {
 
 export class CertService {
   constructor(
-    private readonly keys: KeyQueries,
+    private readonly keys: KeyReader,
     private readonly addresses: AddressQueries,
     private readonly options: CertServiceOptions,
   ) {}

@@ -6,7 +6,8 @@ import {
   deriveKey, isCertRejected, isStoredSubset, mergeCert, parseStoredCert, type parseUploadedCert,
   type AwaitingIssuer, type Dropped, type IssuerLookup, type MergeResult, type Packet,
 } from '../openpgp/index.js';
-import { keyChangeOf, type KeyRepository, type PendingWrite, type StoredKey } from '../store/keyRepository.js';
+import { keyChangeOf } from '../store/keyRepository.js';
+import type { KeyStore, PendingWrite, StoredKey } from '../store/keyStore.js';
 import type { PendingAdmitter } from '../store/pendingCertifications.js';
 import type { KeyRecord } from '../vocabulary.js';
 import { checkKeyOwnership } from './keyOwnership.js';
@@ -32,7 +33,7 @@ export class KeyMerger {
   private readonly merging = new Map<string, Promise<KeyOutcome>>();
 
   constructor(
-    readonly keys: KeyRepository,
+    readonly keys: KeyStore,
     readonly options: KeyServiceOptions,
   ) {
     this.admitPending = pendingAdmitter(options.limits);

@@ -6,7 +6,7 @@ import {
   type Dropped, type KeyLimits, type Packet, type RejectionCode,
 } from '../openpgp/index.js';
 import type { AuditRepository } from '../store/auditRepository.js';
-import type { KeyRepository } from '../store/keyRepository.js';
+import type { KeyStore } from '../store/keyStore.js';
 import type { KeyChange, MergeStatus, SubmitResult } from '../vocabulary.js';
 import type { AuthenticatedToken, AccessPolicy } from './accessService.js';
 import { mergeBatch } from './batchMerge.js';
@@ -47,7 +47,7 @@ export class KeyService {
   private readonly merger: KeyMerger;
 
   constructor(
-    private readonly keys: KeyRepository,
+    private readonly keys: KeyStore,
     private readonly audit: AuditRepository,
     private readonly options: KeyServiceOptions,
   ) {
@@ -124,7 +124,7 @@ export class KeyService {
    * submitKey for many keys, with far fewer database round trips. Gives for each key, in order, what submitKey
    * would (the outcome it returns or the error it throws) and writes the same audit rows, all in one insert.
    * The stored keys among them are read in one query and their certifiers in another. Keys not stored yet are
-   * merged, then inserted together in one transaction (KeyRepository.insertMany); then the stored ones are
+   * merged, then inserted together in one transaction (KeyStore.insertMany); then the stored ones are
    * merged, the changed ones written together (updateMany); what is left (a key's later copies in the batch,
    * keys another writer inserted or changed meanwhile, writes that failed) takes submitKey's path, one key
    * after the other. As if submitted one by one, a new key may be certified by the new keys before it in the

@@ -1,6 +1,6 @@
 // Finding keys: op=get (key bytes), op=index/vindex (facts), op=stats. Never parses a key.
 import { AppError } from '../errors.js';
-import type { KeyQueries } from '../store/keyQueries.js';
+import type { KeyReader } from '../store/keyStore.js';
 import type { FoundKey, IndexRow, KeyQuery } from '../vocabulary.js';
 import type { StatsRepository, StoreStats } from '../store/statsRepository.js';
 import { decodePageToken, encodePageToken } from './pageToken.js';
@@ -38,7 +38,7 @@ export class LookupService {
   private readonly started = new Date().toISOString();
 
   constructor(
-    private readonly queries: KeyQueries,
+    private readonly queries: KeyReader,
     private readonly stats_: StatsRepository,
     private readonly options: { maxResults: number; version: string },
   ) {}

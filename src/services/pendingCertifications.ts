@@ -5,7 +5,7 @@ import {
   admitCertifications, deriveKey, parseStoredCert, summarizeDropped,
   type AwaitingIssuer, type Dropped, type KeyLimits,
 } from '../openpgp/index.js';
-import type { PendingWrite } from '../store/keyRepository.js';
+import type { PendingWrite } from '../store/keyStore.js';
 import type { KeyRecord } from '../vocabulary.js';
 import type { PendingAdmitter } from '../store/pendingCertifications.js';
 

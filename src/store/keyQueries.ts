@@ -2,6 +2,7 @@
 import { expressionBuilder, sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from './database.js';
 import type { FoundKey, IndexRow, KeyQuery } from '../vocabulary.js';
+import type { KeyReader } from './keyStore.js';
 
 
 
@@ -45,7 +46,7 @@ function exactFirst(query: KeyQuery & { kind: 'words' }) {
   return sql<boolean>`exists (select 1 from user_ids u where u.key_row = keys.id and lower(u.uid) = ${text})`;
 }
 
-export class KeyQueries {
+export class KeyQueries implements KeyReader {
   constructor(private readonly db: Db) {}
 
   /** One page of the matching keys, exact matches first, then newest. */

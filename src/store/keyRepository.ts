@@ -6,16 +6,8 @@ import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChanges } f
 import type { KeyChange, KeyRecord } from '../vocabulary.js';
 import { toBytes } from './keyQueries.js';
 import { countChange, factRows, insertFacts, statementChunks } from './keyFactRows.js';
-import { lockIssuerKeyIds, settlePending, type PendingWriteOf } from './pendingCertifications.js';
-
-export interface StoredKey {
-  row: string;
-  revision: number;
-  packets: Uint8Array;
-}
-
-/** Certifications kept aside until their issuer is stored, for one write call (see pendingCertifications.ts). */
-export type PendingWrite = PendingWriteOf<KeyRecord>;
+import type { KeyStore, PendingWrite, StoredKey } from './keyStore.js';
+import { lockIssuerKeyIds, settlePending } from './pendingCertifications.js';
 
 // Longest primary key packet with its header: RSA 16384 (the largest key size accepted) is about 2.1 KB.
 const PRIMARY_PACKET_PREFIX = 8192;
@@ -23,7 +15,8 @@ const PRIMARY_PACKET_PREFIX = 8192;
 // Values of an IN (...) list per query: well within the bind-parameter limits (below).
 const IN_LIST_CHUNK = 5000;
 
-export class KeyRepository {
+/** KeyStore on PostgreSQL or PGlite (the contracts are in keyStore.ts). */
+export class KeyRepository implements KeyStore {
   /**
    * `writer` names this repository's writes in their change notifications: the server passes its database
    * handle's, so that its own listener skips them (see keyChanges.ts); by default a name nobody listens as.
