@@ -2,7 +2,7 @@
 // read in one query each, the new keys inserted together, the changed stored keys updated together, and what is
 // left merged one by one (KeyMerger).
 import { certifierKeyIds, parseUploadedCert, writePackets, type Cert, type Dropped, type IssuerLookup, type MergeResult, type Packet } from '../openpgp/index.js';
-import type { KeyStore, StoredKey } from '../store/keyStore.js';
+import type { KeyStore, PendingWrite, StoredKey } from '../store/keyStore.js';
 import type { KeyRecord } from '../vocabulary.js';
 import { auditedOutcome, yieldToEventLoop, type KeyMerger, type ParsedKey } from './keyMerger.js';
 import type { KeyOutcome, SubmitContext } from './keyService.js';
@@ -71,16 +71,8 @@ export async function mergeBatch(
     }
     inserted = [];
   }
-  merger.reportAdmitted(freshPending, fresh.filter((_, n) => inserted[n]).map((f) => f.record.fingerprint));
-  for (const [n, f] of fresh.entries()) {
-    if (inserted[n]) {
-      merger.reportWritten(f.record);
-      const outcome = { status: f.merged.status, fingerprint: f.record.fingerprint, dropped: f.dropped, added: f.merged.added };
-      accepted(f.i, merger.settledOutcome(outcome, f.merged.awaitingIssuer, freshPending), auditedOutcome(outcome, f.merged.awaitingIssuer));
-    } else {
-      oneByOne.push(f.i); // another writer inserted it first (merged with theirs below), or the insert failed
-    }
-  }
+  // Not inserted: another writer inserted it first (merged with theirs below), or the insert failed.
+  oneByOne.push(...settleBatchWrite(merger, fresh, inserted, freshPending, accepted));
 
   // Stored keys (first copy in the batch): merged with the key as read above, the changed ones written together.
   const updates: { i: number; stored: StoredKey; merged: MergeResult; record: KeyRecord; dropped: Dropped[] }[] = [];
@@ -119,16 +111,8 @@ export async function mergeBatch(
     for (const u of updates) merger.reportWritten(u.record); // in case the failure came after the commit
     updated = [];
   }
-  merger.reportAdmitted(updatesPending, updates.filter((_, n) => updated[n]).map((u) => u.record.fingerprint));
-  for (const [n, u] of updates.entries()) {
-    if (updated[n]) {
-      merger.reportWritten(u.record);
-      const outcome = { status: u.merged.status, fingerprint: u.record.fingerprint, dropped: u.dropped, added: u.merged.added };
-      accepted(u.i, merger.settledOutcome(outcome, u.merged.awaitingIssuer, updatesPending), auditedOutcome(outcome, u.merged.awaitingIssuer));
-    } else {
-      rest.push(u.i); // changed meanwhile by another writer (or not written): merged again, on its own
-    }
-  }
+  // Not updated: changed meanwhile by another writer (or not written): merged again, on its own.
+  rest.push(...settleBatchWrite(merger, updates, updated, updatesPending, accepted));
 
   // The rest one by one, in batch order (a key's retry before its later copies).
   for (const i of rest.sort((a, b) => a - b)) {
@@ -138,6 +122,31 @@ export async function mergeBatch(
       failed(i, e);
     }
   }
+}
+
+/**
+ * After a batch write: each key written is reported and accepted with its settled outcome; gives back, in order,
+ * the batch indexes of the keys not written.
+ */
+function settleBatchWrite(
+  merger: KeyMerger,
+  items: { i: number; merged: MergeResult; record: KeyRecord; dropped: Dropped[] }[],
+  written: boolean[],
+  pending: PendingWrite,
+  accepted: (i: number, outcome: KeyOutcome, audited?: KeyOutcome) => void,
+): number[] {
+  merger.reportAdmitted(pending, items.filter((_, n) => written[n]).map((w) => w.record.fingerprint));
+  const left: number[] = [];
+  for (const [n, w] of items.entries()) {
+    if (!written[n]) {
+      left.push(w.i);
+      continue;
+    }
+    merger.reportWritten(w.record);
+    const outcome = { status: w.merged.status, fingerprint: w.record.fingerprint, dropped: w.dropped, added: w.merged.added };
+    accepted(w.i, merger.settledOutcome(outcome, w.merged.awaitingIssuer, pending), auditedOutcome(outcome, w.merged.awaitingIssuer));
+  }
+  return left;
 }
 
 /**
