@@ -5,7 +5,8 @@ import { sql } from 'kysely';
 import { userIdWords } from '../src/openpgp/index.js';
 import { parseSearch } from '../src/services/search.js';
 import { openDatabase } from '../src/store/database.js';
-import { KeyQueries, type KeyQuery } from '../src/store/keyQueries.js';
+import { KeyQueries } from '../src/store/keyQueries.js';
+import type { KeyQuery } from '../src/vocabulary.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 
 const target = Number(process.argv[2] ?? 100_000);

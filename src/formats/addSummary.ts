@@ -1,12 +1,8 @@
 // Responses of POST /pks/add: one plain-text line (Apptainer prints it) or JSON for machines.
 
-export interface AddOutcome {
-  inserted: string[];
-  updated: string[];
-  unchanged: string[];
-  rejected: { fingerprint?: string; reason: string }[];
-  dropped: { fingerprint: string; component: string; reason: string }[];
-}
+import type { SubmitResult } from '../vocabulary.js';
+
+export type AddOutcome = SubmitResult;
 
 export function addSummaryLine(o: AddOutcome): string {
   let line = `${o.inserted.length} key(s) added, ${o.updated.length} updated, ${o.unchanged.length} unchanged`;

@@ -1,17 +1,10 @@
 // HKP v2 (draft-ietf-openpgp-hkp-01) answers: the index JSON, the fingerprint prefix log, the push summary. Pure.
+import type { KeySummary, SubkeySummary, SubmitResult, UserIdSummary } from '../vocabulary.js';
 
 /** The facts of a key that the index lists (as the store gives them; times in Unix seconds). */
-export interface V2IndexKey {
-  fingerprint: string;
-  keyId: string;
-  version: number;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  userIds: { text: string; revoked: boolean }[];
-  subkeys: { fingerprint: string; keyId: string; algorithm: number; bits: number; created: number; expires: number | null; revoked: boolean }[];
+export interface V2IndexKey extends KeySummary {
+  userIds: Pick<UserIdSummary, 'text' | 'revoked'>[];
+  subkeys: SubkeySummary[];
 }
 
 // RFC 9580 §9.1 public-key algorithm IDs.
@@ -68,13 +61,7 @@ export function formatPrefixLog(prefixes: readonly string[]): string {
   return prefixes.map((p) => `${p}\r\n`).join('');
 }
 
-export interface V2PushOutcome {
-  inserted: string[];
-  updated: string[];
-  unchanged: string[];
-  rejected: { fingerprint?: string; reason: string }[];
-  dropped: { fingerprint: string; component: string; reason: string }[];
-}
+export type V2PushOutcome = SubmitResult;
 
 interface V2PushItem {
   version?: number;

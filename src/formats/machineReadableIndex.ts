@@ -12,23 +12,10 @@
 // - uid creation dates are always digits (OpenKeychain's regex); empty expiry = none, never `0`.
 // - only v4 keys: gpg 2.2 cannot parse v6 keys, so they are left out and not counted.
 // Pure module: no I/O.
+import type { KeySummary, SubkeySummary, UserIdSummary } from '../vocabulary.js';
 
-export interface IndexUserId {
-  text: string;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-}
-
-export interface IndexSubkey {
-  fingerprint: string;
-  keyId: string;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-}
+export type IndexUserId = UserIdSummary;
+export type IndexSubkey = SubkeySummary;
 
 /** One signature, for vindex pages. */
 export interface IndexSignature {
@@ -38,17 +25,7 @@ export interface IndexSignature {
   issuerUserId: string | null;
 }
 
-export interface IndexKey {
-  fingerprint: string;
-  keyId: string;
-  version: number;
-  algorithm: number;
-  bits: number;
-  /** Unix seconds. */
-  created: number;
-  /** Unix seconds, or null for no expiry. */
-  expires: number | null;
-  revoked: boolean;
+export interface IndexKey extends KeySummary {
   userIds: IndexUserId[];
   subkeys?: IndexSubkey[];
 }

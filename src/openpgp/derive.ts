@@ -4,53 +4,12 @@ import { isSelfIssued } from './merge.js';
 import { Tag, keyIdOf } from './packets.js';
 import { userIdWords } from './userIdWords.js';
 import { wkdHashOfAddress } from '../formats/wkdHash.js';
+import type { KeyRecord, SignatureFact, SubkeyFacts, UserIdFacts } from '../vocabulary.js';
 
-export interface DerivedUserId {
-  /** Decoded text (invalid UTF-8 replaced); the packet keeps the original bytes. */
-  text: string;
-  email: string | null;
-  /** What stands between `<` and `>` (an e-mail address or an account name), normalised (identityOf). */
-  identity: string | null;
-  /** Web Key Directory hash of the address's local part (as gpg computes it, from the address as written). */
-  wkdHash: string | null;
-  /** The distinct words of the text, as word searches match them (userIdWords). */
-  words: string[];
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  primary: boolean;
-}
-
-export interface DerivedSubkey {
-  fingerprint: string;
-  keyId: string;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  /** What the key may do, from its key flags (or, without them, its algorithm): letters of "csea". */
-  capabilities: string;
-  /** The reason a revocation gives (code and text), when revoked with one. */
-  revocation: { code: number; text: string } | null;
-}
-
-export interface SignatureFact {
-  type: number;
-  /** Long key ID of the issuer, when the signature names one. */
-  issuer: string | null;
-  created: number;
-}
-
-export interface DerivedKey extends DerivedSubkey {
-  version: number;
-  userIds: DerivedUserId[];
-  /** Signatures per user ID and per subkey, aligned with userIds and subkeys. */
-  signatureFacts: { userIds: SignatureFact[][]; subkeys: SignatureFact[][] };
-  userAttributes: number;
-  subkeys: DerivedSubkey[];
-  signatures: number;
-}
+/** The facts lookups need, in the key vocabulary's words (src/vocabulary.ts). */
+export type DerivedUserId = UserIdFacts;
+export type DerivedSubkey = SubkeyFacts;
+export type DerivedKey = KeyRecord;
 
 const CERTIFICATIONS = new Set<number>([SigType.certGeneric, SigType.certPersona, SigType.certCasual, SigType.certPositive]);
 const utf8 = new TextDecoder('utf-8', { fatal: false });

@@ -10,7 +10,7 @@ import type { KeyLimits } from './limits.js';
 import { Tag, keyIdOf, readPackets, writePackets, type Packet } from './packets.js';
 import { verifyBy, type SignedData } from './verify.js';
 
-export type MergeStatus = 'inserted' | 'updated' | 'unchanged';
+import type { MergeStatus } from '../vocabulary.js';
 
 export interface MergeResult {
   status: MergeStatus;

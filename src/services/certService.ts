@@ -3,10 +3,9 @@
 import { AppError } from '../errors.js';
 import { keyForAddress } from '../openpgp/index.js';
 import type { AddressMatch, AddressQueries } from '../store/addressQueries.js';
-import type { FoundKey, IndexRow, KeyQueries, KeyQuery } from '../store/keyQueries.js';
+import type { KeyReader } from '../store/keyStore.js';
+import type { FoundKey, IndexRow, KeyQuery } from '../vocabulary.js';
 import type { AccessPolicy } from './accessService.js';
-
-export type { FoundKey } from '../store/keyQueries.js';
 
 /** Key versions the newer APIs serve. */
 export const MODERN_VERSIONS = [4, 6];
@@ -22,7 +21,7 @@ export interface CertServiceOptions {
 
 export class CertService {
   constructor(
-    private readonly keys: KeyQueries,
+    private readonly keys: KeyReader,
     private readonly addresses: AddressQueries,
     private readonly options: CertServiceOptions,
   ) {}

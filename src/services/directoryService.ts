@@ -2,7 +2,7 @@
 // Everything comes from facts derived at import; a page never parses or verifies a key.
 import { AppError } from '../errors.js';
 import type { DirectoryQueries, IssuerRow, KeyPageRow, KeySummaryRow } from '../store/directoryQueries.js';
-import type { SignatureFact } from '../store/keyQueries.js';
+import type { SignatureFact } from '../vocabulary.js';
 import type { StatsRepository, StoreStats } from '../store/statsRepository.js';
 
 export type { DirectorySubkey, DirectoryUserId, KeyPageRow, KeySummaryRow, RevocationFact } from '../store/directoryQueries.js';

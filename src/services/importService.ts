@@ -6,7 +6,8 @@
 // does not depend on the order of the input, and a second run of the same import changes nothing.
 import { addAbortSignal } from 'node:stream';
 import type { Readable } from 'node:stream';
-import { isCertRejected, readPackets, type MergeStatus, type Packet } from '../openpgp/index.js';
+import { isCertRejected, readPackets, type Packet } from '../openpgp/index.js';
+import type { MergeStatus } from '../vocabulary.js';
 import { KeyStreamReader, primaryFingerprint, type KeyStreamItem } from '../openpgp/keyStream.js';
 import { isDatabaseUnavailable } from '../store/database.js';
 import { findSources, Spool, type ImportSource } from './importSources.js';

@@ -1,36 +1,17 @@
-// Accepting keys (validate, merge, store) and finding them.
+// Accepting keys: an upload or an import batch validated, each key merged into the store (keyMerger.ts, batchMerge.ts)
+// and its outcome recorded in the audit log.
 import { AppError } from '../errors.js';
 import {
-  certifierKeyIds, deriveKey, isCertRejected, isStoredSubset, mergeCert, parseStoredCert, parseUploadedCert, publicKeyFingerprint,
-  readKeyData, writePackets,
-  type AwaitingIssuer, type Cert, type Dropped, type IssuerLookup, type KeyLimits, type MergeResult, type MergeStatus, type Packet,
-  type RejectionCode,
+  isCertRejected, parseUploadedCert, publicKeyFingerprint, readKeyData,
+  type Dropped, type KeyLimits, type Packet, type RejectionCode,
 } from '../openpgp/index.js';
 import type { AuditRepository } from '../store/auditRepository.js';
-import type { KeyChange } from '../store/keyChanges.js';
-import { keyChangeOf, type KeyRecord, type KeyRepository, type PendingWrite, type StoredKey } from '../store/keyRepository.js';
-import type { PendingAdmitter } from '../store/pendingCertifications.js';
-import type { AccessPolicy, AuthenticatedToken } from './accessService.js';
-import { checkKeyOwnership } from './keyOwnership.js';
-import { awaitingDrops, pendingAdmitter, pendingDrops, pendingWrite } from './pendingCertifications.js';
+import type { KeyStore } from '../store/keyStore.js';
+import type { KeyChange, MergeStatus, SubmitResult } from '../vocabulary.js';
+import type { AuthenticatedToken, AccessPolicy } from './accessService.js';
+import { mergeBatch } from './batchMerge.js';
+import { isNotOwned, KeyMerger, recordRefusal } from './keyMerger.js';
 import { PushAuditBatch, type AddedComponents } from './pushAudit.js';
-
-export interface RejectedKey {
-  fingerprint?: string;
-  reason: string;
-}
-
-export interface DroppedComponent extends Dropped {
-  fingerprint: string;
-}
-
-export interface SubmitResult {
-  inserted: string[];
-  updated: string[];
-  unchanged: string[];
-  rejected: RejectedKey[];
-  dropped: DroppedComponent[];
-}
 
 /** Who submits keys, for access control and the audit log. */
 export interface SubmitContext {
@@ -49,13 +30,8 @@ export interface KeyOutcome {
   added: AddedComponents;
 }
 
-// Concurrent merges of one key retry on a revision conflict; each retry sees the other writer's result.
-const MAX_MERGE_ATTEMPTS = 100;
-
 /** Told what became of each key of a submission (and of each unreadable part of it), e.g. to count them. */
 export type KeyOutcomeListener = (outcome: MergeStatus | 'rejected', reason?: RejectionCode | 'not_owned') => void;
-
-export type { KeyChange, KeyChangeNews } from '../store/keyChanges.js';
 
 export interface KeyServiceOptions {
   limits: KeyLimits;
@@ -68,14 +44,14 @@ export interface KeyServiceOptions {
 }
 
 export class KeyService {
-  private readonly admitPending: PendingAdmitter<KeyRecord>;
+  private readonly merger: KeyMerger;
 
   constructor(
-    private readonly keys: KeyRepository,
+    private readonly keys: KeyStore,
     private readonly audit: AuditRepository,
     private readonly options: KeyServiceOptions,
   ) {
-    this.admitPending = pendingAdmitter(options.limits);
+    this.merger = new KeyMerger(keys, options);
   }
 
   /**
@@ -148,7 +124,7 @@ export class KeyService {
    * submitKey for many keys, with far fewer database round trips. Gives for each key, in order, what submitKey
    * would (the outcome it returns or the error it throws) and writes the same audit rows, all in one insert.
    * The stored keys among them are read in one query and their certifiers in another. Keys not stored yet are
-   * merged, then inserted together in one transaction (KeyRepository.insertMany); then the stored ones are
+   * merged, then inserted together in one transaction (KeyStore.insertMany); then the stored ones are
    * merged, the changed ones written together (updateMany); what is left (a key's later copies in the batch,
    * keys another writer inserted or changed meanwhile, writes that failed) takes submitKey's path, one key
    * after the other. As if submitted one by one, a new key may be certified by the new keys before it in the
@@ -167,141 +143,11 @@ export class KeyService {
       results[i] = { status: 'rejected', reason: e };
     };
     try {
-      await this.mergeBatch(keys, context, accepted, failed);
+      await mergeBatch(this.merger, keys, context, accepted, failed);
     } finally {
       await this.audit.record(audits.flatMap((a) => a.entries()));
     }
     return results;
-  }
-
-  private async mergeBatch(
-    keys: Packet[][],
-    context: SubmitContext,
-    accepted: (i: number, outcome: KeyOutcome, audited?: KeyOutcome) => void,
-    failed: (i: number, e: unknown) => void,
-  ): Promise<void> {
-    const parsed: (ParsedKey | null)[] = [];
-    for (const [i, packets] of keys.entries()) {
-      await yieldToEventLoop();
-      try {
-        parsed[i] = await parseUploadedCert(packets, this.options.limits);
-      } catch (e) {
-        parsed[i] = null;
-        failed(i, e);
-      }
-    }
-    const valid = [...parsed.entries()].filter((entry): entry is [number, ParsedKey] => entry[1] !== null);
-    let stored: Map<string, StoredKey>;
-    let issuers: BatchIssuers;
-    try {
-      stored = await this.keys.findForMergeMany(valid.map(([, p]) => p.cert.primary.fingerprint));
-      issuers = await BatchIssuers.load(this.keys, valid.flatMap(([, p]) => certifierKeyIds(p.cert)));
-    } catch (e) {
-      for (const [i] of valid) failed(i, e);
-      return;
-    }
-
-    // New keys: merged (verified) here, inserted together. The others, after them, one by one.
-    const fresh: { i: number; parsed: ParsedKey; merged: MergeResult; record: KeyRecord; dropped: Dropped[] }[] = [];
-    const oneByOne: number[] = [];
-    const seen = new Set<string>();
-    for (const [i, p] of valid) {
-      await yieldToEventLoop();
-      const fingerprint = p.cert.primary.fingerprint;
-      if (stored.has(fingerprint) || seen.has(fingerprint)) {
-        oneByOne.push(i);
-      } else {
-        try {
-          const step = await this.mergeStep(p, context, issuers.lookup, null);
-          if ('outcome' in step) throw new Error('a new key cannot be unchanged');
-          fresh.push({ i, parsed: p, ...step });
-          issuers.add(p.cert); // the keys after it in the batch may be certified by it
-        } catch (e) {
-          failed(i, e);
-        }
-      }
-      seen.add(fingerprint);
-    }
-    let inserted: boolean[];
-    const freshPending = this.pendingFor(fresh.map((f) => [f.record.fingerprint, f.merged.awaitingIssuer]));
-    try {
-      inserted = await this.keys.insertMany(fresh.map((f) => ({ record: f.record, packets: f.merged.bytes })), freshPending);
-    } catch {
-      // Stored by none of them (e.g. a deadlock, a row the database refused): each key on its own below. They
-      // are reported written all the same, in case the failure came after the commit.
-      for (const f of fresh) {
-        issuers.remove(f.parsed.cert);
-        this.reportWritten(f.record);
-      }
-      inserted = [];
-    }
-    this.reportAdmitted(freshPending, fresh.filter((_, n) => inserted[n]).map((f) => f.record.fingerprint));
-    for (const [n, f] of fresh.entries()) {
-      if (inserted[n]) {
-        this.reportWritten(f.record);
-        const outcome = { status: f.merged.status, fingerprint: f.record.fingerprint, dropped: f.dropped, added: f.merged.added };
-        accepted(f.i, this.settledOutcome(outcome, f.merged.awaitingIssuer, freshPending), auditedOutcome(outcome, f.merged.awaitingIssuer));
-      } else {
-        oneByOne.push(f.i); // another writer inserted it first (merged with theirs below), or the insert failed
-      }
-    }
-
-    // Stored keys (first copy in the batch): merged with the key as read above, the changed ones written together.
-    const updates: { i: number; stored: StoredKey; merged: MergeResult; record: KeyRecord; dropped: Dropped[] }[] = [];
-    const rest: number[] = [];
-    const first = new Set<string>();
-    for (const i of oneByOne.sort((a, b) => a - b)) {
-      const p = parsed[i]!;
-      const fingerprint = p.cert.primary.fingerprint;
-      const storedKey = first.has(fingerprint) ? undefined : stored.get(fingerprint);
-      first.add(fingerprint);
-      if (!storedKey) {
-        rest.push(i); // a later copy sees the first one's write; a lost insert, the other writer's key
-        continue;
-      }
-      await yieldToEventLoop();
-      try {
-        const same = await this.storedAsIs(keys[i]!, fingerprint, storedKey, context);
-        if (same) {
-          accepted(i, same);
-          continue;
-        }
-        const step = await this.mergeStep(p, context, issuers.lookup, storedKey);
-        // Unchanged but with certifications to keep aside: on its own below (KeyRepository.keepAside).
-        if ('outcome' in step && step.awaiting.length > 0) rest.push(i);
-        else if ('outcome' in step) accepted(i, step.outcome);
-        else updates.push({ i, stored: storedKey, ...step });
-      } catch (e) {
-        failed(i, e);
-      }
-    }
-    let updated: boolean[];
-    const updatesPending = this.pendingFor(updates.map((u) => [u.record.fingerprint, u.merged.awaitingIssuer]));
-    try {
-      updated = await this.keys.updateMany(updates.map((u) => ({ stored: u.stored, record: u.record, packets: u.merged.bytes })), updatesPending);
-    } catch {
-      for (const u of updates) this.reportWritten(u.record); // in case the failure came after the commit
-      updated = [];
-    }
-    this.reportAdmitted(updatesPending, updates.filter((_, n) => updated[n]).map((u) => u.record.fingerprint));
-    for (const [n, u] of updates.entries()) {
-      if (updated[n]) {
-        this.reportWritten(u.record);
-        const outcome = { status: u.merged.status, fingerprint: u.record.fingerprint, dropped: u.dropped, added: u.merged.added };
-        accepted(u.i, this.settledOutcome(outcome, u.merged.awaitingIssuer, updatesPending), auditedOutcome(outcome, u.merged.awaitingIssuer));
-      } else {
-        rest.push(u.i); // changed meanwhile by another writer (or not written): merged again, on its own
-      }
-    }
-
-    // The rest one by one, in batch order (a key's retry before its later copies).
-    for (const i of rest.sort((a, b) => a - b)) {
-      try {
-        accepted(i, await this.mergeParsed(parsed[i]!, context, issuers.lookup));
-      } catch (e) {
-        failed(i, e);
-      }
-    }
   }
 
   /** Merges one key, recording its outcome in the batch (or the refusal, and throws). */
@@ -321,7 +167,7 @@ export class KeyService {
   private async mergeKey(packets: Packet[], context: SubmitContext, batch: PushAuditBatch): Promise<KeyOutcome> {
     const fingerprint = publicKeyFingerprint(packets);
     const stored = fingerprint === null ? null : await this.keys.findForMerge(fingerprint);
-    const same = stored ? await this.storedAsIs(packets, fingerprint!, stored, context) : null;
+    const same = stored ? await this.merger.storedAsIs(packets, fingerprint!, stored, context) : null;
     if (same) {
       batch.accepted(same);
       return same;
@@ -329,200 +175,10 @@ export class KeyService {
     const parsed = await parseUploadedCert(packets, this.options.limits);
     // The key as just read (null: not stored) is the first merge's, when parsing names the same key.
     const known = fingerprint !== null && parsed.cert.primary.fingerprint === fingerprint ? stored : undefined;
-    return this.mergeParsed(parsed, context, (keyIds) => this.keys.primaryKeysByKeyId(keyIds), known, batch);
-  }
-
-  /**
-   * The outcome of a key whose every packet is stored already (isStoredSubset): unchanged, nothing added or
-   * dropped, as the full merge would find; null for any other key. The push policy applies as in mergeStep.
-   */
-  private async storedAsIs(packets: Packet[], fingerprint: string, stored: StoredKey, context: SubmitContext): Promise<KeyOutcome | null> {
-    if (!isStoredSubset(packets, stored.packets, this.options.limits)) return null;
-    const policy = context.pushPolicy ?? 'open';
-    if (policy !== 'open') checkKeyOwnership(policy, context.token ?? null, fingerprint, await parseStoredCert(stored.packets), []);
-    return { status: 'unchanged', fingerprint, dropped: [], added: { userIds: 0, subkeys: 0, signatures: 0 } };
-  }
-
-  /**
-   * Merges a parsed key into the store, retrying on a concurrent change. `known`: the stored key as read just
-   * before (null: none), for the first attempt. With a batch, the outcome is recorded in it, and a key written
-   * carries the batch's rows not written yet into its transaction.
-   */
-  private async mergeParsed(
-    parsed: ParsedKey,
-    context: SubmitContext,
-    lookupIssuers: IssuerLookup,
-    known?: StoredKey | null,
-    batch?: PushAuditBatch,
-  ): Promise<KeyOutcome> {
-    const fingerprint = parsed.cert.primary.fingerprint;
-    for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
-      const stored = attempt === 0 && known !== undefined ? known : await this.keys.findForMerge(fingerprint);
-      const step = await this.mergeStep(parsed, context, lookupIssuers, stored);
-      if ('outcome' in step) {
-        const outcome = step.outcome;
-        if (step.awaiting.length > 0) {
-          const pending = this.pendingFor([[fingerprint, step.awaiting]]);
-          let kept: boolean;
-          try {
-            kept = await this.keys.keepAside(stored!, fingerprint, pending); // unchanged: stored
-          } finally {
-            this.reportAdmitted(pending);
-          }
-          if (!kept) continue;
-          batch?.accepted(auditedOutcome(outcome, step.awaiting));
-          return this.settledOutcome(outcome, step.awaiting, pending);
-        }
-        batch?.accepted(outcome);
-        return outcome;
-      }
-      const { merged, record, dropped } = step;
-      const outcome: KeyOutcome = { status: merged.status, fingerprint, dropped, added: merged.added };
-      // The audit row goes with the write, before the store says which awaiting certifications it kept aside.
-      const audit = batch?.withUnwritten(auditedOutcome(outcome, merged.awaitingIssuer)) ?? [];
-      const pending = this.pendingFor([[fingerprint, merged.awaitingIssuer]]);
-      let written: boolean;
-      try {
-        written = stored
-          ? await this.keys.update(stored, record, merged.bytes, audit, pending)
-          : await this.keys.insert(record, merged.bytes, audit, pending);
-      } catch (e) {
-        this.reportWritten(record); // in case the failure came after the commit
-        this.reportAdmitted(pending);
-        throw e;
-      }
-      if (written) {
-        batch?.accepted(auditedOutcome(outcome, merged.awaitingIssuer), true);
-        this.reportWritten(record);
-        this.reportAdmitted(pending, [fingerprint]);
-        return this.settledOutcome(outcome, merged.awaitingIssuer, pending);
-      }
-    }
-    throw new AppError(503, 'unavailable', `key ${fingerprint} is being changed by too many writers; try again`);
-  }
-
-  /**
-   * Tells onWritten of a key written, or whose write failed but may have committed (a connection lost at the
-   * commit): dropping a cached answer that was still right costs one lookup; keeping a stale one, until it ages
-   * out, would hide the key.
-   */
-  private reportWritten(record: KeyRecord): void {
-    this.options.onWritten?.(keyChangeOf(record));
-  }
-
-  /** What a write of these keys (fingerprint, awaiting certifications) keeps aside and admits. */
-  private pendingFor(keys: [string, AwaitingIssuer[]][]): PendingWrite {
-    return pendingWrite(this.options.limits, this.admitPending, keys);
-  }
-
-  /** Tells onWritten of the keys a write rewrote with certifications it admitted, but those told already (`told`). */
-  private reportAdmitted(pending: PendingWrite, told: string[] = []): void {
-    const skip = new Set(told);
-    for (const record of pending.admitted) if (!skip.has(record.fingerprint)) this.reportWritten(record);
-  }
-
-  /** A written key's outcome with what became of its awaiting certifications. */
-  private settledOutcome(outcome: KeyOutcome, awaiting: AwaitingIssuer[], pending: PendingWrite): KeyOutcome {
-    return { ...outcome, dropped: [...outcome.dropped, ...pendingDrops(awaiting, pending, outcome.fingerprint, this.options.limits)] };
-  }
-
-  /**
-   * One merge of a parsed key with the stored key (null: none): the outcome when there is nothing to write, else
-   * what to write. Throws when the key is refused (unusable, or not the context's token's).
-   */
-  private async mergeStep(parsed: ParsedKey, context: SubmitContext, lookupIssuers: IssuerLookup, stored: StoredKey | null):
-  Promise<{ outcome: KeyOutcome; awaiting: AwaitingIssuer[] } | { merged: MergeResult; record: KeyRecord; dropped: Dropped[] }> {
-    const fingerprint = parsed.cert.primary.fingerprint;
-    const storedCert = stored ? await parseStoredCert(stored.packets) : null;
-    const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers });
-    // Derived once: the ownership check reads its user IDs, the store writes it.
-    const record = deriveKey(merged.cert);
-    checkKeyOwnership(context.pushPolicy ?? 'open', context.token ?? null, fingerprint, storedCert, record.userIds);
-    const dropped = [...parsed.dropped, ...merged.dropped];
-    if (merged.status === 'unchanged') return { outcome: { status: 'unchanged', fingerprint, dropped, added: merged.added }, awaiting: merged.awaitingIssuer };
-    return { merged, record, dropped };
+    return this.merger.mergeParsed(parsed, context, (keyIds) => this.keys.primaryKeysByKeyId(keyIds), known, batch);
   }
 
   async ping(): Promise<void> {
     await this.keys.ping();
-  }
-}
-
-/**
- * The audit row's view of an outcome: the awaiting certifications as the merge found them (written with the key,
- * before the store says which it kept aside), the same on every path.
- */
-function auditedOutcome(outcome: KeyOutcome, awaiting: AwaitingIssuer[]): KeyOutcome {
-  return awaiting.length === 0 ? outcome : { ...outcome, dropped: [...outcome.dropped, ...awaitingDrops(awaiting)] };
-}
-
-function isNotOwned(e: unknown): e is AppError {
-  return e instanceof AppError && e.code === 'key_not_owned';
-}
-
-/**
- * Lets I/O callbacks run between the keys of a batch: parsing and verifying chain promises that are already
- * settled, which would otherwise hold the event loop for the whole batch (and other batches' transactions open
- * meanwhile, holding row locks others wait for).
- */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** The audit row of a key refused (unusable, or not the token's); other errors (the database) leave none. */
-function recordRefusal(batch: PushAuditBatch, e: unknown): void {
-  if (isCertRejected(e)) batch.refused(e.fingerprint ?? null, e.reason);
-  if (isNotOwned(e)) batch.refused(String(e.details?.['fingerprint']), e.message);
-}
-
-type ParsedKey = Awaited<ReturnType<typeof parseUploadedCert>>;
-
-/**
- * Third-party certifiers for the merges of one batch: the stored ones among every key ID the batch's keys name,
- * read in one query, plus the batch's own new keys as they are accepted. Key IDs not read up front (none, as
- * certifierKeyIds names all mergeCert can ask for) are looked up in the store.
- */
-class BatchIssuers {
-  private readonly byKeyId = new Map<string, Uint8Array[]>();
-  private readonly batchKeys = new Map<string, Uint8Array>();
-
-  private constructor(
-    private readonly keys: KeyRepository,
-    private readonly loaded: Set<string>,
-  ) {}
-
-  static async load(keys: KeyRepository, keyIds: string[]): Promise<BatchIssuers> {
-    const unique = [...new Set(keyIds)];
-    const issuers = new BatchIssuers(keys, new Set(unique));
-    for (const key of await keys.primaryKeysWithKeyIds(unique)) issuers.put(key.keyId, key.packets);
-    return issuers;
-  }
-
-  /** A key of the batch that will be stored (its primary key packet is all a certification check needs). */
-  add(cert: Cert): void {
-    const bytes = writePackets([cert.primary.packet]);
-    this.batchKeys.set(cert.primary.fingerprint, bytes);
-    this.put(cert.primary.keyId, bytes);
-  }
-
-  /** A key of the batch that was not stored after all. */
-  remove(cert: Cert): void {
-    const bytes = this.batchKeys.get(cert.primary.fingerprint);
-    if (!bytes) return;
-    this.batchKeys.delete(cert.primary.fingerprint);
-    const list = this.byKeyId.get(cert.primary.keyId)?.filter((b) => b !== bytes) ?? [];
-    if (list.length > 0) this.byKeyId.set(cert.primary.keyId, list);
-    else this.byKeyId.delete(cert.primary.keyId);
-  }
-
-  readonly lookup: IssuerLookup = async (keyIds) => {
-    const found = keyIds.flatMap((id) => this.byKeyId.get(id) ?? []);
-    const unknown = keyIds.filter((id) => !this.loaded.has(id));
-    if (unknown.length > 0) found.push(...(await this.keys.primaryKeysByKeyId(unknown)));
-    return found;
-  };
-
-  private put(keyId: string, bytes: Uint8Array): void {
-    this.byKeyId.set(keyId, [...(this.byKeyId.get(keyId) ?? []), bytes]);
   }
 }

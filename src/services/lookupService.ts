@@ -1,10 +1,9 @@
 // Finding keys: op=get (key bytes), op=index/vindex (facts), op=stats. Never parses a key.
 import { AppError } from '../errors.js';
-import type { FoundKey, IndexRow, KeyQueries, KeyQuery } from '../store/keyQueries.js';
+import type { KeyReader } from '../store/keyStore.js';
+import type { FoundKey, IndexRow, KeyQuery } from '../vocabulary.js';
 import type { StatsRepository, StoreStats } from '../store/statsRepository.js';
 import { decodePageToken, encodePageToken } from './pageToken.js';
-
-export type { KeyQuery } from '../store/keyQueries.js';
 
 // gpg 2.2 cannot read v6 keys: the legacy /pks/lookup path serves v4 only.
 const LEGACY_VERSIONS = [4];
@@ -39,7 +38,7 @@ export class LookupService {
   private readonly started = new Date().toISOString();
 
   constructor(
-    private readonly queries: KeyQueries,
+    private readonly queries: KeyReader,
     private readonly stats_: StatsRepository,
     private readonly options: { maxResults: number; version: string },
   ) {}

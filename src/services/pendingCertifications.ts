@@ -5,7 +5,8 @@ import {
   admitCertifications, deriveKey, parseStoredCert, summarizeDropped,
   type AwaitingIssuer, type Dropped, type KeyLimits,
 } from '../openpgp/index.js';
-import type { KeyRecord, PendingWrite } from '../store/keyRepository.js';
+import type { PendingWrite } from '../store/keyStore.js';
+import type { KeyRecord } from '../vocabulary.js';
 import type { PendingAdmitter } from '../store/pendingCertifications.js';
 
 /** Merges a stored key with its certifications aside whose issuer is stored, as a push of them would. */

@@ -1,7 +1,7 @@
 // What a `search` parameter asks for (HKP draft §3.1.1 plus what clients really send). Pure.
 import { AppError } from '../errors.js';
 import { normalizeIdentity, userIdWords } from '../openpgp/index.js';
-import type { KeyQuery } from '../store/keyQueries.js';
+import type { KeyQuery } from '../vocabulary.js';
 
 const HEX = /^[0-9a-fA-F]+$/;
 const GROUPED_HEX = /^[0-9a-fA-F]{4}(\s+[0-9a-fA-F]{4})+$/;

@@ -2,7 +2,7 @@
 // and request-verify, which there mails a confirmation link, is answered with what publishes an address here.
 import { AppError } from '../errors.js';
 import { emailOf, readKeyData } from '../openpgp/index.js';
-import type { KeyQueries } from '../store/keyQueries.js';
+import type { KeyReader } from '../store/keyStore.js';
 import type { AccessPolicy, AuthenticatedToken } from './accessService.js';
 import { MODERN_VERSIONS, type CertService } from './certService.js';
 import type { KeyService } from './keyService.js';
@@ -26,7 +26,7 @@ export interface VksRequest {
 export class VksService {
   constructor(
     private readonly keys: KeyService,
-    private readonly queries: KeyQueries,
+    private readonly queries: KeyReader,
     private readonly certs: CertService,
     private readonly pushPolicy: AccessPolicy,
   ) {}

@@ -2,59 +2,28 @@
 // Never reads a key's packets except to download them.
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from './database.js';
-import { toBytes, type SignatureFact } from './keyQueries.js';
+import { toBytes } from './keyQueries.js';
+import type { KeySummary, Revocation, SignatureFacts, SubkeyListing, UserIdSummary } from '../vocabulary.js';
 
-export interface RevocationFact {
-  code: number;
-  text: string;
-}
-
-export interface DirectorySubkey {
-  fingerprint: string;
-  keyId: string;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  /** Capability letters ("csea"); null when the row predates their derivation. */
-  capabilities: string | null;
-  revocation: RevocationFact | null;
-}
-
-export interface DirectoryUserId {
-  text: string;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  primary: boolean;
-}
+export type RevocationFact = Revocation;
+export type DirectorySubkey = SubkeyListing;
+export type DirectoryUserId = UserIdSummary & { primary: boolean };
 
 /** The short summary of a key: what the listing and search results show. */
-export interface KeySummaryRow {
-  fingerprint: string;
-  keyId: string;
-  version: number;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
+export interface KeySummaryRow extends KeySummary {
   userIds: DirectoryUserId[];
   subkeyCount: number;
   firstSeen: Date;
 }
 
-export interface KeyPageRow extends KeySummaryRow {
-  capabilities: string | null;
-  revocation: RevocationFact | null;
+export interface KeyPageRow extends KeySummaryRow, Pick<SubkeyListing, 'capabilities' | 'revocation'> {
   lastChanged: Date;
   size: number;
   signatureCount: number;
   userAttributeCount: number;
   subkeys: DirectorySubkey[];
   /** Signatures per user ID (aligned with userIds) and per subkey, as derived at import. */
-  signatureFacts: { userIds: SignatureFact[][]; subkeys: SignatureFact[][] };
+  signatureFacts: SignatureFacts;
 }
 
 /** A key stored here that issued signatures: how a page names and links it. */

@@ -8,17 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
+import type { KeyChange, KeyChangeNews } from '../vocabulary.js';
 
 export const KEY_CHANGES_CHANNEL = 'keystore_key_changes';
-
-/** What a write touched: the fingerprints of the key and its subkeys, and its user IDs' identities (normal form). */
-export interface KeyChange {
-  fingerprints: string[];
-  identities: string[];
-}
-
-/** A change, or "everything" when a change cannot be told exactly (too long for a notification, unreadable). */
-export type KeyChangeNews = KeyChange | 'all';
 
 // PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; a longer change is sent as "everything".
 const MAX_PAYLOAD = 7900;

@@ -2,43 +2,11 @@
 import { expressionBuilder, sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from './database.js';
 import { directReads, type ReadSource } from './readReplicas.js';
+import type { FoundKey, IndexRow, KeyQuery } from '../vocabulary.js';
+import type { KeyReader } from './keyStore.js';
 
-export type KeyQuery =
-  | { kind: 'fingerprint'; fingerprint: string }
-  | { kind: 'longId'; keyId: string }
-  | { kind: 'shortId'; keyId: string }
-  /** An identity (e-mail address or account name) in normal form: user IDs with exactly that identity. */
-  | { kind: 'identity'; identity: string }
-  /** text: the whole user ID (any case); identity: the search as an identity too, when it can be one. */
-  | { kind: 'exactUserId'; text: string; identity: string | null }
-  /** words: distinct lower-cased whole words (userIdWords), at least one; text: the search, for ranking. */
-  | { kind: 'words'; words: string[]; text: string };
 
-export interface FoundKey {
-  fingerprint: string;
-  version: number;
-  packets: Uint8Array;
-}
 
-export interface SignatureFact {
-  type: number;
-  issuer: string | null;
-  created: number;
-}
-
-export interface IndexRow {
-  fingerprint: string;
-  keyId: string;
-  version: number;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  userIds: { text: string; created: number; expires: number | null; revoked: boolean }[];
-  subkeys: { fingerprint: string; keyId: string; algorithm: number; bits: number; created: number; expires: number | null; revoked: boolean }[];
-  signatureFacts: { userIds: SignatureFact[][]; subkeys: SignatureFact[][] };
-}
 
 export interface Page {
   offset: number;
@@ -79,7 +47,7 @@ function exactFirst(query: KeyQuery & { kind: 'words' }) {
   return sql<boolean>`exists (select 1 from user_ids u where u.key_row = keys.id and lower(u.uid) = ${text})`;
 }
 
-export class KeyQueries {
+export class KeyQueries implements KeyReader {
   /** `reads` chooses the database each lookup runs on (a standby or the primary); by default `db`. */
   constructor(private readonly db: Db, private readonly reads: ReadSource = directReads(db)) {}
 

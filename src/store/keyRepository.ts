@@ -1,61 +1,13 @@
 // Keys in PostgreSQL: the merged key bytes plus the facts lookups need, written together.
-import { sql, type Insertable, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { AUDIT_INSERT, auditRowsSelect, type AuditEntry } from './auditRepository.js';
-import { PREPARED, type Database, type KeyIdentifiersTable, type UserIdsTable } from './database.js';
-import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChanges, type KeyChange } from './keyChanges.js';
-import { toBytes, type SignatureFact } from './keyQueries.js';
-import { lockIssuerKeyIds, settlePending, type PendingWriteOf } from './pendingCertifications.js';
-
-/** Facts of a (sub)key, computed at import. Times are Unix seconds. */
-export interface KeyFacts {
-  fingerprint: string;
-  keyId: string;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  /** Capability letters ("csea"), from the key flags or the algorithm. */
-  capabilities: string;
-  /** The revocation's reason (code and text), when it gives one. */
-  revocation: { code: number; text: string } | null;
-}
-
-export interface UserIdFacts {
-  text: string;
-  email: string | null;
-  /** The identity (e-mail address or account name) in normal form, at most 254 characters (identityOf). */
-  identity: string | null;
-  /** WKD hash of the address's local part (z-base-32 of SHA-1), for Web Key Directory lookups. */
-  wkdHash: string | null;
-  /** Distinct lower-cased words of the text, for word searches (computed at import). */
-  words: string[];
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  primary: boolean;
-}
-
-export interface KeyRecord extends KeyFacts {
-  version: number;
-  userIds: UserIdFacts[];
-  userAttributes: number;
-  subkeys: KeyFacts[];
-  signatures: number;
-  signatureFacts: { userIds: SignatureFact[][]; subkeys: SignatureFact[][] };
-}
-
-export interface StoredKey {
-  row: string;
-  revision: number;
-  packets: Uint8Array;
-}
-
-/** Certifications kept aside until their issuer is stored, for one write call (see pendingCertifications.ts). */
-export type PendingWrite = PendingWriteOf<KeyRecord>;
-
-// E-mails longer than any real address are not indexed (keeps the btree index within its row limit).
-const MAX_INDEXED_EMAIL = 254;
+import { PREPARED, type Database } from './database.js';
+import { KEY_CHANGES_CHANNEL, encodeKeyChange, newWriterId, notifyKeyChanges } from './keyChanges.js';
+import type { KeyChange, KeyRecord } from '../vocabulary.js';
+import { toBytes } from './keyQueries.js';
+import { countChange, factRows, insertFacts, statementChunks } from './keyFactRows.js';
+import type { KeyStore, PendingWrite, StoredKey } from './keyStore.js';
+import { lockIssuerKeyIds, settlePending } from './pendingCertifications.js';
 
 // Longest primary key packet with its header: RSA 16384 (the largest key size accepted) is about 2.1 KB.
 const PRIMARY_PACKET_PREFIX = 8192;
@@ -63,26 +15,8 @@ const PRIMARY_PACKET_PREFIX = 8192;
 // Values of an IN (...) list per query: well within the bind-parameter limits (below).
 const IN_LIST_CHUNK = 5000;
 
-// Multi-row inserts are cut into statements of at most 32,767 bind parameters (one per value; PostgreSQL takes
-// 65,535, the embedded database's protocol parser half that) and about this many bytes of key data.
-const MAX_PARAMETERS = 32_767;
-const MAX_STATEMENT_BYTES = 16 * 1024 * 1024;
-
-/** Rows in statement-sized slices (rows all have the same columns; sizeOf gives a row's bulk in bytes). */
-function* statementChunks<T extends object>(rows: T[], sizeOf: (row: T) => number = () => 0): Generator<T[]> {
-  if (rows.length === 0) return;
-  const perStatement = Math.floor(MAX_PARAMETERS / Object.keys(rows[0]!).length);
-  let start = 0;
-  while (start < rows.length) {
-    let end = start + 1;
-    let bytes = sizeOf(rows[start]!);
-    while (end < rows.length && end - start < perStatement && bytes + sizeOf(rows[end]!) <= MAX_STATEMENT_BYTES) bytes += sizeOf(rows[end++]!);
-    yield rows.slice(start, end);
-    start = end;
-  }
-}
-
-export class KeyRepository {
+/** KeyStore on PostgreSQL or PGlite (the contracts are in keyStore.ts). */
+export class KeyRepository implements KeyStore {
   /**
    * `writer` names this repository's writes in their change notifications: the server passes its database
    * handle's, so that its own listener skips them (see keyChanges.ts); by default a name nobody listens as.
@@ -388,47 +322,6 @@ function keyColumns(record: KeyRecord, packets: Uint8Array) {
   };
 }
 
-async function insertFacts(trx: Kysely<Database>, row: string, record: KeyRecord): Promise<void> {
-  const rows = factRows(row, record);
-  await trx.insertInto('key_identifiers').values(rows.identifiers).execute();
-  if (rows.userIds.length > 0) await trx.insertInto('user_ids').values(rows.userIds).execute();
-}
-
-/** The key_identifiers and user_ids rows of a key (stored in row): one source for single and batch writes. */
-function factRows(row: string, record: KeyRecord): { identifiers: Insertable<KeyIdentifiersTable>[]; userIds: Insertable<UserIdsTable>[] } {
-  const keys = [{ ...record, isPrimary: true }, ...record.subkeys.map((s) => ({ ...s, isPrimary: false }))];
-  return {
-    identifiers: keys.map((k) => ({
-      key_row: row,
-      is_primary: k.isPrimary,
-      fingerprint: k.fingerprint,
-      long_id: k.keyId,
-      short_id: k.keyId.slice(-8),
-      algorithm: k.algorithm,
-      bits: k.bits,
-      created: k.created,
-      expires: k.expires,
-      revoked: k.revoked,
-      capabilities: k.capabilities,
-      revocation_code: k.revocation?.code ?? null,
-      revocation_reason: k.revocation?.text ?? null,
-    })),
-    userIds: record.userIds.map((u, position) => ({
-      key_row: row,
-      position,
-      uid: u.text,
-      email: u.email && u.email.length <= MAX_INDEXED_EMAIL ? u.email : null,
-      identity: u.identity,
-      wkd_hash: u.email && u.email.length <= MAX_INDEXED_EMAIL ? u.wkdHash : null,
-      words: u.words,
-      created: u.created,
-      expires: u.expires,
-      revoked: u.revoked,
-      is_primary: u.primary,
-    })),
-  };
-}
-
 /** insertFacts and notifyKeyChanges for many keys written in one transaction, in a few statements (counted by the caller). */
 async function writeFactsMany(trx: Kysely<Database>, written: { row: string; record: KeyRecord }[], writer: string): Promise<void> {
   const facts = written.map((w) => factRows(w.row, w.record));
@@ -441,11 +334,3 @@ function compare<T extends string | bigint>(a: T, b: T): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Keeps op=stats cheap: one counter row per hour instead of scanning keys. */
-async function countChange(trx: Kysely<Database>, column: 'inserted' | 'updated', count = 1): Promise<void> {
-  await trx
-    .insertInto('key_stats_hourly')
-    .values({ hour: sql`date_trunc('hour', now())`, inserted: column === 'inserted' ? count : 0, updated: column === 'updated' ? count : 0 })
-    .onConflict((oc) => oc.column('hour').doUpdateSet((eb) => ({ [column]: eb(eb.ref(`key_stats_hourly.${column}`), '+', count) })))
-    .execute();
-}

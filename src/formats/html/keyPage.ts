@@ -7,23 +7,9 @@ import {
 } from './components.js';
 import { page, type SiteInfo } from './layout.js';
 import { html, type Html } from './template.js';
+import type { KeySummary, Revocation, SubkeyListing, UserIdSummary } from '../../vocabulary.js';
 
-interface Revocation {
-  code: number;
-  text: string;
-}
-
-export interface KeyPageSubkey {
-  fingerprint: string;
-  keyId: string;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  capabilities: string | null;
-  revocation: Revocation | null;
-}
+export type KeyPageSubkey = SubkeyListing;
 
 export interface KeyPageSignature {
   type: number;
@@ -34,22 +20,12 @@ export interface KeyPageSignature {
   issuer: { fingerprint: string; userId: string | null } | null;
 }
 
-export interface KeyPageData {
-  fingerprint: string;
-  keyId: string;
-  version: number;
-  algorithm: number;
-  bits: number;
-  created: number;
-  expires: number | null;
-  revoked: boolean;
-  capabilities: string | null;
-  revocation: Revocation | null;
+export interface KeyPageData extends KeySummary, Pick<SubkeyListing, 'capabilities' | 'revocation'> {
   firstSeen: Date;
   lastChanged: Date;
   size: number;
   userAttributeCount: number;
-  userIds: { text: string; created: number; expires: number | null; revoked: boolean; primary: boolean }[];
+  userIds: (UserIdSummary & { primary: boolean })[];
   userIdSignatures: KeyPageSignature[][];
   subkeys: KeyPageSubkey[];
 }

@@ -4,8 +4,7 @@
 // and dropped as soon as a write touching that is committed — by this instance (KeyService.onWritten) or by
 // another one sharing the database (PostgreSQL NOTIFY). While changes cannot be heard, nothing is served.
 import { AppError } from '../../errors.js';
-import type { KeyChange, KeyChangeNews } from '../../services/keyService.js';
-import type { KeyQuery } from '../../services/lookupService.js';
+import type { KeyChange, KeyChangeNews, KeyQuery } from '../../vocabulary.js';
 
 export interface CachedAnswer {
   type: string;

@@ -1,6 +1,6 @@
 // Path parameters of the HKP v2 routes, checked: a malformed one is a 400 with the reason.
 import { AppError } from '../../errors.js';
-import type { KeyQuery } from '../../services/lookupService.js';
+import type { KeyQuery } from '../../vocabulary.js';
 import { parseSearch } from '../../services/search.js';
 
 const FINGERPRINT_DIGITS: Record<string, number> = { '04': 40, '06': 64 };
