@@ -1,6 +1,7 @@
 // Read side of the web pages: one key with everything derived at import, the newest keys, per-day counts.
 // Never reads a key's packets except to download them.
 import { sql, type Kysely, type SqlBool } from 'kysely';
+import { keySummaryColumns } from './keySummaryColumns.js';
 import type { Database } from './database.js';
 import { toBytes } from './keyQueries.js';
 import type { KeySummary, Revocation, SignatureFacts, SubkeyListing, UserIdSummary } from '../vocabulary.js';
@@ -132,14 +133,7 @@ export class DirectoryQueries {
       .execute();
     const userIds = await this.userIdsOf(keys.map((k) => k.id));
     return keys.map((k) => ({
-      fingerprint: k.fingerprint,
-      keyId: k.key_id,
-      version: k.version,
-      algorithm: k.algorithm,
-      bits: k.bits,
-      created: Number(k.created),
-      expires: optional(k.expires),
-      revoked: k.revoked,
+      ...keySummaryColumns(k),
       userIds: userIds.get(String(k.id)) ?? [],
       subkeyCount: k.subkey_count,
       firstSeen: new Date(k.first_seen),

@@ -1,6 +1,7 @@
 // Read side: which keys a search matches (each kind served by an index), their bytes and index facts.
 import { expressionBuilder, sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from './database.js';
+import { keySummaryColumns } from './keySummaryColumns.js';
 import { directReads, type ReadSource } from './readReplicas.js';
 import type { FoundKey, IndexRow, KeyQuery } from '../vocabulary.js';
 import type { KeyReader } from './keyStore.js';
@@ -104,14 +105,7 @@ export class KeyQueries implements KeyReader {
     if (!found) return [];
     const { keys, userIds, subkeys } = found;
     const byKey = new Map(keys.map((k) => [String(k.id), {
-      fingerprint: k.fingerprint,
-      keyId: k.key_id,
-      version: k.version,
-      algorithm: k.algorithm,
-      bits: k.bits,
-      created: Number(k.created),
-      expires: k.expires === null ? null : Number(k.expires),
-      revoked: k.revoked,
+      ...keySummaryColumns(k),
       userIds: [] as IndexRow['userIds'],
       subkeys: [] as IndexRow['subkeys'],
       signatureFacts: k.signature_facts as IndexRow['signatureFacts'],
