@@ -145,3 +145,12 @@ export interface SubmitResult {
   rejected: RejectedKey[];
   dropped: DroppedComponent[];
 }
+
+/** Keys inserted and updated in a period (the hourly counters summed). */
+export interface ChangeCounts {
+  inserted: number;
+  updated: number;
+}
+
+/** The change counts of one day (YYYY-MM-DD, UTC). */
+export type DailyChangeCounts = { day: string } & ChangeCounts;

@@ -1,6 +1,6 @@
-// ASCII armor decoded incrementally (RFC 9580 §6), for inputs too big to hold: the same reading rules as
-// decodeArmor in armor.ts, but fed chunk by chunk and reporting each block's data as it is decoded.
-import { crc24 } from './armor.js';
+// ASCII armor decoded incrementally (RFC 9580 §6): fed chunk by chunk, reporting each block's data as it is
+// decoded, so inputs too big to hold are read in bounded memory. decodeArmor in armor.ts feeds it a whole text.
+import { crc24 } from './crc24.js';
 
 export type ArmorEvent =
   /** A "-----BEGIN PGP <type>-----" line; `line` is its 1-based line number. */
@@ -36,9 +36,10 @@ export class ArmorStreamDecoder {
   /** Number of BEGIN lines seen. */
   blocks = 0;
 
-  push(chunk: Uint8Array): ArmorEvent[] {
+  /** Bytes are read as latin1 (armor is ASCII); a string is taken as it is. */
+  push(chunk: Uint8Array | string): ArmorEvent[] {
     const events: ArmorEvent[] = [];
-    const text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
     let at = 0;
     // A CR ending the previous chunk already ended its line; a LF right after it belongs to it.
     if (this.pendingCr && text.startsWith('\n')) at = 1;

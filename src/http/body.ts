@@ -76,12 +76,7 @@ export async function extractKeyText(ctx: Context, body: Buffer): Promise<string
     return keytext;
   }
   if (type === 'multipart/form-data') {
-    let form: FormData;
-    try {
-      form = await new Response(new Uint8Array(body), { headers: { 'content-type': ctx.get('content-type') } }).formData();
-    } catch {
-      throw new AppError(400, 'bad_request', 'malformed multipart/form-data body');
-    }
+    const form = await parseForm(ctx, body, 'malformed multipart/form-data body');
     const field = form.get('keytext');
     if (field === null) throw missingKeytext();
     if (typeof field === 'string') {
@@ -95,6 +90,15 @@ export async function extractKeyText(ctx: Context, body: Buffer): Promise<string
     return new Uint8Array(body);
   }
   throw new AppError(415, 'unsupported_media_type', `unsupported content type ${type}: send application/x-www-form-urlencoded with a keytext field`);
+}
+
+/** A multipart or urlencoded body as form fields (the platform's parser); a 400 with `unreadable` if it fails. */
+export async function parseForm(ctx: Context, body: Buffer, unreadable: string): Promise<FormData> {
+  try {
+    return await new Response(new Uint8Array(body), { headers: { 'content-type': ctx.get('content-type') } }).formData();
+  } catch {
+    throw new AppError(400, 'bad_request', unreadable);
+  }
 }
 
 function missingKeytext(): AppError {

@@ -13,7 +13,7 @@ import type { DirectoryService } from '../services/directoryService.js';
 import type { KeyService } from '../services/keyService.js';
 import type { AuthenticatedToken } from '../services/accessService.js';
 import { lookupAccess, readCredential, type AccessSettings } from './auth.js';
-import { readBody } from './body.js';
+import { parseForm, readBody } from './body.js';
 
 export interface WebSettings {
   /** SITE_NAME */
@@ -190,13 +190,7 @@ async function readUploadForm(ctx: Context, maxBodyBytes: number): Promise<Uploa
   if (type !== 'multipart/form-data' && type !== 'application/x-www-form-urlencoded') {
     throw new AppError(415, 'unsupported_media_type', 'send the upload form (multipart/form-data)');
   }
-  const body = await readBody(ctx, maxBodyBytes);
-  let form: FormData;
-  try {
-    form = await new Response(new Uint8Array(body), { headers: { 'content-type': ctx.get('content-type') } }).formData();
-  } catch {
-    throw new AppError(400, 'bad_request', 'the upload form could not be read');
-  }
+  const form = await parseForm(ctx, await readBody(ctx, maxBodyBytes), 'the upload form could not be read');
   const text = form.get('keytext');
   const file = form.get('keyfile');
   const pasted = typeof text === 'string' && text.trim() !== '' ? text : null;

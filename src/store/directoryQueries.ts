@@ -4,7 +4,8 @@ import { sql, type Kysely, type SqlBool } from 'kysely';
 import { keySummaryColumns } from './keySummaryColumns.js';
 import type { Database } from './database.js';
 import { toBytes } from './keyQueries.js';
-import type { KeySummary, Revocation, SignatureFacts, SubkeyListing, UserIdSummary } from '../vocabulary.js';
+import { dailyChangeCounts } from './statsRepository.js';
+import type { DailyChangeCounts, KeySummary, Revocation, SignatureFacts, SubkeyListing, UserIdSummary } from '../vocabulary.js';
 
 export type RevocationFact = Revocation;
 export type DirectorySubkey = SubkeyListing;
@@ -141,19 +142,12 @@ export class DirectoryQueries {
   }
 
   /** Keys added and updated per day (UTC), the last `days` days, oldest first; days without changes left out. */
-  async dailyCounts(days: number): Promise<{ day: string; inserted: number; updated: number }[]> {
-    const rows = await this.db
-      .selectFrom('key_stats_hourly')
-      .select([
-        sql<string>`to_char(date_trunc('day', hour at time zone 'UTC'), 'YYYY-MM-DD')`.as('day'),
-        sql<string>`sum(inserted)`.as('inserted'),
-        sql<string>`sum(updated)`.as('updated'),
-      ])
-      .where('hour', '>=', sql<Date>`date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - make_interval(days => ${days - 1})`)
-      .groupBy(sql`1`)
-      .orderBy(sql`1`)
-      .execute();
-    return rows.map((r) => ({ day: r.day, inserted: Number(r.inserted), updated: Number(r.updated) }));
+  async dailyCounts(days: number): Promise<DailyChangeCounts[]> {
+    // From the start of the UTC day `days - 1` days ago: whole days only.
+    return dailyChangeCounts(
+      this.db,
+      sql<boolean>`hour >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - make_interval(days => ${days - 1})`,
+    );
   }
 
   private async userIdsOf(keyRows: string[]): Promise<Map<string, DirectoryUserId[]>> {

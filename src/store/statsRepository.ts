@@ -1,11 +1,7 @@
 // Insert/update counts for op=stats, read from the hourly counter table (never a scan of keys).
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from './database.js';
-
-export interface ChangeCounts {
-  inserted: number;
-  updated: number;
-}
+import type { ChangeCounts, DailyChangeCounts } from '../vocabulary.js';
 
 export interface StoreStats {
   totalKeys: number;
@@ -14,7 +10,23 @@ export interface StoreStats {
   /** Hour (ISO, UTC) → counts, the last 24 hours that saw changes. */
   hourly: ({ hour: string } & ChangeCounts)[];
   /** Day (YYYY-MM-DD, UTC) → counts, the last 7 days that saw changes. */
-  daily: ({ day: string } & ChangeCounts)[];
+  daily: DailyChangeCounts[];
+}
+
+/** Change counts per day (UTC) of the hours in the window, oldest first; days without changes left out. */
+export async function dailyChangeCounts(db: Kysely<Database>, window: RawBuilder<boolean>): Promise<DailyChangeCounts[]> {
+  const rows = await db
+    .selectFrom('key_stats_hourly')
+    .select([
+      sql<string>`to_char(date_trunc('day', hour at time zone 'UTC'), 'YYYY-MM-DD')`.as('day'),
+      sql<string>`sum(inserted)`.as('inserted'),
+      sql<string>`sum(updated)`.as('updated'),
+    ])
+    .where(window)
+    .groupBy(sql`1`)
+    .orderBy(sql`1`)
+    .execute();
+  return rows.map((r) => ({ day: r.day, inserted: Number(r.inserted), updated: Number(r.updated) }));
 }
 
 export class StatsRepository {
@@ -43,23 +55,13 @@ export class StatsRepository {
       .where('hour', '>', sql<Date>`now() - interval '24 hours'`)
       .orderBy('hour')
       .execute();
-    const daily = await this.db
-      .selectFrom('key_stats_hourly')
-      .select([
-        sql<string>`to_char(date_trunc('day', hour at time zone 'UTC'), 'YYYY-MM-DD')`.as('day'),
-        sql<string>`sum(inserted)`.as('inserted'),
-        sql<string>`sum(updated)`.as('updated'),
-      ])
-      .where('hour', '>', sql<Date>`now() - interval '7 days'`)
-      .groupBy(sql`1`)
-      .orderBy(sql`1`)
-      .execute();
+    const daily = await dailyChangeCounts(this.db, sql<boolean>`hour > now() - interval '7 days'`);
     return {
       totalKeys: Number(totals.total),
       last24h: { inserted: Number(totals.inserted24h), updated: Number(totals.updated24h) },
       last7d: { inserted: Number(totals.inserted7d), updated: Number(totals.updated7d) },
       hourly: hourly.map((h) => ({ hour: new Date(h.hour).toISOString(), inserted: h.inserted, updated: h.updated })),
-      daily: daily.map((d) => ({ day: d.day, inserted: Number(d.inserted), updated: Number(d.updated) })),
+      daily,
     };
   }
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
-import { crc24, decodeArmor, encodeArmor, looksArmored } from '../../src/formats/armor.js';
+import { decodeArmor, encodeArmor, looksArmored } from '../../src/formats/armor.js';
+import { crc24 } from '../../src/formats/crc24.js';
 
 const LENGTHS = [0, 1, 2, 3, 4, 47, 48, 49, 96, 1000];
 

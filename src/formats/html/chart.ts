@@ -1,12 +1,7 @@
 // An inline SVG bar chart of keys added and updated per day: no script, no outside library or asset, readable
 // without colour (the table beside it holds the numbers; each bar has a title). Pure module: no I/O.
 import { html, type Html } from './template.js';
-
-export interface ChartDay {
-  day: string;
-  inserted: number;
-  updated: number;
-}
+import type { DailyChangeCounts } from '../../vocabulary.js';
 
 const WIDTH = 720;
 const HEIGHT = 260;
@@ -23,7 +18,7 @@ export function niceCeiling(max: number): number {
   return 10 * power;
 }
 
-export function dailyChart(days: ChartDay[], titleId: string): Html {
+export function dailyChart(days: DailyChangeCounts[], titleId: string): Html {
   const top = niceCeiling(Math.max(0, ...days.map((d) => Math.max(d.inserted, d.updated))));
   const plotWidth = WIDTH - LEFT - RIGHT;
   const plotHeight = HEIGHT - TOP - BOTTOM;

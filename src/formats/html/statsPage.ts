@@ -1,6 +1,7 @@
 // Statistics for people: totals, a chart of keys added and updated per day, and the hourly and daily numbers.
 // Pure module: no I/O.
-import { dailyChart, type ChartDay } from './chart.js';
+import { dailyChart } from './chart.js';
+import type { DailyChangeCounts } from '../../vocabulary.js';
 import { DEFAULT_SITE, page, type SiteInfo } from './layout.js';
 import { html } from './template.js';
 
@@ -15,7 +16,7 @@ export interface StatsPageData {
   hourly: { hour: string; inserted: number; updated: number }[];
   daily: { day: string; inserted: number; updated: number }[];
   /** Every day of the chart, oldest first (the daily rows when absent). */
-  perDay?: ChartDay[];
+  perDay?: DailyChangeCounts[];
 }
 
 function countRows(rows: { label: string; inserted: number; updated: number }[], heading: string) {

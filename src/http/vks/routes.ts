@@ -11,7 +11,7 @@ import type { FoundKey } from '../../vocabulary.js';
 import type { VksService } from '../../services/vksService.js';
 import { pushAccess, tokenOf, type AccessSettings } from '../auth.js';
 import { readBody } from '../body.js';
-import { plainTextErrors } from '../plainErrors.js';
+import { errorsAnsweredAs, plainTextErrors } from '../plainErrors.js';
 
 export interface VksDependencies {
   certs: CertService;
@@ -103,13 +103,4 @@ async function jsonBody<T extends z.ZodType>(ctx: Context, limit: number, schema
 }
 
 /** Hagrid's upload and request-verify answer errors as `{"error": "..."}`. */
-async function jsonErrors(ctx: Context, next: Next): Promise<void> {
-  try {
-    await next();
-  } catch (e) {
-    if (!(e instanceof AppError)) throw e;
-    ctx.status = e.status;
-    ctx.type = 'application/json';
-    ctx.body = formatVksError(e.message);
-  }
-}
+const jsonErrors = errorsAnsweredAs('application/json', formatVksError);
