@@ -43,12 +43,15 @@ export interface KeyServiceOptions {
   onWritten?: (change: KeyChange) => void;
 }
 
+/** What a push handler needs of KeyService (a test passes a fake of it). */
+export type KeySubmission = Pick<KeyService, 'submit'>;
+
 export class KeyService {
   private readonly merger: KeyMerger;
 
   constructor(
     private readonly keys: KeyStore,
-    private readonly audit: AuditRepository,
+    private readonly audit: Pick<AuditRepository, 'record'>,
     private readonly options: KeyServiceOptions,
   ) {
     this.merger = new KeyMerger(keys, options);

@@ -34,12 +34,15 @@ export interface ServerStats extends StoreStats {
   started: string;
 }
 
+/** What the HKP lookup handler needs of LookupService (a test passes a fake of it). */
+export type KeyLookups = Pick<LookupService, 'get' | 'index' | 'stats'>;
+
 export class LookupService {
   private readonly started = new Date().toISOString();
 
   constructor(
     private readonly queries: KeyReader,
-    private readonly stats_: StatsRepository,
+    private readonly stats_: Pick<StatsRepository, 'stats'>,
     private readonly options: { maxResults: number; version: string },
   ) {}
 

@@ -10,7 +10,7 @@ import type { KeyStore, PendingWrite, StoredKey } from './keyStore.js';
 import { lockIssuerKeyIds, settlePending } from './pendingCertifications.js';
 
 // Longest primary key packet with its header: RSA 16384 (the largest key size accepted) is about 2.1 KB.
-const PRIMARY_PACKET_PREFIX = 8192;
+export const PRIMARY_PACKET_PREFIX = 8192;
 
 // Values of an IN (...) list per query: well within the bind-parameter limits (below).
 const IN_LIST_CHUNK = 5000;
@@ -300,8 +300,13 @@ async function compareAndSwap(trx: Kysely<Database>, stored: StoredKey, record: 
   return Number(result.numUpdatedRows) === 1;
 }
 
-function keyColumns(record: KeyRecord, packets: Uint8Array) {
+/** The user ID a key's listings name it by: its primary one not revoked, else its first not revoked, else its first. */
+export function primaryUserIdText(record: KeyRecord): string | null {
   const primaryUid = record.userIds.find((u) => u.primary && !u.revoked) ?? record.userIds.find((u) => !u.revoked) ?? record.userIds[0];
+  return primaryUid?.text ?? null;
+}
+
+function keyColumns(record: KeyRecord, packets: Uint8Array) {
   return {
     fingerprint: record.fingerprint,
     key_id: record.keyId,
@@ -317,7 +322,7 @@ function keyColumns(record: KeyRecord, packets: Uint8Array) {
     user_attribute_count: record.userAttributes,
     subkey_count: record.subkeys.length,
     signature_count: record.signatures,
-    primary_user_id: primaryUid?.text ?? null,
+    primary_user_id: primaryUserIdText(record),
     signature_facts: JSON.stringify(record.signatureFacts),
   };
 }

@@ -1,6 +1,6 @@
 // What services need of the key store, written once: `KeyStore` (the write path of a merge) and `KeyReader`
-// (lookups). KeyRepository and KeyQueries implement them on PostgreSQL and PGlite alike;
-// test/integration/storeContract.test.ts holds both backends to these contracts.
+// (lookups). KeyRepository and KeyQueries implement them on PostgreSQL and PGlite alike, test/helpers/memoryStore.ts
+// in memory for service tests; test/integration/storeContract.test.ts holds all three to these contracts.
 import type { AuditEntry } from './auditRepository.js';
 import type { Page } from './keyQueries.js';
 import type { PendingWriteOf } from './pendingCertifications.js';

@@ -1,20 +1,23 @@
-// The store's contracts (src/store/keyStore.ts), held directly against PGlite and PostgreSQL, without HTTP or
-// services: what is written is found by every kind of query, an update is a compare-and-swap on the revision,
-// a write is announced, and audit rows go with the key's write or not at all.
+// The store's contracts (src/store/keyStore.ts), held directly against PGlite, PostgreSQL and the memory store
+// that service tests use (test/helpers/memoryStore.ts), without HTTP or services: what is written is found by
+// every kind of query, in order and by page, an update is a compare-and-swap on the revision, a write is
+// announced, audit rows go with the key's write or not at all, and certifications wait aside for their issuer.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveKey, parseUploadedCert } from '../../src/openpgp/index.js';
 import { AuditRepository, type AuditEntry } from '../../src/store/auditRepository.js';
-import type { DatabaseHandle } from '../../src/store/database.js';
+import type { KeyChangeListener, KeyChangeSubscriber } from '../../src/store/keyChanges.js';
 import { KeyQueries } from '../../src/store/keyQueries.js';
 import { KeyRepository } from '../../src/store/keyRepository.js';
-import type { KeyReader, KeyStore } from '../../src/store/keyStore.js';
+import type { KeyReader, KeyStore, PendingWrite } from '../../src/store/keyStore.js';
 import { openMigratedDatabase } from '../../src/store/migrate.js';
+import type { PendingAdmitter } from '../../src/store/pendingCertifications.js';
 import type { KeyChangeNews, KeyQuery, KeyRecord } from '../../src/vocabulary.js';
 import { makeKey, withUserIds, type TestKey } from '../helpers/keys.js';
-import { backends, createTestDatabase, type TestDatabase } from '../helpers/server.js';
+import { MemoryKeyStore } from '../helpers/memoryStore.js';
+import { backends, createTestDatabase, type Backend } from '../helpers/server.js';
 
 const page = { offset: 0, limit: 10, versions: [4, 6] };
 
@@ -34,27 +37,58 @@ async function eventually(check: () => boolean): Promise<void> {
   }
 }
 
-describe.each(backends)('the key store on %s', (backend) => {
-  let database: TestDatabase;
-  let handle: DatabaseHandle;
-  let store: KeyStore;
-  let reader: KeyReader;
-  let audit: AuditRepository;
+/** A store under test: its writes, its reads, its audit log and its change announcements. */
+interface StoreUnderTest {
+  store: KeyStore;
+  reader: KeyReader;
+  audit: Pick<AuditRepository, 'list'>;
+  listen: (subscriber: KeyChangeSubscriber) => KeyChangeListener;
+  close(): Promise<void>;
+}
+
+async function openStore(backend: Backend | 'memory'): Promise<StoreUnderTest> {
+  if (backend === 'memory') {
+    const memory = new MemoryKeyStore();
+    return { store: memory, reader: memory, audit: memory, listen: (subscriber) => memory.listenForKeyChanges(subscriber), close: async () => {} };
+  }
   // PGlite in a data directory (not in memory): only then does it deliver change notifications.
   const dataDir = backend === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'keystore-contract-')) : 'memory://';
+  const database = await createTestDatabase(backend);
+  const handle = await openMigratedDatabase({ url: database.url, dataDir, poolSize: 2 });
+  return {
+    // A writer name of its own, so the handle's listener hears this store's writes.
+    store: new KeyRepository(handle.db),
+    reader: new KeyQueries(handle.db),
+    audit: new AuditRepository(handle.db),
+    listen: handle.listenForKeyChanges!,
+    async close() {
+      await handle.close();
+      await database.drop();
+      if (dataDir !== 'memory://') rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What a write keeps aside (these awaiting certifications of `fingerprint`), admitting with `admit`. */
+function pendingOf(admit: PendingAdmitter<KeyRecord>, maxPerKey: number, fingerprint?: string, issuer?: KeyRecord, signatures: number[] = []): PendingWrite {
+  const awaiting = signatures.map((n) => ({
+    userIdDigest: 'user-id', issuerKeyId: issuer!.keyId, issuerFingerprint: issuer!.fingerprint, signature: new Uint8Array([n]), created: n,
+  }));
+  return { bounds: { maxPerKey, maxTotal: 100 }, admit, awaiting: new Map(fingerprint ? [[fingerprint, awaiting]] : []), kept: new Map(), admitted: [] };
+}
+
+describe.each(['memory' as const, ...backends])('the key store on %s', (backend) => {
+  let subject: StoreUnderTest;
+  let store: KeyStore;
+  let reader: KeyReader;
+  let audit: Pick<AuditRepository, 'list'>;
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    handle = await openMigratedDatabase({ url: database.url, dataDir, poolSize: 2 });
-    // A writer name of its own, so the handle's listener hears this store's writes.
-    store = new KeyRepository(handle.db);
-    reader = new KeyQueries(handle.db);
-    audit = new AuditRepository(handle.db);
+    subject = await openStore(backend);
+    ({ store, reader, audit } = subject);
   });
   afterAll(async () => {
-    await handle?.close();
-    await database?.drop();
-    if (dataDir !== 'memory://') rmSync(dataDir, { recursive: true, force: true });
+    await subject?.close();
   });
 
   it('finds an inserted key by fingerprint, key ID, identity and words, and inserts a fingerprint once', async () => {
@@ -107,7 +141,7 @@ describe.each(backends)('the key store on %s', (backend) => {
   it('announces each write with the key\'s fingerprints and identities', async () => {
     const heard: KeyChangeNews[] = [];
     let listening = false;
-    const listener = handle.listenForKeyChanges!({ change: (news) => heard.push(news), listening: (on) => { listening = on; } });
+    const listener = subject.listen({ change: (news) => heard.push(news), listening: (on) => { listening = on; } });
     try {
       await eventually(() => listening);
       const record = await recordOf(await makeKey([{ email: 'News@store.example' }]));
@@ -118,5 +152,71 @@ describe.each(backends)('the key store on %s', (backend) => {
     } finally {
       await listener.close();
     }
+  });
+
+  it('gives matches a page at a time, of the page\'s versions only: a user ID equal to the search first, then newest', async () => {
+    const [exact, older, newer] = await Promise.all([
+      makeKey([{ name: 'Pager' }], new Date('2020-01-01T00:00:00Z')),
+      makeKey([{ name: 'Pager Older' }], new Date('2021-01-01T00:00:00Z')),
+      makeKey([{ name: 'Pager Newer' }], new Date('2022-01-01T00:00:00Z')),
+    ]);
+    const records = await Promise.all([older, exact, newer].map(recordOf));
+    expect(await store.insertMany(records.map((record, n) => ({ record, packets: new Uint8Array([n]) })))).toEqual([true, true, true]);
+    const query: KeyQuery = { kind: 'words', words: ['pager'], text: 'Pager' };
+    const order = [exact, newer, older].map((k) => k.fingerprint);
+    expect((await reader.packets(query, page)).map((f) => f.fingerprint)).toEqual(order);
+    expect((await reader.index(query, page)).map((r) => r.fingerprint)).toEqual(order);
+    expect((await reader.packets(query, { ...page, offset: 1, limit: 1 })).map((f) => f.fingerprint)).toEqual([newer.fingerprint]);
+    expect(await reader.index(query, { ...page, offset: 3 })).toEqual([]);
+    expect(await reader.count(query, [4])).toBe(3);
+    expect(await reader.packets(query, { ...page, versions: [6] })).toEqual([]);
+    expect(await reader.count(query, [6])).toBe(0);
+    const names = await reader.primaryUserIds([records[1]!.keyId, 'F'.repeat(16)]);
+    expect([...names]).toEqual([[records[1]!.keyId, 'Pager']]);
+  });
+
+  it('inserts many once per fingerprint and updates many by compare-and-swap', async () => {
+    const [a, b] = await Promise.all([makeKey([{ email: 'many-a@store.example' }]), makeKey([{ email: 'many-b@store.example' }])]);
+    const [ra, rb] = await Promise.all([recordOf(a), recordOf(b)]);
+    expect(await store.insertMany([{ record: ra, packets: new Uint8Array([1]) }, { record: rb, packets: new Uint8Array([2]) },
+      { record: ra, packets: new Uint8Array([3]) }])).toEqual([true, true, false]);
+    expect(await store.insertMany([{ record: ra, packets: new Uint8Array([4]) }])).toEqual([false]);
+    const read = await store.findForMergeMany([ra.fingerprint, rb.fingerprint]);
+    const items = [ra, rb].map((record, n) => ({ stored: read.get(record.fingerprint)!, record, packets: new Uint8Array([5 + n]) }));
+    expect(await store.updateMany(items)).toEqual([true, true]);
+    expect(await store.updateMany(items)).toEqual([false, false]);
+    expect([...(await store.findForMerge(ra.fingerprint))!.packets]).toEqual([5]);
+    expect((await store.primaryKeysWithKeyIds([rb.keyId])).map((k) => [k.keyId, [...k.packets]])).toEqual([[rb.keyId, [6]]]);
+    expect((await store.primaryKeysByKeyId([ra.keyId])).map((p) => [...p])).toEqual([[5]]);
+  });
+
+  it('keeps certifications aside within the bounds and admits them when a write stores their issuer', async () => {
+    const [certified, issuer] = await Promise.all([recordOf(await makeKey([{ email: 'certified@store.example' }])), recordOf(await makeKey([{ email: 'issuer@store.example' }]))]);
+    const admissions: { fingerprint: string; certifications: number; issuers: number }[] = [];
+    const admit: PendingAdmitter<KeyRecord> = async (key, pending, issuers) => {
+      admissions.push({ fingerprint: key.fingerprint, certifications: pending.length, issuers: issuers.length });
+      return { write: { record: certified, packets: new Uint8Array([7, admissions.length]) }, settled: pending.map((p) => p.id) };
+    };
+    // One per key: the second awaiting certification is not kept.
+    const first = pendingOf(admit, 1, certified.fingerprint, issuer, [1, 2]);
+    expect(await store.insert(certified, new Uint8Array([1]), [], first)).toBe(true);
+    expect(first.kept.get(certified.fingerprint)).toEqual({ kept: 1, full: 'key' });
+    expect(first.admitted).toEqual([]);
+    const before = (await store.findForMerge(certified.fingerprint))!;
+
+    const storingIssuer = pendingOf(admit, 1);
+    expect(await store.insert(issuer, new Uint8Array([2]), [], storingIssuer)).toBe(true);
+    expect(storingIssuer.admitted.map((r) => r.fingerprint)).toEqual([certified.fingerprint]);
+    expect(admissions).toEqual([{ fingerprint: certified.fingerprint, certifications: 1, issuers: 1 }]);
+    const after = (await store.findForMerge(certified.fingerprint))!;
+    expect(after.revision).toBeGreaterThan(before.revision);
+    expect([...after.packets]).toEqual([7, 1]);
+
+    // Admitted, the certification left the room it took; one kept aside now, its issuer stored, is admitted at once.
+    const again = pendingOf(admit, 1, certified.fingerprint, issuer, [3]);
+    expect(await store.keepAside(after, certified.fingerprint, again)).toBe(true);
+    expect(again.kept.get(certified.fingerprint)).toEqual({ kept: 1, full: null });
+    expect(again.admitted.map((r) => r.fingerprint)).toEqual([certified.fingerprint]);
+    expect([...(await store.findForMerge(certified.fingerprint))!.packets]).toEqual([7, 2]);
   });
 });

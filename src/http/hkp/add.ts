@@ -2,12 +2,12 @@
 import type { Context } from 'koa';
 import { addSummaryJson, addSummaryLine } from '../../formats/addSummary.js';
 import type { AccessPolicy } from '../../services/accessService.js';
-import type { KeyService } from '../../services/keyService.js';
+import type { KeySubmission } from '../../services/keyService.js';
 import { tokenOf } from '../auth.js';
 import { extractKeyText, readBody } from '../body.js';
 import { parseOptions, wantsJson } from '../params.js';
 
-export function addHandler(keys: KeyService, maxBodyBytes: number, pushPolicy: AccessPolicy = 'open') {
+export function addHandler(keys: KeySubmission, maxBodyBytes: number, pushPolicy: AccessPolicy = 'open') {
   return async (ctx: Context): Promise<void> => {
     const options = parseOptions(ctx.query);
     const body = await readBody(ctx, maxBodyBytes);

@@ -5,7 +5,7 @@ import { renderIndexPage, renderKeyPage, renderStatsPage, type SiteInfo } from '
 import { formatMachineReadableIndex } from '../../formats/machineReadableIndex.js';
 import { AppError } from '../../errors.js';
 import type { DirectoryService } from '../../services/directoryService.js';
-import type { LookupService } from '../../services/lookupService.js';
+import type { KeyLookups } from '../../services/lookupService.js';
 import { parseSearch } from '../../services/search.js';
 import { parseLookup, wantsJson, type LookupParams } from '../params.js';
 import { statsPageData } from '../web.js';
@@ -13,11 +13,11 @@ import { firstExpiry, queryTags, type CachedAnswer, type CachedRequest, type Loo
 
 /** What the pages for browsers need: the site's name and address, and the statistics with the per-day chart. */
 export interface LookupPages {
-  directory: DirectoryService;
+  directory: Pick<DirectoryService, 'statistics'>;
   site: (ctx: Context) => SiteInfo;
 }
 
-export function lookupHandler(lookups: LookupService, cache: LookupCache, pages: LookupPages) {
+export function lookupHandler(lookups: KeyLookups, cache: LookupCache, pages: LookupPages) {
   return async (ctx: Context): Promise<void> => {
     const params = parseLookup(ctx.query);
     switch (params.op) {
@@ -46,7 +46,7 @@ function searchOf(ctx: Context, params: LookupParams) {
   return query;
 }
 
-async function get(ctx: Context, lookups: LookupService, params: LookupParams, cache: LookupCache, pages: LookupPages): Promise<void> {
+async function get(ctx: Context, lookups: KeyLookups, params: LookupParams, cache: LookupCache, pages: LookupPages): Promise<void> {
   const query = searchOf(ctx, params);
   if (wantsHtml(ctx, params)) {
     const found = await lookups.get(query);
@@ -61,7 +61,7 @@ async function get(ctx: Context, lookups: LookupService, params: LookupParams, c
   }, { url: ctx.url, request: cachedRequest(query.kind) }));
 }
 
-async function index(ctx: Context, lookups: LookupService, params: LookupParams, verbose: boolean, cache: LookupCache, pages: LookupPages): Promise<void> {
+async function index(ctx: Context, lookups: KeyLookups, params: LookupParams, verbose: boolean, cache: LookupCache, pages: LookupPages): Promise<void> {
   const query = searchOf(ctx, params);
   const page = { pageSize: params.pageSize, pageToken: params.pageToken };
   if (!wantsHtml(ctx, params)) {
@@ -103,7 +103,7 @@ function send(ctx: Context, answer: CachedAnswer): void {
   ctx.body = answer.body;
 }
 
-async function stats(ctx: Context, lookups: LookupService, params: LookupParams, pages: LookupPages): Promise<void> {
+async function stats(ctx: Context, lookups: KeyLookups, params: LookupParams, pages: LookupPages): Promise<void> {
   // JSON for machines and curl; the page (the one at /stats) only for a browser that did not ask for mr or JSON.
   if (!wantsHtml(ctx, params) || wantsJson(ctx)) {
     ctx.type = 'application/json';

@@ -14,8 +14,8 @@ import { readBody } from '../body.js';
 import { errorsAnsweredAs, plainTextErrors } from '../plainErrors.js';
 
 export interface VksDependencies {
-  certs: CertService;
-  vks: VksService;
+  certs: Pick<CertService, 'certs' | 'keyForEmail'>;
+  vks: Pick<VksService, 'upload' | 'requestVerify'>;
   access: AccessSettings;
   maxBodyBytes: number;
   lookupAccess: (ctx: Context, next: Next) => Promise<void>;
