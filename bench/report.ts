@@ -158,18 +158,17 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
 
 function instanceSection(s: ScaleResult): string[] {
   if (!s.instances) return [];
+  if (s.instances.runs.length === 0) return [...s.instances.notes.map((n) => `- ${n}`), ''];
   const lines = ['Lookups with one and two keystore instances over one PostgreSQL (two `keystore serve` processes, wrk\'s threads spread over both ports; RSS and CPU of both) ' +
     'and with one instance reading from a streaming standby (DATABASE_READ_URL; db CPU = backends on the primary and the standby); back to back, after the other reads and before the pushes:', ''];
   const runs = s.instances.runs;
-  if (runs.length > 0) {
-    const header = ['scenario', 'conc.', 'setup', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU s', 'db CPU s', 'CPU ms/req', 'peak RSS MiB', '÷ one instance'];
-    lines.push(...table(header, runs.map((r) => {
-      const m = r.measured;
-      const one = runs.find((o) => o.setup === 'one instance' && o.scenario === r.scenario && o.concurrency === r.concurrency);
-      return [r.title, String(r.concurrency), r.setup, int(m.requestsPerSecond), ms(m.p50Ms), ms(m.p99Ms), int(m.errors + m.notFound), secs(m.cpuSeconds), secs(m.dbCpuSeconds), cpuPerRequest(m), mib(m.peakRssBytes),
-        one && r.setup !== 'one instance' ? ratio(m.requestsPerSecond, one.measured.requestsPerSecond) : ''];
-    }), 3), '');
-  }
+  const header = ['scenario', 'conc.', 'setup', 'req/s', 'p50 ms', 'p99 ms', 'errors + 404', 'server CPU s', 'db CPU s', 'CPU ms/req', 'peak RSS MiB', '÷ one instance'];
+  lines.push(...table(header, runs.map((r) => {
+    const m = r.measured;
+    const one = runs.find((o) => o.setup === 'one instance' && o.scenario === r.scenario && o.concurrency === r.concurrency);
+    return [r.title, String(r.concurrency), r.setup, int(m.requestsPerSecond), ms(m.p50Ms), ms(m.p99Ms), int(m.errors + m.notFound), secs(m.cpuSeconds), secs(m.dbCpuSeconds), cpuPerRequest(m), mib(m.peakRssBytes),
+      one && r.setup !== 'one instance' ? ratio(m.requestsPerSecond, one.measured.requestsPerSecond) : ''];
+  }), 3), '');
   for (const note of s.instances.notes) lines.push(`- ${note}`);
   if (s.instances.notes.length > 0) lines.push('');
   return lines;
