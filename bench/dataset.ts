@@ -2,7 +2,7 @@
 // synthetic keys of the cached pool; what to import, the facts the query lists are built from, and a keydump
 // of the same keys for another keyserver (SKS).
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fingerprintOf, readPackets, splitKeys, Tag } from '../src/openpgp/packets.js';
 import { CHUNK, syntheticKeys, type KeyRecord, type PoolOptions } from './generate.js';
@@ -95,15 +95,20 @@ export async function readKeys(records: KeyRecord[]): Promise<Uint8Array[]> {
   return out;
 }
 
-/** Writes the dataset as keydump files (*.pgp) for another keyserver, e.g. `sks build DIR/*.pgp`. */
-export async function writeKeydump(dataset: Dataset, dir: string): Promise<string[]> {
+/**
+ * Writes keydump files (*.pgp) for another keyserver, e.g. `sks build DIR/*.pgp`: copies of `files` (by default
+ * the whole dataset: its Debian keyrings, then its synthetic keys), or symbolic links to them with `link`.
+ */
+export async function writeKeydump(files: string[], dir: string, link = false): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
-  const sources = [...dataset.debianFiles, ...dataset.syntheticFiles];
-  for (const [i, file] of sources.entries()) {
+  for (const [i, file] of files.entries()) {
     const target = path.join(dir, `keydump-${String(i).padStart(4, '0')}-${path.basename(file).replace(/\.(gpg|pgp)$/, '')}.pgp`);
-    await copyFile(file, target);
+    await (link ? symlink(path.resolve(file), target) : copyFile(file, target));
     written.push(target);
   }
   return written;
 }
+
+/** The files of the whole dataset, in the order they are imported. */
+export const datasetFiles = (dataset: Dataset) => [...dataset.debianFiles, ...dataset.syntheticFiles];

@@ -25,6 +25,21 @@ export interface LoadOptions {
   split?: boolean;
   /** With connectionClose over HTTPS: each new connection resumes a cached TLS session (Node's client). */
   resume?: boolean;
+  /** Other instances of the server on other loopback ports (wrk only): the threads are spread over all of them. */
+  alsoUrls?: string[];
+}
+
+/** A server under load: where it listens and which processes are its own. */
+export interface MeasuredServer {
+  url: string;
+  /** keystore's HTTPS listener, for the HTTPS runs. */
+  httpsUrl?: string | undefined;
+  /** More instances sharing the load with `url` (wrk threads spread over them, bench/wrk.lua). */
+  alsoUrls?: string[];
+  /** Processes whose CPU and RSS are the server's (none: not sampled). */
+  pids: () => Promise<number[]>;
+  /** PostgreSQL backends of its database. */
+  dbPids?: () => Promise<number[]>;
 }
 
 /** Latencies of one kind of request within a run. */
@@ -64,6 +79,7 @@ export function wrkInstalled(): boolean {
 }
 
 export function runLoad(tool: Tool, options: LoadOptions): Promise<LoadResult> {
+  if (options.alsoUrls?.length && (tool !== 'wrk' || options.resume)) throw new Error('a load spread over several instances needs wrk');
   // wrk makes a full handshake for every connection: resuming clients get Node's, which caches sessions.
   if (tool === 'wrk' && !options.resume) return runWrk(options);
   // autocannon's reconnectRate drops the response it reconnects after, with "Connection: close" alone it writes
@@ -74,15 +90,19 @@ export function runLoad(tool: Tool, options: LoadOptions): Promise<LoadResult> {
 
 async function runWrk(options: LoadOptions): Promise<LoadResult> {
   await writeFile(options.listFile, options.requests.map((r) => `${r.method} ${r.path}${r.body !== undefined ? ` ${r.body}` : ''}`).join('\n') + '\n');
-  // Timing requests apart needs one connection per thread (wrk.lua).
-  const threads = options.split ? options.connections : Math.max(1, Math.min(options.connections, availableParallelism()));
+  // Timing requests apart needs one connection per thread (wrk.lua); over several instances, as many threads on each.
+  const instances = 1 + (options.alsoUrls?.length ?? 0);
+  const perInstance = Math.max(1, Math.floor(Math.min(options.connections, availableParallelism()) / instances));
+  const threads = options.split ? options.connections : instances * perInstance;
+  if (options.connections % threads !== 0 && instances > 1) throw new Error(`${options.connections} connections do not spread evenly over ${instances} instances`);
+  const ports = instances > 1 ? [options.url, ...options.alsoUrls!].map((u) => new URL(u).port).join(',') : '';
   const args = [
     '-t', String(threads), '-c', String(options.connections), '-d', `${options.durationSeconds}s`, '--timeout', '10s',
     '-s', WRK_SCRIPT, ...(options.connectionClose ? ['-H', 'Connection: close'] : []), options.url, '--', options.listFile, String(threads), options.once ? 'once' : 'cycle',
     ...(options.split ? ['split'] : []),
   ];
   const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRK_PORTS: ports } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

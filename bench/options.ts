@@ -11,10 +11,12 @@ export const HELP = `npm run bench -- [options]
   --duration S        seconds per measured run (default 10)
   --concurrency LIST  connections per run (default 1,4,16; "Connection: close" runs at 4 only)
   --scenarios LIST    some of: ${SCENARIOS.map((s) => s.id).join(', ')} (default all)
-  --target URL        measure another HKP server (e.g. SKS on loopback) with the same lists, run for run
+  --no-sks            do not build and start SKS side by side (default: when Debian's sks is installed and no --target)
+  --target URL        measure another HKP server with the same lists, run for run, instead of the bench's SKS
   --target-pid PIDS   sample CPU and memory of the target's processes (comma-separated)
   --tool wrk|autocannon  load generator (default wrk when installed)
   --no-debian         leave out the Debian keyrings
+  --no-instances      no lookups with two keystore instances and from a streaming standby (PostgreSQL only)
   --workers N|auto    keystore's WORKERS (processes serving HTTP; default: the server's own, auto on PostgreSQL)
   --queries N         requests in each read list (default 2000)
   --push-queries N    stored keys in the list of re-pushes (default 500)
@@ -38,6 +40,10 @@ export interface BenchOptions {
   scenarios: Scenario[];
   target: string | null;
   targetPids: number[];
+  /** Build and start SKS from the dataset and measure it as the target (no --target, not --no-sks). */
+  sks: boolean;
+  /** Lookups with one and two instances and from a standby (PostgreSQL). */
+  instances: boolean;
   tool: Tool;
   queries: number;
   pushQueries: number;
@@ -76,6 +82,8 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
         scenarios: { type: 'string' },
         target: { type: 'string' },
         'target-pid': { type: 'string' },
+        'no-sks': { type: 'boolean', default: false },
+        'no-instances': { type: 'boolean', default: false },
         tool: { type: 'string' },
         'no-debian': { type: 'boolean', default: false },
         workers: { type: 'string' },
@@ -111,6 +119,8 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
     scenarios: SCENARIOS.filter((s) => ids.includes(s.id)),
     target: values.target?.replace(/\/+$/, '') ?? null,
     targetPids: values['target-pid'] ? list(values['target-pid'], '--target-pid', 1) : [],
+    sks: !values['no-sks'] && !values.target,
+    instances: !values['no-instances'],
     tool: (values.tool as Tool | undefined) ?? (wrkInstalled() ? 'wrk' : 'autocannon'),
     queries: count(values.queries, '--queries', 1),
     pushQueries: count(values['push-queries'], '--push-queries', 1),

@@ -48,6 +48,16 @@ export const SCENARIOS: Scenario[] = [
   { id: 'push-new', title: 'push of a new key', kind: 'push', connectionClose: false, once: true },
 ];
 
+/**
+ * The scenarios in the order they run: every read first, then the mixed load (its pushes are of stored keys),
+ * then pushes of stored keys, pushes of new keys last: a server that keeps what is pushed to it (SKS, and
+ * keystore) answers every read run with the dataset alone.
+ */
+export function runOrder(scenarios: Scenario[]): Scenario[] {
+  const rank = (s: Scenario) => (s.kind === 'read' ? 0 : s.kind === 'mixed' ? 1 : s.once ? 3 : 2);
+  return scenarios.map((s, i) => ({ s, i })).sort((a, b) => rank(a.s) - rank(b.s) || a.i - b.i).map(({ s }) => s);
+}
+
 /** The path gpg --recv-keys / --search-keys sends. */
 const get = (search: string): HkpRequest => ({ method: 'GET', path: `/pks/lookup?op=get&options=mr&search=${search}` });
 const index = (search: string): HkpRequest => ({ method: 'GET', path: `/pks/lookup?op=index&options=mr&fingerprint=on&search=${search}` });

@@ -5,16 +5,20 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
-import { FRESH_POOL, loadDataset, writeKeydump, type Dataset } from './dataset.js';
+import { datasetFiles, FRESH_POOL, loadDataset, writeKeydump, type Dataset } from './dataset.js';
 import { syntheticKeys } from './generate.js';
-import { runLoad } from './load.js';
+import { combineImports, importParts, sksImportRatios, type SksBuilds } from './imports.js';
+import { measureInstances } from './instances.js';
+import { runLoad, type MeasuredServer } from './load.js';
 import { makeBenchCertificate, nginxInstalled, opensslInstalled, startNginx } from './nginx.js';
 import { HELP, parseOptions, UsageError, type BenchOptions } from './options.js';
 import { processTree, ProcessSampler } from './procstat.js';
-import { buildLists, pushes, type HkpRequest, type Scenario, type ScenarioId } from './queries.js';
+import { buildLists, pushes, runOrder, type HkpRequest, type Scenario, type ScenarioId } from './queries.js';
 import { renderMarkdown, scaleLabel, type BenchReport, type Measured, type RunResult, type ScaleResult } from './report.js';
 import { build, importKeys, ROOT, startKeystore, type ImportResult, type RunningKeystore } from './server.js';
+import { sksInstalled, sksVersion, startSks, type SksBuildTimes, type SksInstance } from './sks.js';
 import { createStore, type Store } from './store.js';
+import { evaluateTargets } from './targets.js';
 
 let options: BenchOptions;
 try {
@@ -29,23 +33,34 @@ if (options.help) {
   process.exit(0);
 }
 const { durationSeconds, concurrencies, target, targetPids, tool, freshPerRun, warmupSeconds } = options;
-// HTTPS runs need openssl for the benchmark's certificate.
-const scenarios = options.scenarios.filter((s) => !s.tls || opensslInstalled());
+// HTTPS runs need openssl for the benchmark's certificate. Reads first, pushes last (SKS keeps what is pushed).
+const scenarios = runOrder(options.scenarios.filter((s) => !s.tls || opensslInstalled()));
 if (scenarios.length < options.scenarios.length) process.stderr.write('openssl is not installed: no HTTPS runs\n');
+const useSks = options.sks && sksInstalled();
+if (options.sks && !useSks) process.stderr.write('sks is not installed (apt-get install sks): no SKS side by side\n');
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const cleanups: (() => Promise<void>)[] = [];
-let interrupted = false;
+let interruptedAt = 0;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
+    // npm and tsx pass a Ctrl-C on to the bench, which got it from the terminal already: a repeat within 2 s is that.
+    if (interruptedAt > 0) {
+      if (Date.now() - interruptedAt > 2000) process.exit(130);
+      return;
+    }
+    interruptedAt = Date.now();
     log(`\n${signal}: cleaning up (again to quit at once)`);
     void runCleanups().finally(() => process.exit(130));
   });
 }
-async function runCleanups(): Promise<void> {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((e: unknown) => log(`cleanup failed: ${String(e)}`));
+// One cleanup at a time: Ctrl-C's and the error it causes (its children get the signal too) wait for the same one.
+let cleaning: Promise<void> = Promise.resolve();
+function runCleanups(): Promise<void> {
+  cleaning = cleaning.then(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((e: unknown) => log(`cleanup failed: ${String(e)}`));
+  });
+  return cleaning;
 }
 
 /** Generation progress on stderr, at most every 2 s; `generated` says how many keys were made (0: all cached). */
@@ -78,6 +93,7 @@ async function measure(server: MeasuredServer, scenario: Scenario, concurrency: 
   await Promise.all([usage.start(), db?.start()]);
   const load = runLoad(tool, {
     url: server.url, requests, connections: concurrency, durationSeconds, connectionClose: scenario.connectionClose, once: scenario.once, listFile, split: scenario.kind === 'mixed', resume: scenario.resume === true,
+    ...(server.alsoUrls ? { alsoUrls: server.alsoUrls } : {}),
   });
   // The samplers stop whatever the run's outcome, before its error (if any) is thrown.
   const [serverUsage, dbUsage] = await load.then(() => Promise.all([usage.stop(), db?.stop()]), async (e: unknown) => {
@@ -115,9 +131,12 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   log(`  store: ${store.description}`);
   const imports = await importDataset(store, dataset);
   const databaseBytes = await store.size();
+  // SKS is built after keystore's import, with nothing else running, from keydumps of the same keys.
+  const sks = useSks ? await buildSks(dataset, workDir) : undefined;
 
   const https = scenarios.some((s) => s.tls) ? await makeBenchCertificate(workDir) : undefined;
-  const keystore: RunningKeystore = await startKeystore({ ...store.env, ...(options.workers ? { WORKERS: options.workers } : {}) }, https);
+  const serveEnv = { ...store.env, ...(options.workers ? { WORKERS: options.workers } : {}) };
+  const keystore: RunningKeystore = await startKeystore(serveEnv, https);
   cleanups.push(() => keystore.stop());
   const idle = new ProcessSampler(() => processTree(keystore.pid));
   await idle.start();
@@ -129,7 +148,7 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
     keystore: {
       url: keystore.url, httpsUrl: keystore.httpsUrl, pids: () => processTree(keystore.pid), ...(store.kind === 'postgresql' ? { dbPids: () => store.backendPids() } : {}),
     },
-    ...(target ? { target: { url: target, pids: async () => targetPids } } : {}),
+    ...(sks ? { target: { url: sks.instance.url, pids: async () => sks.instance.pids } } : target ? { target: { url: target, pids: async () => targetPids } } : {}),
   };
   if (scenarios.some((s) => s.static) && nginxInstalled()) {
     // As many nginx workers as keystore serves with (WORKERS: one per CPU but one on PostgreSQL, else one).
@@ -143,24 +162,74 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
     log('  nginx is not installed (apt-get install nginx-light): fetches by fingerprint run without it');
   }
   const listFile = path.join(workDir, 'requests.txt');
-  await warmUp(servers, lists, listFile);
+  await warmUp([servers.keystore, ...(servers.target ? [servers.target] : [])], lists, listFile);
   const runs: RunResult[] = [];
+  let instances: ScaleResult['instances'];
   for (const scenario of scenarios) {
+    // After the last read and before the first push: one and two instances, and reads from a standby.
+    if (scenario.kind !== 'read' && instances === undefined) instances = await instanceRows(store, keystore, serveEnv, lists, listFile);
     for (const [level, concurrency] of (scenario.concurrency ? [scenario.concurrency] : scenario.connectionClose ? [4] : concurrencies).entries()) {
       // Each push-of-a-new-key run has keys of its own, so that every push is new to the server.
       const requests = scenario.id === 'push-new' ? await pushes(fresh.slice(level * freshPerRun, (level + 1) * freshPerRun)) : lists.get(scenario.id)!;
       runs.push(await measureRun(servers, scenario, concurrency, requests, listFile));
     }
   }
+  if (instances === undefined) instances = await instanceRows(store, keystore, serveEnv, lists, listFile);
   const databaseBytesAfterRuns = await store.size();
   await runCleanups();
   return {
     debianKeys: dataset.debian.length, syntheticKeys: dataset.synthetic.length, store: store.description, generation,
     imports, storedKeys: (imports.debian?.inserted ?? 0) + (imports.synthetic?.inserted ?? 0), databaseBytes, databaseBytesAfterRuns, idleRssBytes, runs,
+    ...(sks ? { sks: { version: sksVersion(), builds: sks.builds, ratios: sksImportRatios(imports, sks.builds) } } : {}),
+    ...(instances ? { instances } : {}),
   };
 }
 
-/** `keystore import` of the Debian keyrings, then of the synthetic keys: one import rate each. */
+/**
+ * SKS from keydumps of the dataset (symbolic links to its files), each build timed: when the dataset has both
+ * kinds of keys, the Debian keyrings alone and the synthetic keys alone (built and removed: SKS's time for each
+ * import, measured rather than subtracted), then the whole dataset, started on a free loopback port and stopped
+ * and removed with the other cleanups.
+ */
+async function buildSks(dataset: Dataset, workDir: string): Promise<{ instance: SksInstance; builds: SksBuilds }> {
+  const builds: Partial<SksBuilds> = {};
+  const register = (stop: () => Promise<void>) => cleanups.push(stop);
+  if (dataset.debianFiles.length > 0 && dataset.syntheticFiles.length > 0) {
+    for (const [kind, files] of [['debian', dataset.debianFiles], ['synthetic', dataset.syntheticFiles]] as const) {
+      const dir = path.join(workDir, `sks-dump-${kind}`);
+      await writeKeydump(files, dir, true);
+      const alone = await startSks(dir, { buildOnly: true, register });
+      await alone.stop();
+      builds[kind] = alone.build;
+      log(`  SKS build of the ${kind === 'debian' ? 'Debian keyrings' : 'synthetic keys'} alone: ${describeSksBuild(alone.build)}`);
+    }
+  }
+  const dir = path.join(workDir, 'sks-dump');
+  await writeKeydump(datasetFiles(dataset), dir, true);
+  const instance = await startSks(dir, { buildOnly: false, register });
+  builds.all = instance.build;
+  log(`  SKS build of the dataset: ${describeSksBuild(instance.build)}; sks db at ${instance.url} (pid ${instance.pids.join(',')})`);
+  return { instance, builds: builds as SksBuilds };
+}
+
+const describeSksBuild = (b: SksBuildTimes) => `${b.total.toFixed(1)} s (build ${b.build.toFixed(1)}, cleandb ${b.cleandb.toFixed(1)}, pbuild ${b.pbuild.toFixed(1)})`;
+
+/** The instance rows (PostgreSQL only; noted and skipped on PGlite or with --no-instances). */
+async function instanceRows(store: Store, keystore: RunningKeystore, serveEnv: Record<string, string>, lists: Map<ScenarioId, HkpRequest[]>, listFile: string): Promise<ScaleResult['instances']> {
+  if (!options.instances) return undefined;
+  if (store.kind !== 'postgresql' || !options.adminUrl) return { runs: [], notes: ['no rows with two instances or a standby: they need PostgreSQL (DATABASE_URL); this run is on PGlite'] };
+  if (tool !== 'wrk') return { runs: [], notes: ['no rows with two instances or a standby: spreading the load over two ports needs wrk'] };
+  log('  one and two instances, and reads from a standby:');
+  return measureInstances({
+    store, adminUrl: options.adminUrl, keystore, serveEnv, scenarios, concurrencies, lists,
+    measure: (server, scenario, concurrency, requests) => measure(server, scenario, concurrency, requests, listFile),
+    warmUp: (server) => warmUp([server], lists, listFile),
+    register: (cleanup) => cleanups.push(cleanup),
+    log,
+  });
+}
+
+/** `keystore import` of the Debian keyrings, then of the synthetic keys in parts: one import rate each (and each part's). */
 async function importDataset(store: Store, dataset: Dataset): Promise<ScaleResult['imports']> {
   const imports: ScaleResult['imports'] = {};
   if (dataset.debianFiles.length > 0) {
@@ -168,20 +237,13 @@ async function importDataset(store: Store, dataset: Dataset): Promise<ScaleResul
     log(`  import, Debian: ${describeImport(imports.debian)}`);
   }
   if (dataset.syntheticFiles.length > 0) {
-    imports.synthetic = await importKeys(store.env, dataset.syntheticFiles);
-    log(`  import, synthetic: ${describeImport(imports.synthetic)}`);
+    const parts: ImportResult[] = [];
+    for (const files of importParts(dataset.syntheticFiles)) parts.push(await importKeys(store.env, files));
+    imports.synthetic = combineImports(parts);
+    if (parts.length > 1) imports.syntheticParts = parts;
+    log(`  import, synthetic: ${describeImport(imports.synthetic)}${parts.length > 1 ? `; in ${parts.length} parts, keys/s ${parts.map((p) => Math.round(p.keysPerSecond)).join(', ')}` : ''}`);
   }
   return imports;
-}
-
-interface MeasuredServer {
-  url: string;
-  /** keystore's HTTPS listener, for the HTTPS runs. */
-  httpsUrl?: string | undefined;
-  /** Processes whose CPU and RSS are the server's (none: not sampled). */
-  pids: () => Promise<number[]>;
-  /** PostgreSQL backends of its database. */
-  dbPids?: () => Promise<number[]>;
 }
 
 interface Servers {
@@ -191,11 +253,11 @@ interface Servers {
   nginx?: MeasuredServer;
 }
 
-async function warmUp(servers: Servers, lists: Map<ScenarioId, HkpRequest[]>, listFile: string): Promise<void> {
+async function warmUp(servers: MeasuredServer[], lists: Map<ScenarioId, HkpRequest[]>, listFile: string): Promise<void> {
   if (warmupSeconds === 0) return;
   log(`  warm-up: ${warmupSeconds} s per read scenario`);
   for (const scenario of scenarios.filter((s) => s.kind === 'read' && !s.connectionClose)) {
-    for (const server of [servers.keystore, ...(servers.target ? [servers.target] : [])]) {
+    for (const server of servers) {
       await runLoad(tool, { url: server.url, requests: lists.get(scenario.id)!, connections: 4, durationSeconds: warmupSeconds, connectionClose: false, once: false, listFile });
     }
   }
@@ -249,7 +311,7 @@ async function main(): Promise<void> {
     const workDir = await mkdtemp(path.join(tmpdir(), 'keystore-bench-'));
     try {
       const { dataset } = await prepareDataset(options.scales[options.scales.length - 1]!, workDir);
-      const files = await writeKeydump(dataset, options.writeKeydump);
+      const files = await writeKeydump(datasetFiles(dataset), options.writeKeydump);
       log(`wrote ${dataset.all.length.toLocaleString('en-US')} keys in ${files.length} keydump files to ${options.writeKeydump}`);
       log(`e.g.: bench/sks/start.sh ${options.writeKeydump} 11380`);
     } finally {
@@ -259,16 +321,19 @@ async function main(): Promise<void> {
   }
   const started = new Date();
   const machine = { cores: availableParallelism(), memoryBytes: totalmem(), loadAverage: loadavg(), node: process.version, platform: process.platform };
-  log(`keystore benchmark: ${tool}, ${durationSeconds} s per run, concurrency ${concurrencies.join('/')}, ${options.adminUrl ? 'PostgreSQL (DATABASE_URL)' : 'PGlite'}${target ? `, target ${target}` : ''}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
+  log(`keystore benchmark: ${tool}, ${durationSeconds} s per run, concurrency ${concurrencies.join('/')}, ${options.adminUrl ? 'PostgreSQL (DATABASE_URL)' : 'PGlite'}${useSks ? ', SKS side by side' : target ? `, target ${target}` : ''}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
   if (options.build) {
     log('building (npm run build)…');
     await build();
   }
   const results: ScaleResult[] = [];
   for (const synthetic of options.scales) results.push(await runScale(synthetic));
-  const report: BenchReport = {
-    started: started.toISOString(), finished: new Date().toISOString(), machine, commit: commit(), tool, durationSeconds, target, scales: results,
+  const measured = {
+    started: started.toISOString(), finished: new Date().toISOString(), machine, commit: commit(), tool, durationSeconds,
+    target: useSks ? `SKS ${sksVersion() ?? ''} (Debian's sks, built from a keydump of the same keys and started on loopback by the bench)` : target,
+    targetName: useSks ? 'SKS' : target ? 'the --target server' : null, scales: results,
   };
+  const report: BenchReport = { ...measured, targets: evaluateTargets(measured) };
   const markdown = renderMarkdown(report);
   await mkdir(options.out, { recursive: true });
   const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');

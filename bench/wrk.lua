@@ -4,6 +4,8 @@
 -- With "once", each line is sent at most once: a thread stops when its share of the list is used up.
 -- With "split" (one connection per thread, so a response answers the thread's last request), the latencies of
 -- GETs (lookups) and POSTs (pushes) are also timed apart and their percentiles printed.
+-- With WRK_PORTS=P1,P2,... in the environment (several instances of a server on loopback), thread k connects to
+-- 127.0.0.1:P(k mod n + 1): the load is spread evenly over the instances.
 -- Usage: wrk -s wrk.lua ... URL -- LIST_FILE THREADS once|cycle [split]
 
 local ffi = require("ffi")
@@ -22,7 +24,15 @@ end
 local threads = {}
 local next_id = 0
 
+local instance_addrs = nil
+
 function setup(thread)
+  local ports = os.getenv("WRK_PORTS") or ""
+  if instance_addrs == nil then
+    instance_addrs = {}
+    for port in ports:gmatch("%d+") do instance_addrs[#instance_addrs + 1] = wrk.lookup("127.0.0.1", port)[1] end
+  end
+  if #instance_addrs > 0 then thread.addr = instance_addrs[(next_id % #instance_addrs) + 1] end
   thread:set("id", next_id)
   next_id = next_id + 1
   table.insert(threads, thread)

@@ -4,6 +4,10 @@
 #
 #   bench/sks/start.sh KEYDUMP_DIR [HKP_PORT]        (default port 11380; recon listens on HKP_PORT+1)
 #
+# NO_RECON=1: no `sks recon`. SKS_BASE=DIR: build there. BUILD_ONLY=1: build the database, print its folder and the times, start nothing.
+# Prints SKS_BUILD_SECONDS, SKS_CLEANDB_SECONDS, SKS_PBUILD_SECONDS (wall time of each step), SKS_DIR, and once
+# started SKS_URL and SKS_PIDS (npm run bench reads these lines when it starts SKS itself).
+#
 # KEYDUMP_DIR holds *.pgp keydump files, e.g. from `npm run bench -- --keys N --write-keydump DIR`.
 # Debian's sks puts its files under BASEDIR/var/lib/sks/{DB,PTree}, BASEDIR/var/run/sks and BASEDIR/var/log/sks.
 set -euo pipefail
@@ -17,17 +21,27 @@ shopt -s nullglob
 files=("$dump"/*.pgp)
 [ ${#files[@]} -gt 0 ] || { echo "no *.pgp files in $dump" >&2; exit 1; }
 
-base=$(mktemp -d "${TMPDIR:-/tmp}/sks-bench.XXXXXX")
+# SKS_BASE: an empty folder to build in (npm run bench makes one, to remove it whatever happens); else a new one.
+base=${SKS_BASE:-$(mktemp -d "${TMPDIR:-/tmp}/sks-bench.XXXXXX")}
 mkdir -p "$base/var/lib/sks" "$base/var/run/sks" "$base/var/log/sks" "$base/etc/sks"
 touch "$base/membership" "$base/etc/sks/membership"
 common=(-basedir "$base" -stdoutlog -hkp_address 127.0.0.1 -hkp_port "$port" -recon_address 127.0.0.1 -recon_port "$recon_port" -hostname localhost)
 
-SECONDS=0
+now() { date +%s.%N; }
+# Runs one build step in the folder, logging to STEP.out, and prints SKS_<STEP>_SECONDS (its wall time).
+step() {
+  local name=$1; shift
+  local started; started=$(now)
+  (cd "$base" && sks "$@" >"$base/$name.out" 2>&1) || { tail -20 "$base/$name.out" >&2; exit 1; }
+  echo "SKS_${name^^}_SECONDS=$(awk -v a="$started" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')"
+}
+echo "SKS_DIR=$base"
 echo "building the SKS database in $base from ${#files[@]} keydump file(s)..." >&2
-(cd "$base" && sks build "${files[@]}" "${common[@]}" -n 10 -cache 100 >"$base/build.out" 2>&1) || { tail -20 "$base/build.out" >&2; exit 1; }
-(cd "$base" && sks cleandb "${common[@]}" >"$base/cleandb.out" 2>&1) || { tail -20 "$base/cleandb.out" >&2; exit 1; }
-(cd "$base" && sks pbuild "${common[@]}" -cache 20 -ptree_cache 70 >"$base/pbuild.out" 2>&1) || { tail -20 "$base/pbuild.out" >&2; exit 1; }
-echo "built in ${SECONDS} s; database $(du -sh "$base/var/lib/sks" | cut -f1)" >&2
+step build build "${files[@]}" "${common[@]}" -n 10 -cache 100
+step cleandb cleandb "${common[@]}"
+step pbuild pbuild "${common[@]}" -cache 20 -ptree_cache 70
+echo "built; database $(du -sh "$base/var/lib/sks" | cut -f1)" >&2
+[ "${BUILD_ONLY:-0}" = 1 ] && exit 0
 
 cd "$base"
 nohup sks db "${common[@]}" >"$base/db.out" 2>&1 &
@@ -47,6 +61,5 @@ curl -fs -o /dev/null "http://127.0.0.1:$port/pks/lookup?op=stats" || { echo "sk
 
 echo "SKS_URL=http://127.0.0.1:$port"
 echo "SKS_PIDS=$pids"
-echo "SKS_DIR=$base"
 echo "measure it:  npm run bench -- --keys N --target http://127.0.0.1:$port --target-pid $pids" >&2
 echo "stop it:     kill \$(tr , ' ' < $base/pids) && rm -rf $base" >&2
