@@ -6,9 +6,6 @@ import { directReads, type ReadSource } from './readReplicas.js';
 import type { FoundKey, IndexRow, KeyQuery } from '../vocabulary.js';
 import type { KeyReader } from './keyStore.js';
 
-
-
-
 export interface Page {
   offset: number;
   limit: number;
@@ -16,6 +13,11 @@ export interface Page {
 }
 
 type Db = Kysely<Database>;
+
+// A user ID and a subkey as the index query's JSON arrays give them: uid, created, expires, revoked; fingerprint,
+// long key ID, algorithm, bits, created, expires, revoked (dates are JSON numbers, Unix seconds).
+type UserIdParts = [string, number, number | null, boolean];
+type SubkeyParts = [string, string, number, number, number, number | null, boolean];
 
 /** `keys.id in (...)` for a query; every branch is served by an index. */
 function matches(db: Db, query: KeyQuery): Expression<SqlBool> {
@@ -81,47 +83,33 @@ export class KeyQueries implements KeyReader {
     return Number(row.n);
   }
 
-  /** The query selecting one page of matching keys' index facts (also used to EXPLAIN searches). */
+  /**
+   * The query selecting one page of matching keys' index facts with their user IDs and subkeys (also used to
+   * EXPLAIN searches). One statement, one round trip: each key's parts come as a JSON array built by a subquery
+   * on its key_row index, evaluated for the page's rows only (after the sort and limit).
+   */
   indexQuery(query: KeyQuery, page: Page, db: Db = this.db) {
     return this.matchingPage(db, query, page)
-      .select(['id', 'fingerprint', 'key_id', 'version', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'signature_facts']);
+      .select(['id', 'fingerprint', 'key_id', 'version', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'signature_facts'])
+      .select(sql<UserIdParts[]>`(select coalesce(json_agg(json_build_array(u.uid, u.created, u.expires, u.revoked) order by u.position), '[]'::json)
+        from user_ids u where u.key_row = keys.id)`.as('user_id_parts'))
+      .select(sql<SubkeyParts[]>`(select coalesce(json_agg(json_build_array(s.fingerprint, s.long_id, s.algorithm, s.bits, s.created, s.expires, s.revoked)
+        order by s.created, s.fingerprint), '[]'::json) from key_identifiers s where s.key_row = keys.id and not s.is_primary)`.as('subkey_parts'));
   }
 
   /** Index facts of the matching keys (one page), with user IDs and subkeys. */
   async index(query: KeyQuery, page: Page): Promise<IndexRow[]> {
-    // All three on one database: the keys and their parts from the same replayed state.
-    const found = await this.reads.read(async (db) => {
-      const keys = await this.indexQuery(query, page, db).execute();
-      if (keys.length === 0) return undefined;
-      const ids = keys.map((k) => k.id);
-      const [userIds, subkeys] = await Promise.all([
-        db.selectFrom('user_ids').select(['key_row', 'uid', 'created', 'expires', 'revoked'])
-          .where('key_row', 'in', ids).orderBy('key_row').orderBy('position').execute(),
-        db.selectFrom('key_identifiers').select(['key_row', 'fingerprint', 'long_id', 'algorithm', 'bits', 'created', 'expires', 'revoked'])
-          .where('key_row', 'in', ids).where('is_primary', '=', false).orderBy('key_row').orderBy('created').orderBy('fingerprint').execute(),
-      ]);
-      return { keys, userIds, subkeys };
-    });
-    if (!found) return [];
-    const { keys, userIds, subkeys } = found;
-    const byKey = new Map(keys.map((k) => [String(k.id), {
+    const keys = await this.reads.read((db) => this.indexQuery(query, page, db).execute());
+    return keys.map((k) => ({
       ...keySummaryColumns(k),
-      userIds: [] as IndexRow['userIds'],
-      subkeys: [] as IndexRow['subkeys'],
+      userIds: k.user_id_parts.map(([text, created, expires, revoked]) => ({
+        text, created: Number(created), expires: expires === null ? null : Number(expires), revoked,
+      })),
+      subkeys: k.subkey_parts.map(([fingerprint, keyId, algorithm, bits, created, expires, revoked]) => ({
+        fingerprint, keyId, algorithm, bits, created: Number(created), expires: expires === null ? null : Number(expires), revoked,
+      })),
       signatureFacts: k.signature_facts as IndexRow['signatureFacts'],
-    }]));
-    for (const u of userIds) {
-      byKey.get(String(u.key_row))?.userIds.push({
-        text: u.uid, created: Number(u.created), expires: u.expires === null ? null : Number(u.expires), revoked: u.revoked,
-      });
-    }
-    for (const s of subkeys) {
-      byKey.get(String(s.key_row))?.subkeys.push({
-        fingerprint: s.fingerprint, keyId: s.long_id, algorithm: s.algorithm, bits: s.bits, created: Number(s.created),
-        expires: s.expires === null ? null : Number(s.expires), revoked: s.revoked,
-      });
-    }
-    return [...byKey.values()];
+    }));
   }
 
   /** Primary user IDs of stored keys by long key ID, to name signature issuers. */

@@ -1,22 +1,17 @@
 // The migration dropping unused indexes and pg_trgm, on both stores: what it drops on a fresh database, that
 // it leaves pg_trgm to whatever else depends on it, and that down() restores both.
-import { readdirSync } from 'node:fs';
-import { Migrator, sql, type Kysely, type Migration } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
-import { backends, createTestDatabase, type TestDatabase } from '../helpers/server.js';
+import { sql, type Kysely, type Migrator } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { folderMigrator, freshDatabases, ok } from '../helpers/migrations.js';
+import { backends } from '../helpers/server.js';
 
-const FOLDER = new URL('../../migrations/', import.meta.url);
 const DROP = '20261203000007_drop_unused_indexes';
 const BEFORE = '20261121020000_user_id_words';
 
 async function migrator(db: Kysely<unknown>): Promise<Migrator> {
-  const migrations: Record<string, Migration> = {};
-  for (const file of readdirSync(FOLDER).filter((f) => f.endsWith('.ts')).sort()) {
-    migrations[file.replace(/\.ts$/, '')] = (await import(new URL(file, FOLDER).href)) as Migration;
-  }
-  expect(Object.keys(migrations)).toContain(DROP);
-  return new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { migrator: m, names } = await folderMigrator(db);
+  expect(names).toContain(DROP);
+  return m;
 }
 
 async function indexes(db: Kysely<unknown>): Promise<string[]> {
@@ -29,25 +24,8 @@ async function hasTrgm(db: Kysely<unknown>): Promise<boolean> {
   return rows[0]!.n === 1;
 }
 
-function ok(result: { error?: unknown }): void {
-  if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
-}
-
 describe.each(backends)(`migration ${DROP} on %s`, (backend) => {
-  let database: TestDatabase | undefined;
-  let handle: DatabaseHandle | undefined;
-  afterEach(async () => {
-    await handle?.close();
-    await database?.drop();
-    handle = undefined;
-    database = undefined;
-  });
-
-  async function open(): Promise<Kysely<unknown>> {
-    database = await createTestDatabase(backend);
-    handle = await openDatabase({ url: database.url, dataDir: 'memory://', poolSize: 2 });
-    return handle.db as unknown as Kysely<unknown>;
-  }
+  const { open } = freshDatabases(backend);
 
   it('drops keys_first_seen_idx, keys_last_changed_idx and pg_trgm; down() brings them back', async () => {
     const db = await open();
