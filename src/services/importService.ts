@@ -25,6 +25,11 @@ export interface KeySubmitter {
   /** How many keys it takes at once. */
   readonly capacity: number;
   submit(bytes: Uint8Array): Promise<KeyResult>;
+  /**
+   * Once no key is in flight: admits the certifications aside whose issuer is stored now (KeyService.admitAwaiting,
+   * spread over the workers). Gives the number of keys rewritten. A submitter without it admits as it writes.
+   */
+  settle?(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -132,7 +137,7 @@ export class KeyBatcher {
 /** Merges keys in this thread, in batches (KeyBatcher); capacity: keys in flight. */
 export function inProcessSubmitter(keys: KeyService, capacity = 16, options: BatchingOptions = {}): KeySubmitter {
   const batcher = new KeyBatcher(keys, options);
-  return { capacity, submit: (bytes) => batcher.submit(bytes), close: async () => {} };
+  return { capacity, submit: (bytes) => batcher.submit(bytes), settle: () => keys.admitAwaiting(), close: async () => {} };
 }
 
 export interface ImportProgress {
@@ -173,6 +178,8 @@ export interface ImportSummary {
   skippedBytes: number;
   /** Keys merged again in the certification pass. */
   certificationPass: number;
+  /** Keys rewritten at the end with the certifications aside that keys imported after them issued. */
+  certifiedLater: number;
   bytesRead: number;
   seconds: number;
   keysPerSecond: number;
@@ -219,7 +226,7 @@ class ImportRun {
   ) {
     this.summary = {
       files: sources.length, ignoredFiles: [], keys: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, failed: 0,
-      reasons: {}, skippedRegions: 0, skippedBytes: 0, certificationPass: 0, bytesRead: 0, seconds: 0, keysPerSecond: 0,
+      reasons: {}, skippedRegions: 0, skippedBytes: 0, certificationPass: 0, certifiedLater: 0, bytesRead: 0, seconds: 0, keysPerSecond: 0,
       interrupted: false, error: null,
     };
     this.totalBytes = sources.every((s) => s.size !== null) ? sources.reduce((n, s) => n + s.size!, 0) : null;
@@ -241,8 +248,14 @@ class ImportRun {
         await this.readSource(source);
       }
       await this.drain();
+      // The import's writes keep certifications aside without admitting them: admitted here, each key once.
+      await this.settle();
       // Without a new key no certification can have gained its issuer: nothing to merge again.
-      if (!this.stopped && this.spool.count > 0 && this.summary.inserted > 0) await this.certificationPass(this.spool);
+      if (!this.stopped && this.spool.count > 0 && this.summary.inserted > 0) {
+        await this.certificationPass(this.spool);
+        await this.drain();
+        await this.settle();
+      }
     } finally {
       if (timer) clearInterval(timer);
       this.options.signal?.removeEventListener('abort', onAbort);
@@ -369,6 +382,15 @@ class ImportRun {
         }
         return undefined;
       });
+    }
+  }
+
+  private async settle(): Promise<void> {
+    if (this.stopped) return; // what an interrupted import kept aside, a re-run admits
+    try {
+      this.summary.certifiedLater += (await this.options.submitter.settle?.()) ?? 0;
+    } catch (e) {
+      this.fail(`cannot admit the certifications kept aside: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 

@@ -8,7 +8,7 @@ import {
 } from '../openpgp/index.js';
 import { keyChangeOf } from '../store/keyRepository.js';
 import type { KeyStore, PendingWrite, StoredKey } from '../store/keyStore.js';
-import type { PendingAdmitter } from '../store/pendingCertifications.js';
+import type { PendingAdmitter, SweepPart } from '../store/pendingCertifications.js';
 import type { KeyRecord } from '../vocabulary.js';
 import { checkKeyOwnership } from './keyOwnership.js';
 import type { KeyOutcome, KeyServiceOptions, SubmitContext } from './keyService.js';
@@ -141,7 +141,14 @@ export class KeyMerger {
 
   /** What a write of these keys (fingerprint, awaiting certifications) keeps aside and admits. */
   pendingFor(keys: [string, AwaitingIssuer[]][]): PendingWrite {
-    return pendingWrite(this.options.limits, this.admitPending, keys);
+    return pendingWrite(this.options.limits, this.admitPending, keys, this.options.deferAdmission === true);
+  }
+
+  /** KeyStore.admitAwaiting with this merger's admission; each key rewritten is reported. Gives their number. */
+  async admitAwaiting(part?: SweepPart): Promise<number> {
+    const rewritten = await this.keys.admitAwaiting(this.admitPending, part);
+    for (const record of rewritten) this.reportWritten(record);
+    return rewritten.length;
   }
 
   /** Tells onWritten of the keys a write rewrote with certifications it admitted, but those told already (`told`). */

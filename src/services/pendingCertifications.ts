@@ -19,8 +19,9 @@ export function pendingAdmitter(limits: KeyLimits): PendingAdmitter<KeyRecord> {
 }
 
 /** What a write keeps aside: the awaiting certifications of the keys it writes (fingerprint, certifications). */
-export function pendingWrite(limits: KeyLimits, admit: PendingAdmitter<KeyRecord>, keys: [string, AwaitingIssuer[]][]): PendingWrite {
+export function pendingWrite(limits: KeyLimits, admit: PendingAdmitter<KeyRecord>, keys: [string, AwaitingIssuer[]][], deferAdmission = false): PendingWrite {
   return {
+    deferAdmission,
     bounds: { maxPerKey: limits.maxPendingCertificationsPerKey, maxTotal: limits.maxPendingCertifications },
     admit,
     awaiting: new Map(keys.filter(([, awaiting]) => awaiting.length > 0)),

@@ -7,13 +7,19 @@ import type { KeyChange, KeyRecord } from '../vocabulary.js';
 import { toBytes } from './keyQueries.js';
 import { countChange, factRows, insertFacts, statementChunks } from './keyFactRows.js';
 import type { KeyStore, PendingWrite, StoredKey } from './keyStore.js';
-import { lockIssuerKeyIds, settlePending } from './pendingCertifications.js';
+import {
+  admitPending, countPending, keysWithStoredIssuers, lockIssuerKeyIds, settlePending, type PendingAdmitter, type SweepPart,
+} from './pendingCertifications.js';
 
 // Longest primary key packet with its header: RSA 16384 (the largest key size accepted) is about 2.1 KB.
 const PRIMARY_PACKET_PREFIX = 8192;
 
 // Values of an IN (...) list per query: well within the bind-parameter limits (below).
 const IN_LIST_CHUNK = 5000;
+
+// Certified keys rewritten per transaction of a sweep (admitAwaiting), and its tries of one when it deadlocks.
+const SWEEP_KEYS = 32;
+const SWEEP_TRIES = 5;
 
 /** KeyStore on PostgreSQL or PGlite (the contracts are in keyStore.ts). */
 export class KeyRepository implements KeyStore {
@@ -132,7 +138,7 @@ export class KeyRepository implements KeyStore {
       return await this.db.transaction().execute(async (trx) => {
         pending?.kept.clear();
         pending?.admitted.splice(0);
-        if (pending) await lockIssuerKeyIds(trx, [...ownKeyIds, ...awaitingIds]);
+        if (pending && !pending.deferAdmission) await lockIssuerKeyIds(trx, [...ownKeyIds, ...awaitingIds]);
         const { result, written, counts } = await write(trx);
         let updated = counts.updated ?? 0;
         if (pending && written.length > 0) {
@@ -149,6 +155,36 @@ export class KeyRepository implements KeyStore {
     } catch (e) {
       if (onDeadlock !== undefined && isDeadlock(e)) return onDeadlock;
       throw e;
+    }
+  }
+
+  /**
+   * Admits every certification aside whose issuer is stored (on the certified keys of `part`): a few keys a
+   * transaction, which locks each key, merges it with them (`admit`) and rewrites it once. Gives the records of
+   * the keys rewritten. No issuer key ID is locked: the sweep admits only what is committed already (issuer and
+   * certification both), so it cannot miss what another write is about to store; the key rows it locks, in row
+   * order as every write does, keep it from admitting into a key beside another writer.
+   */
+  async admitAwaiting(admit: PendingAdmitter<KeyRecord>, part: SweepPart = { index: 0, of: 1 }): Promise<KeyRecord[]> {
+    const rewritten: KeyRecord[] = [];
+    for (let after = ''; ;) {
+      const next = await keysWithStoredIssuers(this.db, after, part, SWEEP_KEYS);
+      if (next.fingerprints.length === 0) return rewritten;
+      after = next.fingerprints.at(-1)!;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          rewritten.push(...await this.db.transaction().execute(async (trx) => {
+            const admitted = await admitPending(trx, next.issuerKeyIds, admit, (items) => rewriteKeys(trx, items, this.writer, false),
+              (keyIds) => primaryKeysWithKeyIds(trx, keyIds), next.fingerprints);
+            await countPending(trx, -admitted.removed);
+            if (admitted.rewritten.length > 0) await countChange(trx, 'updated', admitted.rewritten.length);
+            return admitted.rewritten;
+          }));
+          break;
+        } catch (e) {
+          if (!isDeadlock(e) || attempt >= SWEEP_TRIES) throw e;
+        }
+      }
     }
   }
 
