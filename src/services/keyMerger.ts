@@ -3,7 +3,7 @@
 // merges of one key in one process wait for each other.
 import { AppError } from '../errors.js';
 import {
-  deriveKey, isCertRejected, isStoredSubset, mergeCert, parseStoredCert, type parseUploadedCert,
+  deriveKey, isCertRejected, isStoredSubset, IssuerKeys, mergeCert, parseStoredCert, type parseUploadedCert,
   type AwaitingIssuer, type Dropped, type IssuerLookup, type MergeResult, type Packet,
 } from '../openpgp/index.js';
 import { keyChangeOf } from '../store/keyRepository.js';
@@ -28,6 +28,8 @@ export type MergeStep = { outcome: KeyOutcome; awaiting: AwaitingIssuer[] } | { 
 
 export class KeyMerger {
   private readonly admitPending: PendingAdmitter<KeyRecord>;
+  // Certifiers' keys read by this merger's merges, each read once for all the keys it certifies.
+  private readonly issuerKeys = new IssuerKeys();
   // Merges of one key in this process run one after the other: side by side they would only race for the key's
   // revision and retry, so the retries left are for writers in other processes.
   private readonly merging = new Map<string, Promise<KeyOutcome>>();
@@ -36,7 +38,7 @@ export class KeyMerger {
     readonly keys: KeyStore,
     readonly options: KeyServiceOptions,
   ) {
-    this.admitPending = pendingAdmitter(options.limits);
+    this.admitPending = pendingAdmitter(options.limits, this.issuerKeys);
   }
 
   /**
@@ -170,7 +172,7 @@ export class KeyMerger {
   Promise<MergeStep> {
     const fingerprint = parsed.cert.primary.fingerprint;
     const storedCert = stored ? await parseStoredCert(stored.packets) : null;
-    const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers });
+    const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers, issuerKeys: this.issuerKeys });
     // Derived once: the ownership check reads its user IDs, the store writes it.
     const record = deriveKey(merged.cert);
     checkKeyOwnership(context.pushPolicy ?? 'open', context.token ?? null, fingerprint, storedCert, record.userIds);
