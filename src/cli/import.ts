@@ -14,9 +14,12 @@ import { openMigratedDatabase, type CliContext } from './context.js';
 
 type Db = DatabaseHandle['db'];
 
-/** The KeyService an import merges with: the server's, without metrics. */
+/**
+ * The KeyService an import merges with: the server's, without metrics, and admitting the certifications its keys
+ * keep aside only when asked (runImport does at its end; see KeyServiceOptions.deferAdmission).
+ */
 export function importKeyService(db: Db, config: Config): KeyService {
-  return new KeyService(new KeyRepository(db), new AuditRepository(db), { limits: keyLimits(config) });
+  return new KeyService(new KeyRepository(db), new AuditRepository(db), { limits: keyLimits(config), deferAdmission: true });
 }
 
 /** What each import worker thread gets (see importWorker.ts). */
@@ -163,6 +166,7 @@ export function formatSummary(s: ImportSummary, maxRssBytes?: number): string[] 
     `import ${state}: ${s.keys} keys from ${s.files} file(s), ${mib(s.bytesRead)}, in ${duration(s.seconds)} (${Math.round(s.keysPerSecond)} keys/s)`,
     `  inserted ${s.inserted}, updated ${s.updated}, unchanged ${s.unchanged}, rejected ${s.rejected}${s.failed ? `, failed ${s.failed}` : ''}`,
   ];
+  if (s.certifiedLater > 0) lines.push(`  ${s.certifiedLater} key(s) rewritten at the end with certifications by keys imported after them`);
   if (s.certificationPass > 0) lines.push(`  ${s.certificationPass} key(s) merged again for certifications by keys imported after them`);
   if (s.skippedRegions > 0) lines.push(`  ${s.skippedRegions} unreadable part(s) of the input skipped (${s.skippedBytes} bytes)`);
   const reasons = Object.entries(s.reasons).sort((a, b) => b[1] - a[1]);

@@ -15,10 +15,18 @@ async function serve(port: NonNullable<typeof parentPort>, data: ImportWorkerDat
     send({ kind: 'startFailed', message: e instanceof Error ? e.message : String(e) });
     return;
   }
-  const batcher = new KeyBatcher(importKeyService(database.db, data.config));
+  const keys = importKeyService(database.db, data.config);
+  const batcher = new KeyBatcher(keys);
   port.on('message', (m: WorkerRequest) => {
     if (m.kind === 'key') {
       void batcher.submit(m.bytes).then((result) => send({ kind: 'result', id: m.id, result }));
+    } else if (m.kind === 'settle') {
+      // Two halves of its share side by side: one merges while the other waits for the database.
+      const halves = [0, 1].map((half) => keys.admitAwaiting({ index: 2 * m.index + half, of: 2 * m.of }));
+      Promise.all(halves).then(([a, b]) => a! + b!).then(
+        (rewritten) => send({ kind: 'settled', rewritten }),
+        (e: unknown) => send({ kind: 'settleFailed', message: e instanceof Error ? e.message : String(e) }),
+      );
     } else {
       // The main thread closes a worker only once no key is in flight in it.
       void database.close().finally(() => {

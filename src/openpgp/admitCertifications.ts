@@ -3,7 +3,7 @@
 // apply to them exactly as to any push.
 import { CertRejected, readSignature, type Cert, type SigInfo, type UserComponent } from './certificate.js';
 import type { KeyLimits } from './limits.js';
-import { mergeCert, userIdDigest, type IssuerLookup, type MergeResult } from './merge.js';
+import { mergeCert, userIdDigest, type IssuerKeys, type IssuerLookup, type MergeResult } from './merge.js';
 import { Tag, packetKey } from './packets.js';
 
 /** A certification kept aside: `id` names it to the caller. */
@@ -24,7 +24,9 @@ export interface Admission {
 }
 
 /** Admits into a stored key the pending certifications that verify, by the issuers given (their primary keys' bytes). */
-export async function admitCertifications(stored: Cert, pending: PendingSignature[], issuers: Uint8Array[], limits: KeyLimits): Promise<Admission> {
+export async function admitCertifications(
+  stored: Cert, pending: PendingSignature[], issuers: Uint8Array[], limits: KeyLimits, issuerKeys?: IssuerKeys,
+): Promise<Admission> {
   const users = new Map(stored.users.map((u) => [userIdDigest(u.packet), u]));
   const offered = new Map<UserComponent, SigInfo[]>();
   const waitingIds = new Map<string, string[]>(); // signature identity -> pending ids
@@ -55,7 +57,7 @@ export async function admitCertifications(stored: Cert, pending: PendingSignatur
   const lookupIssuers: IssuerLookup = async () => issuers;
   let merged: MergeResult;
   try {
-    merged = await mergeCert(stored, incoming, { limits, lookupIssuers, verifyAllCertifications: true });
+    merged = await mergeCert(stored, incoming, { limits, lookupIssuers, verifyAllCertifications: true, issuerKeys });
   } catch (e) {
     if (!(e instanceof CertRejected)) throw e;
     return { merged: null, settled: [...settled, ...[...waitingIds.values()].flat()] };

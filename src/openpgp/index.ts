@@ -6,7 +6,7 @@ import { PacketFramingError, readPackets, splitKeys, type Packet } from './packe
 
 export { CertRejected, parseCert, type Cert, type Dropped, type RejectionCode } from './certificate.js';
 export {
-  certifierKeyIds, mergeCert, summarizeDropped, type AwaitingIssuer, type IssuerLookup, type MergeOptions, type MergeResult,
+  certifierKeyIds, IssuerKeys, mergeCert, summarizeDropped, type AwaitingIssuer, type IssuerLookup, type MergeOptions, type MergeResult,
 } from './merge.js';
 export { admitCertifications, type Admission, type PendingSignature } from './admitCertifications.js';
 export { DEFAULT_LIMITS, type CertificationPolicy, type KeyLimits } from './limits.js';

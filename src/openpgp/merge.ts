@@ -59,6 +59,38 @@ export interface MergeOptions {
    * admitted from those kept aside, which are bounded in number already.
    */
   verifyAllCertifications?: boolean;
+  /** Where the issuers' keys read by earlier merges are kept (each read once, not once per key it certifies). */
+  issuerKeys?: IssuerKeys | undefined;
+}
+
+/**
+ * The issuers' primary keys of third-party certifications as read for merges (their key material, with its
+ * node:crypto key once made), by their bytes: a key certified by hundreds reads each of them once, not per
+ * merge. The `max` most recently used are kept.
+ */
+export class IssuerKeys {
+  private readonly byBytes = new Map<string, KeyMaterial | null>();
+
+  constructor(private readonly max = 4096) {}
+
+  /** The key material of a stored key's leading bytes (its primary key packet first); null when unreadable. */
+  async read(bytes: Uint8Array): Promise<KeyMaterial | null> {
+    const packet = bytes.subarray(0, firstPacketEnd(bytes));
+    const id = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength).toString('latin1');
+    let key = this.byBytes.get(id);
+    if (key !== undefined) {
+      this.byBytes.delete(id);
+    } else {
+      try {
+        key = await readKeyMaterial(readPackets(packet)[0]!);
+      } catch {
+        key = null; // an unreadable stored key cannot certify anything
+      }
+      if (this.byBytes.size >= this.max) this.byBytes.delete(this.byBytes.keys().next().value!);
+    }
+    this.byBytes.set(id, key);
+    return key;
+  }
 }
 
 const CERTIFICATIONS = new Set<number>([SigType.certGeneric, SigType.certPersona, SigType.certCasual, SigType.certPositive]);
@@ -258,13 +290,10 @@ async function acceptCertifications(
     if (id) keyIds.add(id);
   }
   const issuers = new Map<string, KeyMaterial[]>();
+  const issuerKeys = options.issuerKeys ?? new IssuerKeys();
   for (const bytes of keyIds.size > 0 ? await lookupIssuers([...keyIds]) : []) {
-    try {
-      const key = await readKeyMaterial(readPackets(bytes.subarray(0, firstPacketEnd(bytes)))[0]!);
-      issuers.set(key.keyId, [...(issuers.get(key.keyId) ?? []), key]);
-    } catch {
-      // An unreadable stored key cannot certify anything.
-    }
+    const key = await issuerKeys.read(bytes);
+    if (key) issuers.set(key.keyId, [...(issuers.get(key.keyId) ?? []), key]);
   }
   let accepted = 0;
   for (const { user, sigs } of pending) {

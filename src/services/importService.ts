@@ -25,6 +25,11 @@ export interface KeySubmitter {
   /** How many keys it takes at once. */
   readonly capacity: number;
   submit(bytes: Uint8Array): Promise<KeyResult>;
+  /**
+   * Once no key is in flight: admits the certifications aside whose issuer is stored now (KeyService.admitAwaiting,
+   * spread over the workers). Gives the number of keys rewritten. A submitter without it admits as it writes.
+   */
+  settle?(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -132,7 +137,7 @@ export class KeyBatcher {
 /** Merges keys in this thread, in batches (KeyBatcher); capacity: keys in flight. */
 export function inProcessSubmitter(keys: KeyService, capacity = 16, options: BatchingOptions = {}): KeySubmitter {
   const batcher = new KeyBatcher(keys, options);
-  return { capacity, submit: (bytes) => batcher.submit(bytes), close: async () => {} };
+  return { capacity, submit: (bytes) => batcher.submit(bytes), settle: () => keys.admitAwaiting(), close: async () => {} };
 }
 
 export interface ImportProgress {
@@ -173,6 +178,8 @@ export interface ImportSummary {
   skippedBytes: number;
   /** Keys merged again in the certification pass. */
   certificationPass: number;
+  /** Keys rewritten at the end with the certifications aside that keys imported after them issued. */
+  certifiedLater: number;
   bytesRead: number;
   seconds: number;
   keysPerSecond: number;
@@ -207,6 +214,9 @@ class ImportRun {
   private readonly started = Date.now();
   private readonly summary: ImportSummary;
   private readonly inFlight = new Set<Promise<void>>();
+  // Who waits for a key in flight to finish (submit, drain): woken one at a time, as each finishes. Not
+  // Promise.race over the keys in flight, which adds a reaction to each of them per wait (O(n²) for an import).
+  private readonly waiting: (() => void)[] = [];
   private bytesInFlight = 0;
   private stopped = false;
   private spool: Spool | null = null;
@@ -219,7 +229,7 @@ class ImportRun {
   ) {
     this.summary = {
       files: sources.length, ignoredFiles: [], keys: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, failed: 0,
-      reasons: {}, skippedRegions: 0, skippedBytes: 0, certificationPass: 0, bytesRead: 0, seconds: 0, keysPerSecond: 0,
+      reasons: {}, skippedRegions: 0, skippedBytes: 0, certificationPass: 0, certifiedLater: 0, bytesRead: 0, seconds: 0, keysPerSecond: 0,
       interrupted: false, error: null,
     };
     this.totalBytes = sources.every((s) => s.size !== null) ? sources.reduce((n, s) => n + s.size!, 0) : null;
@@ -241,8 +251,14 @@ class ImportRun {
         await this.readSource(source);
       }
       await this.drain();
+      // The import's writes keep certifications aside without admitting them: admitted here, each key once.
+      await this.settle();
       // Without a new key no certification can have gained its issuer: nothing to merge again.
-      if (!this.stopped && this.spool.count > 0 && this.summary.inserted > 0) await this.certificationPass(this.spool);
+      if (!this.stopped && this.spool.count > 0 && this.summary.inserted > 0) {
+        await this.certificationPass(this.spool);
+        await this.drain();
+        await this.settle();
+      }
     } finally {
       if (timer) clearInterval(timer);
       this.options.signal?.removeEventListener('abort', onAbort);
@@ -317,7 +333,7 @@ class ImportRun {
     const { submitter } = this.options;
     const maxBytes = this.options.maxBytesInFlight ?? 64 * 1024 * 1024;
     while (this.inFlight.size >= submitter.capacity || (this.inFlight.size > 0 && this.bytesInFlight + bytes.length > maxBytes)) {
-      await Promise.race(this.inFlight);
+      await this.oneFinished();
     }
     const size = bytes.length;
     this.bytesInFlight += size;
@@ -328,6 +344,7 @@ class ImportRun {
       .finally(() => {
         this.inFlight.delete(task);
         this.bytesInFlight -= size;
+        this.waiting.shift()?.();
       });
     this.inFlight.add(task);
   }
@@ -372,8 +389,21 @@ class ImportRun {
     }
   }
 
+  private async settle(): Promise<void> {
+    if (this.stopped) return; // what an interrupted import kept aside, a re-run admits
+    try {
+      this.summary.certifiedLater += (await this.options.submitter.settle?.()) ?? 0;
+    } catch (e) {
+      this.fail(`cannot admit the certifications kept aside: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
   private async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    while (this.inFlight.size > 0) await this.oneFinished();
+  }
+
+  private oneFinished(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private count(reason: string): void {

@@ -8,11 +8,16 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { KeyResult, KeySubmitter } from './importService.js';
 
-export type WorkerRequest = { kind: 'key'; id: number; bytes: Uint8Array } | { kind: 'close' };
+export type WorkerRequest =
+  | { kind: 'key'; id: number; bytes: Uint8Array }
+  /** KeyService.admitAwaiting of this part of the certified keys. */
+  | { kind: 'settle'; index: number; of: number }
+  | { kind: 'close' };
 export type WorkerResponse =
   | { kind: 'ready' }
   | { kind: 'startFailed'; message: string }
   | { kind: 'result'; id: number; result: KeyResult }
+  | { kind: 'settled'; rewritten: number } | { kind: 'settleFailed'; message: string }
   | { kind: 'closed' };
 
 export interface WorkerPoolOptions {
@@ -28,6 +33,8 @@ export interface WorkerPoolOptions {
 interface PoolWorker {
   worker: Worker;
   pending: Map<number, (result: KeyResult) => void>;
+  /** The sweep it runs (settle), answered by its next settled or settleFailed message. */
+  settling: ((m: WorkerResponse) => void) | null;
   dead: string | null;
   exited: Promise<void>;
 }
@@ -54,7 +61,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<KeySu
   try {
     for (let i = 0; i < options.workers; i++) {
       const worker = spawn(options.script, options.data);
-      const entry: PoolWorker = { worker, pending: new Map(), dead: null, exited: new Promise((resolve) => worker.once('exit', () => resolve())) };
+      const entry: PoolWorker = { worker, pending: new Map(), settling: null, dead: null, exited: new Promise((resolve) => worker.once('exit', () => resolve())) };
       workers.push(entry);
       ready.push(waitReady(worker));
       const die = (why: string) => {
@@ -63,8 +70,10 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<KeySu
         // Keys in flight there may or may not be stored: the import stops, and a re-run finishes them.
         for (const resolve of entry.pending.values()) resolve({ status: 'failed', reason: why, fatal: true });
         entry.pending.clear();
+        entry.settling?.({ kind: 'settleFailed', message: why });
       };
       worker.on('message', (m: WorkerResponse) => {
+        if (m.kind === 'settled' || m.kind === 'settleFailed') entry.settling?.(m);
         if (m.kind !== 'result') return;
         const resolve = entry.pending.get(m.id);
         entry.pending.delete(m.id);
@@ -89,6 +98,19 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<KeySu
         target.pending.set(id, resolve);
         target.worker.postMessage({ kind: 'key', id, bytes } satisfies WorkerRequest);
       });
+    },
+    // Each worker sweeps its share of the certified keys, side by side.
+    async settle(): Promise<number> {
+      const counts = await Promise.all(workers.map((w, index) => new Promise<number>((resolve, reject) => {
+        if (w.dead) return reject(new Error(w.dead));
+        w.settling = (m) => {
+          w.settling = null;
+          if (m.kind === 'settled') resolve(m.rewritten);
+          else reject(new Error(m.kind === 'settleFailed' ? m.message : 'import worker failed'));
+        };
+        w.worker.postMessage({ kind: 'settle', index, of: workers.length } satisfies WorkerRequest);
+      })));
+      return counts.reduce((a, b) => a + b, 0);
     },
     close: closeAll,
   };

@@ -3,12 +3,12 @@
 // merges of one key in one process wait for each other.
 import { AppError } from '../errors.js';
 import {
-  deriveKey, isCertRejected, isStoredSubset, mergeCert, parseStoredCert, type parseUploadedCert,
+  deriveKey, isCertRejected, isStoredSubset, IssuerKeys, mergeCert, parseStoredCert, type parseUploadedCert,
   type AwaitingIssuer, type Dropped, type IssuerLookup, type MergeResult, type Packet,
 } from '../openpgp/index.js';
 import { keyChangeOf } from '../store/keyRepository.js';
 import type { KeyStore, PendingWrite, StoredKey } from '../store/keyStore.js';
-import type { PendingAdmitter } from '../store/pendingCertifications.js';
+import type { PendingAdmitter, SweepPart } from '../store/pendingCertifications.js';
 import type { KeyRecord } from '../vocabulary.js';
 import { checkKeyOwnership } from './keyOwnership.js';
 import type { KeyOutcome, KeyServiceOptions, SubmitContext } from './keyService.js';
@@ -28,6 +28,8 @@ export type MergeStep = { outcome: KeyOutcome; awaiting: AwaitingIssuer[] } | { 
 
 export class KeyMerger {
   private readonly admitPending: PendingAdmitter<KeyRecord>;
+  // Certifiers' keys read by this merger's merges, each read once for all the keys it certifies.
+  private readonly issuerKeys = new IssuerKeys();
   // Merges of one key in this process run one after the other: side by side they would only race for the key's
   // revision and retry, so the retries left are for writers in other processes.
   private readonly merging = new Map<string, Promise<KeyOutcome>>();
@@ -36,7 +38,7 @@ export class KeyMerger {
     readonly keys: KeyStore,
     readonly options: KeyServiceOptions,
   ) {
-    this.admitPending = pendingAdmitter(options.limits);
+    this.admitPending = pendingAdmitter(options.limits, this.issuerKeys);
   }
 
   /**
@@ -141,7 +143,14 @@ export class KeyMerger {
 
   /** What a write of these keys (fingerprint, awaiting certifications) keeps aside and admits. */
   pendingFor(keys: [string, AwaitingIssuer[]][]): PendingWrite {
-    return pendingWrite(this.options.limits, this.admitPending, keys);
+    return pendingWrite(this.options.limits, this.admitPending, keys, this.options.deferAdmission === true);
+  }
+
+  /** KeyStore.admitAwaiting with this merger's admission; each key rewritten is reported. Gives their number. */
+  async admitAwaiting(part?: SweepPart): Promise<number> {
+    const rewritten = await this.keys.admitAwaiting(this.admitPending, part);
+    for (const record of rewritten) this.reportWritten(record);
+    return rewritten.length;
   }
 
   /** Tells onWritten of the keys a write rewrote with certifications it admitted, but those told already (`told`). */
@@ -163,7 +172,7 @@ export class KeyMerger {
   Promise<MergeStep> {
     const fingerprint = parsed.cert.primary.fingerprint;
     const storedCert = stored ? await parseStoredCert(stored.packets) : null;
-    const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers });
+    const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers, issuerKeys: this.issuerKeys });
     // Derived once: the ownership check reads its user IDs, the store writes it.
     const record = deriveKey(merged.cert);
     checkKeyOwnership(context.pushPolicy ?? 'open', context.token ?? null, fingerprint, storedCert, record.userIds);

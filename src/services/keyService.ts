@@ -7,6 +7,7 @@ import {
 } from '../openpgp/index.js';
 import type { AuditRepository } from '../store/auditRepository.js';
 import type { KeyStore } from '../store/keyStore.js';
+import type { SweepPart } from '../store/pendingCertifications.js';
 import type { KeyChange, MergeStatus, SubmitResult } from '../vocabulary.js';
 import type { AuthenticatedToken, AccessPolicy } from './accessService.js';
 import { mergeBatch } from './batchMerge.js';
@@ -41,6 +42,11 @@ export interface KeyServiceOptions {
    * may have committed: e.g. to drop cached lookups.
    */
   onWritten?: (change: KeyChange) => void;
+  /**
+   * Writes keep awaiting certifications aside but admit none of those aside: `admitAwaiting` does, once the
+   * writes are done (keystore import, whose keys certify each other in every order; see PendingWriteOf).
+   */
+  deferAdmission?: boolean;
 }
 
 /** What a push handler needs of KeyService (a test passes a fake of it). */
@@ -179,6 +185,14 @@ export class KeyService {
     // The key as just read (null: not stored) is the first merge's, when parsing names the same key.
     const known = fingerprint !== null && parsed.cert.primary.fingerprint === fingerprint ? stored : undefined;
     return this.merger.mergeParsed(parsed, context, (keyIds) => this.keys.primaryKeysByKeyId(keyIds), known, batch);
+  }
+
+  /**
+   * Admits the certifications aside whose issuer is stored (of the certified keys of `part`): after writes with
+   * deferAdmission. Gives the number of keys rewritten.
+   */
+  admitAwaiting(part?: SweepPart): Promise<number> {
+    return this.merger.admitAwaiting(part);
   }
 
   async ping(): Promise<void> {

@@ -3,24 +3,25 @@
 // (docs/certifications.md). Here: what a write is given to do that, and what a push reports about them.
 import {
   admitCertifications, deriveKey, parseStoredCert, summarizeDropped,
-  type AwaitingIssuer, type Dropped, type KeyLimits,
+  type AwaitingIssuer, type Dropped, type IssuerKeys, type KeyLimits,
 } from '../openpgp/index.js';
 import type { PendingWrite } from '../store/keyStore.js';
 import type { KeyRecord } from '../vocabulary.js';
 import type { PendingAdmitter } from '../store/pendingCertifications.js';
 
 /** Merges a stored key with its certifications aside whose issuer is stored, as a push of them would. */
-export function pendingAdmitter(limits: KeyLimits): PendingAdmitter<KeyRecord> {
+export function pendingAdmitter(limits: KeyLimits, issuerKeys?: IssuerKeys): PendingAdmitter<KeyRecord> {
   return async (key, pending, issuers) => {
     const stored = await parseStoredCert(key.packets);
-    const { merged, settled } = await admitCertifications(stored, pending, issuers, limits);
+    const { merged, settled } = await admitCertifications(stored, pending, issuers, limits, issuerKeys);
     return { write: merged ? { record: deriveKey(merged.cert), packets: merged.bytes } : null, settled };
   };
 }
 
 /** What a write keeps aside: the awaiting certifications of the keys it writes (fingerprint, certifications). */
-export function pendingWrite(limits: KeyLimits, admit: PendingAdmitter<KeyRecord>, keys: [string, AwaitingIssuer[]][]): PendingWrite {
+export function pendingWrite(limits: KeyLimits, admit: PendingAdmitter<KeyRecord>, keys: [string, AwaitingIssuer[]][], deferAdmission = false): PendingWrite {
   return {
+    deferAdmission,
     bounds: { maxPerKey: limits.maxPendingCertificationsPerKey, maxTotal: limits.maxPendingCertifications },
     admit,
     awaiting: new Map(keys.filter(([, awaiting]) => awaiting.length > 0)),

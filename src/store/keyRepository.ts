@@ -7,13 +7,19 @@ import type { KeyChange, KeyRecord } from '../vocabulary.js';
 import { toBytes } from './keyQueries.js';
 import { countChange, factRows, insertFacts, statementChunks } from './keyFactRows.js';
 import type { KeyStore, PendingWrite, StoredKey } from './keyStore.js';
-import { lockIssuerKeyIds, settlePending } from './pendingCertifications.js';
+import {
+  admitPending, countPending, keysWithStoredIssuers, lockIssuerKeyIds, settlePending, type PendingAdmitter, type SweepPart,
+} from './pendingCertifications.js';
 
 // Longest primary key packet with its header: RSA 16384 (the largest key size accepted) is about 2.1 KB.
 export const PRIMARY_PACKET_PREFIX = 8192;
 
 // Values of an IN (...) list per query: well within the bind-parameter limits (below).
 const IN_LIST_CHUNK = 5000;
+
+// Certified keys rewritten per transaction of a sweep (admitAwaiting), and its tries of one when it deadlocks.
+const SWEEP_KEYS = 32;
+const SWEEP_TRIES = 5;
 
 /** KeyStore on PostgreSQL or PGlite (the contracts are in keyStore.ts). */
 export class KeyRepository implements KeyStore {
@@ -38,6 +44,7 @@ export class KeyRepository implements KeyStore {
    */
   async insert(record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = [], pending?: PendingWrite): Promise<boolean> {
     if (!pending) return (await this.insertStatement(this.db, record, packets, audit, true)) !== null;
+    if (pending.awaiting.size === 0 && !pending.deferAdmission) return this.insertAdmitting(record, packets, audit, pending);
     return this.withPending(pending, [record.keyId], async (trx) => {
       const row = await this.insertStatement(trx, record, packets, audit, false);
       if (row === null) return { result: false, written: [], counts: {} };
@@ -45,14 +52,46 @@ export class KeyRepository implements KeyStore {
     }, false);
   }
 
-  /** The one statement of insert; the key's row, or null when the fingerprint is stored already. */
-  private async insertStatement(db: Kysely<Database>, record: KeyRecord, packets: Uint8Array, audit: AuditEntry[], count: boolean): Promise<string | null> {
+  /**
+   * insert of a key that keeps nothing aside (a push's usual new key), in three round trips: its key ID locked,
+   * then the one statement, counted and telling whether certifications aside name it (its snapshot is taken
+   * after the lock, so it sees those of every writer that held it), and only then their admission.
+   */
+  private async insertAdmitting(record: KeyRecord, packets: Uint8Array, audit: AuditEntry[], pending: PendingWrite): Promise<boolean> {
+    const write = this.db.transaction().execute(async (trx) => {
+      pending.kept.clear();
+      pending.admitted.splice(0);
+      await lockIssuerKeyIds(trx, [record.keyId]);
+      const row = await this.insertStatement(trx, record, packets, audit, true);
+      if (row === null) return false;
+      if (row.awaited) {
+        const admitted = await admitPending(trx, [record.keyId], pending.admit, (items) => rewriteKeys(trx, items, this.writer, false),
+          (keyIds) => primaryKeysWithKeyIds(trx, keyIds));
+        pending.admitted.push(...admitted.rewritten);
+        await countPending(trx, -admitted.removed);
+        if (admitted.rewritten.length > 0) await countChange(trx, 'updated', admitted.rewritten.length);
+      }
+      return true;
+    });
+    // A deadlock (in the admission): not written, tried again, as withPending does.
+    return write.catch((e: unknown) => {
+      if (isDeadlock(e)) return false;
+      throw e;
+    });
+  }
+
+  /**
+   * The one statement of insert; the key's row and whether certifications aside name its key ID, or null when
+   * the fingerprint is stored already.
+   */
+  private async insertStatement(db: Kysely<Database>, record: KeyRecord, packets: Uint8Array, audit: AuditEntry[], count: boolean):
+  Promise<{ id: string; awaited: boolean } | null> {
     const k = keyColumns(record, packets);
     const facts = factRows('', record);
     // key_row comes from the inserted row; the other columns as factRows gives them.
     const identifiers = JSON.stringify(facts.identifiers.map(({ key_row: _, ...row }) => row));
     const userIds = JSON.stringify(facts.userIds.map(({ key_row: _, ...row }) => row));
-    const result = await sql<{ id: string }>`${PREPARED}
+    const result = await sql<{ id: string; awaited: boolean }>`${PREPARED}
       with ins as (
         insert into keys (fingerprint, key_id, version, algorithm, bits, created, expires, revoked, packets, size,
           user_id_count, user_attribute_count, subkey_count, signature_count, primary_user_id, signature_facts)
@@ -81,8 +120,11 @@ export class KeyRepository implements KeyStore {
       ), audited as (
         ${AUDIT_INSERT} ${auditRowsSelect(audit)} where exists (select 1 from ins)
       )
-      select ins.id, pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(keyChangeOf(record), this.writer)}) from ins`.execute(db);
-    return result.rows[0] ? String(result.rows[0].id) : null;
+      select ins.id, pg_notify(${KEY_CHANGES_CHANNEL}, ${encodeKeyChange(keyChangeOf(record), this.writer)}),
+        exists (select 1 from pending_certifications p where p.issuer_key_id = ${k.key_id}) as awaited
+      from ins`.execute(db);
+    const row = result.rows[0];
+    return row ? { id: String(row.id), awaited: row.awaited } : null;
   }
 
   /**
@@ -132,7 +174,7 @@ export class KeyRepository implements KeyStore {
       return await this.db.transaction().execute(async (trx) => {
         pending?.kept.clear();
         pending?.admitted.splice(0);
-        if (pending) await lockIssuerKeyIds(trx, [...ownKeyIds, ...awaitingIds]);
+        if (pending && !pending.deferAdmission) await lockIssuerKeyIds(trx, [...ownKeyIds, ...awaitingIds]);
         const { result, written, counts } = await write(trx);
         let updated = counts.updated ?? 0;
         if (pending && written.length > 0) {
@@ -149,6 +191,36 @@ export class KeyRepository implements KeyStore {
     } catch (e) {
       if (onDeadlock !== undefined && isDeadlock(e)) return onDeadlock;
       throw e;
+    }
+  }
+
+  /**
+   * Admits every certification aside whose issuer is stored (on the certified keys of `part`): a few keys a
+   * transaction, which locks each key, merges it with them (`admit`) and rewrites it once. Gives the records of
+   * the keys rewritten. No issuer key ID is locked: the sweep admits only what is committed already (issuer and
+   * certification both), so it cannot miss what another write is about to store; the key rows it locks, in row
+   * order as every write does, keep it from admitting into a key beside another writer.
+   */
+  async admitAwaiting(admit: PendingAdmitter<KeyRecord>, part: SweepPart = { index: 0, of: 1 }): Promise<KeyRecord[]> {
+    const rewritten: KeyRecord[] = [];
+    for (let after = ''; ;) {
+      const next = await keysWithStoredIssuers(this.db, after, part, SWEEP_KEYS);
+      if (next.fingerprints.length === 0) return rewritten;
+      after = next.fingerprints.at(-1)!;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          rewritten.push(...await this.db.transaction().execute(async (trx) => {
+            const admitted = await admitPending(trx, next.issuerKeyIds, admit, (items) => rewriteKeys(trx, items, this.writer, false),
+              (keyIds) => primaryKeysWithKeyIds(trx, keyIds), next.fingerprints);
+            await countPending(trx, -admitted.removed);
+            if (admitted.rewritten.length > 0) await countChange(trx, 'updated', admitted.rewritten.length);
+            return admitted.rewritten;
+          }));
+          break;
+        } catch (e) {
+          if (!isDeadlock(e) || attempt >= SWEEP_TRIES) throw e;
+        }
+      }
     }
   }
 

@@ -3,7 +3,7 @@
 // in memory for service tests; test/integration/storeContract.test.ts holds all three to these contracts.
 import type { AuditEntry } from './auditRepository.js';
 import type { Page } from './keyQueries.js';
-import type { PendingWriteOf } from './pendingCertifications.js';
+import type { PendingAdmitter, PendingWriteOf, SweepPart } from './pendingCertifications.js';
 import type { FoundKey, IndexRow, KeyQuery, KeyRecord } from '../vocabulary.js';
 
 /** A stored key as a merge reads it: its row, the revision a compare-and-swap update checks, its bytes. */
@@ -39,6 +39,13 @@ export interface KeyStore {
    * aside whose issuer was stored meanwhile). False when the key could not be locked in time (a deadlock).
    */
   keepAside(stored: StoredKey, fingerprint: string, pending: PendingWrite): Promise<boolean>;
+  /**
+   * Admits every certification kept aside whose issuer is stored now (of the certified keys of `part`, all by
+   * default), as the writes that store an issuer do: each certified key merged with them (`admit`), rewritten
+   * once (a new revision, facts, change notification, counted as updated) and the settled ones removed. The
+   * sweep after writes made with `deferAdmission`. Gives the records of the keys rewritten.
+   */
+  admitAwaiting(admit: PendingAdmitter<KeyRecord>, part?: SweepPart): Promise<KeyRecord[]>;
   /**
    * Inserts new keys in one transaction (the batch form of insert). For each item: true when inserted, false
    * when its fingerprint was stored already (by another writer, or by an earlier item of the same call).

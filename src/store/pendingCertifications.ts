@@ -114,17 +114,21 @@ function signatureDigest(signature: Uint8Array): string {
   return createHash('sha256').update(signature).digest('hex');
 }
 
-/** Certifications kept aside whose issuer (one of these long key IDs) is stored now, by certified key. */
-export async function pendingWithStoredIssuer(trx: Kysely<Database>, keyIds: string[]): Promise<Map<string, PendingCertification[]>> {
+/**
+ * Certifications kept aside whose issuer is stored now, by certified key: those whose issuer is one of these long
+ * key IDs, or (`on`) those on these certified keys whose issuer is one of them.
+ */
+export async function pendingWithStoredIssuer(trx: Kysely<Database>, keyIds: string[], on?: string[]): Promise<Map<string, PendingCertification[]>> {
   const byKey = new Map<string, PendingCertification[]>();
-  if (keyIds.length === 0) return byKey;
+  if (keyIds.length === 0 || on?.length === 0) return byKey;
+  const onKeys = on ? sql`and p.key_fingerprint = any(${sql.val(on)}::text[])` : sql``;
   const { rows } = await sql<{
     id: string; key_fingerprint: string; user_id_digest: string; issuer_key_id: string; issuer_fingerprint: string | null;
     signature: Uint8Array; created: string;
   }>`
     select p.id, p.key_fingerprint, p.user_id_digest, p.issuer_key_id, p.issuer_fingerprint, p.signature, p.created
     from pending_certifications p
-    where p.issuer_key_id = any(${sql.val([...new Set(keyIds)])}::text[])
+    where p.issuer_key_id = any(${sql.val([...new Set(keyIds)])}::text[]) ${onKeys}
       and exists (select 1 from key_identifiers k where k.long_id = p.issuer_key_id and k.is_primary)
     order by p.key_fingerprint, p.id`.execute(trx);
   for (const r of rows) {
@@ -135,6 +139,30 @@ export async function pendingWithStoredIssuer(trx: Kysely<Database>, keyIds: str
     byKey.set(p.keyFingerprint, [...(byKey.get(p.keyFingerprint) ?? []), p]);
   }
   return byKey;
+}
+
+/** Which of the keys of a sweep (see KeyStore.admitAwaiting) to take: those whose fingerprint hashes to `index` modulo `of`. */
+export interface SweepPart {
+  index: number;
+  of: number;
+}
+
+/**
+ * Up to `limit` keys (fingerprints, in order, after `after`) of this part with certifications aside whose issuer
+ * is stored, and the issuer key IDs of those certifications: a sweep's next step (no lock taken).
+ */
+export async function keysWithStoredIssuers(db: Kysely<Database>, after: string, part: SweepPart, limit: number):
+Promise<{ fingerprints: string[]; issuerKeyIds: string[] }> {
+  const { rows } = await sql<{ key_fingerprint: string; issuers: string[] }>`
+    select p.key_fingerprint, array_agg(distinct p.issuer_key_id) as issuers
+    from pending_certifications p
+    where p.key_fingerprint > ${after}
+      and (hashtext(p.key_fingerprint) & 2147483647) % ${part.of}::integer = ${part.index}::integer
+      and exists (select 1 from key_identifiers k where k.long_id = p.issuer_key_id and k.is_primary)
+    group by p.key_fingerprint
+    order by p.key_fingerprint
+    limit ${limit}`.execute(db);
+  return { fingerprints: rows.map((r) => r.key_fingerprint), issuerKeyIds: [...new Set(rows.flatMap((r) => r.issuers))] };
 }
 
 /** Removes settled certifications (admitted or refused for good); returns how many went. */
@@ -160,6 +188,12 @@ export interface PendingWriteOf<T> {
   admit: PendingAdmitter<T>;
   /** Awaiting certifications of the keys written, by fingerprint. */
   awaiting: Map<string, AwaitingCertification[]>;
+  /**
+   * Keep aside only, admit nothing: the caller sweeps later (KeyStore.admitAwaiting), so a bulk import rewrites
+   * a key certified by many keys after it once, not once per batch that stores one of them. No issuer key ID is
+   * locked: the sweep, which locks them, finds whatever such a write kept aside.
+   */
+  deferAdmission?: boolean;
   kept: Map<string, KeptAside>;
   admitted: T[];
 }
@@ -183,7 +217,9 @@ export async function settlePending<T>(
     pending.kept.set(fingerprint, kept);
     waiting.push(...pending.awaiting.get(fingerprint)!.slice(0, kept.kept).map((a) => a.issuerKeyId));
   }
-  const admitted = await admitPending(trx, [...ownKeyIds, ...waiting], pending.admit, rewrite, primaryKeys);
+  const admitted = pending.deferAdmission
+    ? { rewritten: [], removed: 0 }
+    : await admitPending(trx, [...ownKeyIds, ...waiting], pending.admit, rewrite, primaryKeys);
   pending.admitted.push(...admitted.rewritten);
   await countPending(trx, aside.added - admitted.removed);
   return admitted.rewritten.length;
@@ -206,7 +242,7 @@ Promise<{ write: { record: T; packets: Uint8Array } | null; settled: string[] }>
 
 /**
  * Admits the certifications aside whose issuer, one of these long key IDs (locked by this transaction), is
- * stored now: each certified key is locked, merged with them (admit), rewritten (rewrite: compare-and-swap, a
+ * stored now (`on`: only those on these certified keys): each certified key is locked, merged with them (admit), rewritten (rewrite: compare-and-swap, a
  * new revision, facts and change notification) and the settled rows removed. Returns the keys rewritten and the
  * number of rows removed.
  */
@@ -216,8 +252,9 @@ export async function admitPending<T>(
   admit: PendingAdmitter<T>,
   rewrite: (items: { stored: LockedKey; record: T; packets: Uint8Array }[]) => Promise<boolean[]>,
   primaryKeys: (keyIds: string[]) => Promise<{ keyId: string; packets: Uint8Array }[]>,
+  on?: string[],
 ): Promise<{ rewritten: T[]; removed: number }> {
-  const byKey = await pendingWithStoredIssuer(trx, keyIds);
+  const byKey = await pendingWithStoredIssuer(trx, keyIds, on);
   if (byKey.size === 0) return { rewritten: [], removed: 0 };
   const issuerIds = new Set([...byKey.values()].flatMap((list) => list.map((p) => p.issuerKeyId)));
   const issuers = new Map<string, Uint8Array[]>();
