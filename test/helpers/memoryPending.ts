@@ -1,7 +1,7 @@
 // Certifications kept aside until their issuer is stored, in the memory store (memoryStore.ts): what
 // src/store/pendingCertifications.ts does in SQL, inside a write of the memory store, to the same rules.
 import type { PendingWrite, StoredKey } from '../../src/store/keyStore.js';
-import type { KeptAside, LockedKey, PendingCertification } from '../../src/store/pendingCertifications.js';
+import type { KeptAside, LockedKey, PendingAdmitter, PendingCertification, SweepPart } from '../../src/store/pendingCertifications.js';
 import type { KeyRecord } from '../../src/vocabulary.js';
 import { primaryKeysIn, type MemoryState } from './memoryStore.js';
 
@@ -46,17 +46,36 @@ export async function settlePendingInMemory(
     }
     pending.kept.set(fingerprint, kept);
   }
-  const rewritten = await admitInMemory(tx, new Set([...ownKeyIds, ...waiting]), pending, rewrite);
+  if (pending.deferAdmission) return 0;
+  const rewritten = await admitInMemory(tx, new Set([...ownKeyIds, ...waiting]), () => true, pending.admit, rewrite);
   pending.admitted.push(...rewritten);
   return rewritten.length;
 }
 
-/** Admits the certifications aside issued by one of these key IDs whose key is stored; the records rewritten. */
-async function admitInMemory(tx: MemoryState, keyIds: Set<string>, pending: PendingWrite, rewrite: Rewrite): Promise<KeyRecord[]> {
+/**
+ * The sweep after writes that deferred admission (KeyStore.admitAwaiting): every certification aside, on a
+ * certified key of `part`, whose issuer is stored is admitted. The records rewritten.
+ */
+export function admitAsideInMemory(tx: MemoryState, part: SweepPart, admit: PendingAdmitter<KeyRecord>, rewrite: Rewrite): Promise<KeyRecord[]> {
+  const inPart = (fingerprint: string) => partOf(fingerprint, part.of) === part.index;
+  return admitInMemory(tx, new Set(tx.pending.map((p) => p.issuerKeyId)), inPart, admit, rewrite);
+}
+
+// Any split of the fingerprints into `of` parts will do: each key in exactly one.
+function partOf(fingerprint: string, of: number): number {
+  let h = 0;
+  for (const c of fingerprint) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return h % of;
+}
+
+/** Admits the certifications aside (on keys `on` accepts) issued by one of these key IDs whose key is stored; the records rewritten. */
+async function admitInMemory(
+  tx: MemoryState, keyIds: Set<string>, on: (fingerprint: string) => boolean, admit: PendingAdmitter<KeyRecord>, rewrite: Rewrite,
+): Promise<KeyRecord[]> {
   const issuersStored = new Set(primaryKeysIn(tx, [...keyIds]).map((k) => k.keyId));
   const byKey = new Map<string, MemoryPending[]>();
   for (const p of tx.pending) {
-    if (issuersStored.has(p.issuerKeyId)) byKey.set(p.keyFingerprint, [...(byKey.get(p.keyFingerprint) ?? []), p]);
+    if (issuersStored.has(p.issuerKeyId) && on(p.keyFingerprint)) byKey.set(p.keyFingerprint, [...(byKey.get(p.keyFingerprint) ?? []), p]);
   }
   const settled = new Set<string>();
   const rewritten: KeyRecord[] = [];
@@ -65,7 +84,7 @@ async function admitInMemory(tx: MemoryState, keyIds: Set<string>, pending: Pend
     const list = byKey.get(key.record.fingerprint)!;
     const locked: LockedKey = { row: key.row, revision: key.revision, fingerprint: key.record.fingerprint, packets: key.packets };
     const issuers = primaryKeysIn(tx, [...new Set(list.map((p) => p.issuerKeyId))]).map((k) => k.packets);
-    const decided = await pending.admit(locked, list.map(({ dedupe: _, ...p }) => p), issuers);
+    const decided = await admit(locked, list.map(({ dedupe: _, ...p }) => p), issuers);
     const written = decided.write === null || rewrite(tx, locked, decided.write.record, decided.write.packets);
     // A key not rewritten keeps its certifications aside.
     if (written) for (const id of decided.settled) settled.add(id);

@@ -10,9 +10,10 @@ import { factRows } from '../../src/store/keyFactRows.js';
 import type { Page } from '../../src/store/keyQueries.js';
 import { PRIMARY_PACKET_PREFIX, keyChangeOf, primaryUserIdText } from '../../src/store/keyRepository.js';
 import type { KeyReader, KeyStore, PendingWrite, StoredKey } from '../../src/store/keyStore.js';
+import type { PendingAdmitter, SweepPart } from '../../src/store/pendingCertifications.js';
 import type { StoreStats } from '../../src/store/statsRepository.js';
 import type { ChangeCounts, FoundKey, IndexRow, KeyChange, KeyQuery, KeyRecord } from '../../src/vocabulary.js';
-import { settlePendingInMemory, type MemoryPending } from './memoryPending.js';
+import { admitAsideInMemory, settlePendingInMemory, type MemoryPending } from './memoryPending.js';
 
 /** A stored key: its row as the keys table holds it, and its identifier and user-ID rows (as factRows makes them). */
 export interface MemoryKey {
@@ -104,6 +105,14 @@ export class MemoryKeyStore implements KeyStore, KeyReader {
       const written = items.filter((_, n) => updated[n]).map((item) => item.record.fingerprint);
       count(tx, 'updated', written.length, this.now());
       return { result: updated, written };
+    });
+  }
+
+  admitAwaiting(admit: PendingAdmitter<KeyRecord>, part: SweepPart = { index: 0, of: 1 }): Promise<KeyRecord[]> {
+    return this.transaction(async (tx) => {
+      const rewritten = await admitAsideInMemory(tx, part, admit, rewriteAdmitted);
+      count(tx, 'updated', rewritten.length, this.now());
+      return rewritten;
     });
   }
 
@@ -213,19 +222,26 @@ export class MemoryKeyStore implements KeyStore, KeyReader {
    * are announced. ownKeyIds: key IDs of keys the write may insert, whose certifications aside it admits.
    */
   private write<R>(pending: PendingWrite | undefined, ownKeyIds: string[], change: (tx: MemoryState) => { result: R; written: string[] }): Promise<R> {
+    return this.transaction(async (tx) => {
+      pending?.kept.clear();
+      pending?.admitted.splice(0);
+      const { result, written } = change(tx);
+      if (pending && written.length > 0) {
+        const rewritten = await settlePendingInMemory(tx, pending, written, ownKeyIds, rewriteAdmitted);
+        count(tx, 'updated', rewritten, this.now());
+      }
+      return result;
+    });
+  }
+
+  /** Runs `work` on a copy of the state that replaces it when work ends, one at a time; then announces the news. */
+  private transaction<R>(work: (tx: MemoryState) => Promise<R>): Promise<R> {
     const run = this.writing.then(async () => {
       const tx: MemoryState = {
         keys: new Map(this.state.keys), pending: [...this.state.pending], audit: [...this.state.audit],
         hourly: new Map(this.state.hourly), lastId: this.state.lastId, news: [],
       };
-      pending?.kept.clear();
-      pending?.admitted.splice(0);
-      const { result, written } = change(tx);
-      if (pending && written.length > 0) {
-        const rewritten = await settlePendingInMemory(tx, pending, written, ownKeyIds, (t, stored, record, packets) =>
-          compareAndSwap(t, stored, record, packets, false));
-        count(tx, 'updated', rewritten, this.now());
-      }
+      const result = await work(tx);
       this.state = tx;
       for (const news of tx.news) for (const subscriber of this.subscribers) subscriber.change(news);
       return result;
@@ -233,6 +249,11 @@ export class MemoryKeyStore implements KeyStore, KeyReader {
     this.writing = run.catch(() => undefined);
     return run;
   }
+}
+
+/** An admission's rewrite of the certified key (its facts stay: certifications change none of them). */
+function rewriteAdmitted(tx: MemoryState, stored: StoredKey, record: KeyRecord, packets: Uint8Array): boolean {
+  return compareAndSwap(tx, stored, record, packets, false);
 }
 
 function storedOf(key: MemoryKey): StoredKey {

@@ -219,4 +219,32 @@ describe.each(['memory' as const, ...backends])('the key store on %s', (backend)
     expect(again.admitted.map((r) => r.fingerprint)).toEqual([certified.fingerprint]);
     expect([...(await store.findForMerge(certified.fingerprint))!.packets]).toEqual([7, 2]);
   });
+
+  it('with deferred admission keeps aside only, and the sweep admits what waits for a stored issuer, each key once', async () => {
+    const [certified, issuer, other] = await Promise.all(['swept', 'sweeper', 'unrelated'].map(async (n) => recordOf(await makeKey([{ email: `${n}@store.example` }]))));
+    let admissions = 0;
+    const admit: PendingAdmitter<KeyRecord> = async (key, pending) => {
+      admissions++;
+      return { write: { record: certified, packets: new Uint8Array([9, pending.length]) }, settled: pending.map((p) => p.id) };
+    };
+    const deferred = (p: PendingWrite): PendingWrite => ({ ...p, deferAdmission: true });
+    const keeping = deferred(pendingOf(admit, 5, certified.fingerprint, issuer, [1, 2]));
+    expect(await store.insert(certified, new Uint8Array([1]), [], keeping)).toBe(true);
+    expect(keeping.kept.get(certified.fingerprint)).toEqual({ kept: 2, full: null });
+    // Storing the issuer admits nothing yet; nor does a sweep of a part the certified key is not in.
+    const storingIssuer = deferred(pendingOf(admit, 5));
+    expect(await store.insert(issuer, new Uint8Array([2]), [], storingIssuer)).toBe(true);
+    expect(await store.insertMany([{ record: other, packets: new Uint8Array([3]) }], deferred(pendingOf(admit, 5)))).toEqual([true]);
+    expect(storingIssuer.admitted).toEqual([]);
+    expect(admissions).toBe(0);
+    expect([...(await store.findForMerge(certified.fingerprint))!.packets]).toEqual([1]);
+
+    const parts = await Promise.all([0, 1, 2].map((index) => store.admitAwaiting(admit, { index, of: 3 })));
+    expect(parts.flat().map((r) => r.fingerprint)).toEqual([certified.fingerprint]);
+    expect(admissions).toBe(1);
+    expect([...(await store.findForMerge(certified.fingerprint))!.packets]).toEqual([9, 2]);
+    // Settled: a second sweep finds nothing.
+    expect(await store.admitAwaiting(admit)).toEqual([]);
+    expect(admissions).toBe(1);
+  });
 });
