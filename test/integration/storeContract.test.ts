@@ -221,7 +221,9 @@ describe.each(['memory' as const, ...backends])('the key store on %s', (backend)
   });
 
   it('with deferred admission keeps aside only, and the sweep admits what waits for a stored issuer, each key once', async () => {
-    const [certified, issuer, other] = await Promise.all(['swept', 'sweeper', 'unrelated'].map(async (n) => recordOf(await makeKey([{ email: `${n}@store.example` }]))));
+    const [certified, issuer, other] = (await Promise.all(
+      ['swept', 'sweeper', 'unrelated'].map(async (n) => recordOf(await makeKey([{ email: `${n}@store.example` }]))),
+    )) as [KeyRecord, KeyRecord, KeyRecord];
     let admissions = 0;
     const admit: PendingAdmitter<KeyRecord> = async (key, pending) => {
       admissions++;
