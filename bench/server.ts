@@ -47,7 +47,7 @@ export async function startKeystore(env: Record<string, string>, https?: { certF
   const httpsPort = https ? await freePort() : undefined;
   const tlsEnv: Record<string, string> = https ? { TLS_CERT_FILE: https.certFile, TLS_KEY_FILE: https.keyFile, HTTPS_PORT: String(httpsPort) } : {};
   // As `npm start` and the Docker image start it (docs/operations.md "Memory"): V8's young generation and glibc's arenas capped.
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', MAIN, 'serve'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--heap-growing-percent=50', MAIN, 'serve'], {
     cwd: ROOT,
     env: {
       MALLOC_ARENA_MAX: '2', ...process.env, ...env, ...tlsEnv, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT: 'off', LOG_LEVEL: 'info', METRICS_PORT: '',

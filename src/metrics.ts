@@ -1,5 +1,6 @@
 // Prometheus metrics of one server instance, in a registry of its own (never prom-client's global one).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RequestTally } from './requestTally.js';
 
 /** A database pool's connections at scrape time (the shape of store/database.ts PoolStats). */
 export interface PoolUse {
@@ -52,13 +53,21 @@ export interface MetricsOptions {
   lookupCacheUse?: (() => LookupCacheUse) | undefined;
 }
 
+/** One label set of a prom-client histogram, as its observe() keeps it. */
+interface HistogramRow {
+  labels: { route: string; method: string };
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
+}
+
 const KEY_OUTCOMES: KeyOutcomeName[] = ['inserted', 'updated', 'unchanged', 'rejected'];
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'route' | 'method' | 'status'>;
-  private readonly durations: Histogram<'route' | 'method'>;
+  // Counted here per request; the two metrics below copy it at each scrape.
+  private readonly tally = new RequestTally(DURATION_BUCKETS);
   private readonly keys: Counter<'outcome'>;
   private readonly rejections: Counter<'reason'>;
   private readonly cluster: ClusterMetrics | undefined;
@@ -69,14 +78,7 @@ export class Metrics {
     // `first`, not the sum, over the workers of a cluster: still 1.
     new Gauge({ name: 'keystore_build_info', help: 'Always 1; the version label says which keystore runs', labelNames: ['version'], registers, aggregator: 'first' })
       .set({ version: options.version }, 1);
-    this.requests = new Counter({
-      name: 'keystore_http_requests_total', help: 'HTTP requests answered, by route, method and status',
-      labelNames: ['route', 'method', 'status'], registers,
-    });
-    this.durations = new Histogram({
-      name: 'keystore_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route and method',
-      labelNames: ['route', 'method'], buckets: DURATION_BUCKETS, registers,
-    });
+    this.registerRequestMetrics();
     this.keys = new Counter({
       name: 'keystore_keys_total', help: 'Keys submitted to /pks/add, by outcome (inserted, updated, unchanged, rejected)',
       labelNames: ['outcome'], registers,
@@ -99,6 +101,35 @@ export class Metrics {
       name, help, registers: [this.registry],
       collect() {
         this.set(read());
+      },
+    });
+  }
+
+  private registerRequestMetrics(): void {
+    const { tally } = this;
+    new Counter({
+      name: 'keystore_http_requests_total', help: 'HTTP requests answered, by route, method and status',
+      labelNames: ['route', 'method', 'status'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { route, method, statuses } of tally.entries()) {
+          for (const [status, count] of statuses) this.inc({ route, method, status }, count);
+        }
+      },
+    });
+    new Histogram({
+      name: 'keystore_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route and method',
+      labelNames: ['route', 'method'], buckets: DURATION_BUCKETS, registers: [this.registry],
+      collect() {
+        // prom-client has no call to set a histogram's counts: this fills its table of label sets (the one observe()
+        // fills, pinned prom-client version) from the tally; its export then adds up the buckets as usual.
+        const table: Record<string, HistogramRow> = {};
+        for (const { route, method, buckets, sum, count } of tally.entries()) {
+          const bucketValues: Record<number, number> = {};
+          DURATION_BUCKETS.forEach((bound, i) => (bucketValues[bound] = buckets[i]!));
+          table[`${route}\n${method}`] = { labels: { route, method }, bucketValues, sum, count };
+        }
+        (this as unknown as { hashMap: Record<string, HistogramRow> }).hashMap = table;
       },
     });
   }
@@ -147,8 +178,7 @@ export class Metrics {
   }
 
   observeRequest(labels: RequestLabels, seconds: number): void {
-    this.requests.inc({ route: labels.route, method: labels.method, status: labels.status });
-    this.durations.observe({ route: labels.route, method: labels.method }, seconds);
+    this.tally.record(labels.route, labels.method, labels.status, seconds);
   }
 
   countKey(outcome: KeyOutcomeName, reason?: string): void {
