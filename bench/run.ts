@@ -7,7 +7,7 @@ import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { datasetFiles, FRESH_POOL, loadDataset, writeKeydump, type Dataset } from './dataset.js';
 import { syntheticKeys } from './generate.js';
-import { combineImports, importParts, sksImportRatios, type SksBuilds } from './imports.js';
+import { combineImports, importPartCount, importParts, sksImportRatios, type SksBuilds } from './imports.js';
 import { measureInstances } from './instances.js';
 import { runLoad, type MeasuredServer } from './load.js';
 import { makeBenchCertificate, nginxInstalled, opensslInstalled, startNginx } from './nginx.js';
@@ -238,7 +238,7 @@ async function importDataset(store: Store, dataset: Dataset): Promise<ScaleResul
   }
   if (dataset.syntheticFiles.length > 0) {
     const parts: ImportResult[] = [];
-    for (const files of importParts(dataset.syntheticFiles)) parts.push(await importKeys(store.env, files));
+    for (const files of importParts(dataset.syntheticFiles, importPartCount(dataset.synthetic.length))) parts.push(await importKeys(store.env, files));
     imports.synthetic = combineImports(parts);
     if (parts.length > 1) imports.syntheticParts = parts;
     log(`  import, synthetic: ${describeImport(imports.synthetic)}${parts.length > 1 ? `; in ${parts.length} parts, keys/s ${parts.map((p) => Math.round(p.keysPerSecond)).join(', ')}` : ''}`);

@@ -1,7 +1,7 @@
 // The pure parts of npm run bench: the targets evaluated on a report, the import in parts, the SKS import
 // ratios, start.sh's output, the order of the scenarios and the concurrencies of the instance rows.
 import { describe, expect, it } from 'vitest';
-import { combineImports, importParts, lastToFirstRate, sksImportRatios } from '../../bench/imports.js';
+import { combineImports, importPartCount, importParts, lastToFirstRate, sksImportRatios } from '../../bench/imports.js';
 import { instanceConcurrencies } from '../../bench/instances.js';
 import { runOrder, SCENARIOS, type ScenarioId } from '../../bench/queries.js';
 import type { BenchReport, Measured, RunResult, ScaleResult } from '../../bench/report.js';
@@ -139,6 +139,10 @@ describe('the import in parts', () => {
     expect(parts.every((p) => p.length >= 2 && p.length <= 3)).toBe(true);
     expect(importParts(['a', 'b'], 10)).toEqual([['a'], ['b']]);
     expect(importParts([], 10)).toEqual([]);
+  });
+
+  it('makes parts of at least 10,000 keys, at most ten', () => {
+    expect([0, 9_999, 10_000, 19_999, 20_000, 100_000, 1_000_000].map(importPartCount)).toEqual([1, 1, 1, 1, 2, 10, 10]);
   });
 
   it('combines parts as one import with one start-up', () => {
