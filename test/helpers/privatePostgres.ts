@@ -73,6 +73,9 @@ export async function createPrivateStandby(bin: string, primary: Pick<PrivatePos
   try {
     if (asRoot) await chown(dir, ...(await postgresIds()));
     await run(`${bin}/pg_basebackup -h 127.0.0.1 -p ${primary.port} -U postgres -D ${data} -R -X stream -c fast`);
+    // A primary set up as Debian's clusters are keeps postgresql.conf and pg_hba.conf in /etc, out of the copy:
+    // the standby then runs on the defaults (its port and socket are given at start) and trusts loopback.
+    await run(`test -f ${data}/postgresql.conf || { : > ${data}/postgresql.conf && printf 'local all all trust\\nhost all all 127.0.0.1/32 trust\\n' > ${data}/pg_hba.conf; }`);
     await start();
   } catch (e) {
     await stop().catch(() => {});
