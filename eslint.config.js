@@ -10,11 +10,15 @@ const STORE = { regex: '^(kysely|kysely-pglite-dialect|pg)(/|$)|^@electric-sql/'
 const KOA = { regex: '^koa(/|$)|^@koa/', message: only('Koa', 'src/http') };
 // Relative imports of src/http from a folder beside it, and of src/server.ts from anywhere in src.
 const HTTP = { regex: '^\\.\\./(\\.\\./)*http/', message: 'src/services, src/store and src/openpgp never import src/http (the layers point down)' };
-const SERVER = { regex: '^\\.{1,2}/(\\.\\./)*server\\.js$', message: 'only src/cli and src/main.ts import src/server.ts (it loads the whole HTTP stack)' };
+const SERVER = {
+  regex: '^\\.{1,2}/(\\.\\./)*server\\.js$',
+  message: 'only src/cli and src/main.ts import src/server.ts (it loads the whole HTTP stack)',
+};
 
 /** no-restricted-imports for the files of one folder: every pattern given. */
 const restrict = (files, patterns, ignores = []) => ({
-  files, ignores,
+  files,
+  ignores,
   rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] },
 });
 
@@ -25,7 +29,10 @@ export default tseslint.config(
   {
     languageOptions: { ecmaVersion: 2022, sourceType: 'module' },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       // OpenPGP and HKP text rules name control characters on purpose (user IDs, listings, searches).
       'no-control-regex': 'off',
     },

@@ -56,11 +56,22 @@ async function freshDatabase(): Promise<{ url: string | undefined; drop(): Promi
 async function startStore() {
   const database = await freshDatabase();
   const config = loadConfig({
-    PORT: '0', HOST: '127.0.0.1', DATA_DIR: 'memory://', RATE_LIMIT: 'off', LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: 'memory://',
+    RATE_LIMIT: 'off',
+    LOG_LEVEL: 'silent',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
   });
   const server = await startServer(config, pino({ level: 'silent' }), 'bench');
-  return { server, config, close: async () => { await server.close(); await database.drop(); } };
+  return {
+    server,
+    config,
+    close: async () => {
+      await server.close();
+      await database.drop();
+    },
+  };
 }
 
 /** Third-party certifications on the stored keys' user IDs whose issuer is a primary key of the set. */
@@ -111,7 +122,9 @@ try {
   const started = Date.now();
   const submitter = inProcessSubmitter(importKeyService(imported.server.database.db, imported.config), 256);
   const summary = await runImport(RINGS, { submitter });
-  log(`import: ${summary.keys} keys in ${((Date.now() - started) / 1000).toFixed(1)} s, inserted ${summary.inserted}, rejected ${summary.rejected}, certification pass ${summary.certificationPass}`);
+  log(
+    `import: ${summary.keys} keys in ${((Date.now() - started) / 1000).toFixed(1)} s, inserted ${summary.inserted}, rejected ${summary.rejected}, certification pass ${summary.certificationPass}`,
+  );
   importedCount = await certificationsBySet(imported);
 } finally {
   await imported.close();
@@ -125,22 +138,38 @@ try {
   const order = shuffled(keys, Number(values.seed));
   let next = 0;
   const statuses = new Map<number, number>();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < order.length) {
-      const key = order[next++]!;
-      const res = await fetch(`${pushed.server.url}/pks/add`, {
-        method: 'POST', headers: { 'content-type': 'application/pgp-keys' }, body: new Uint8Array(writePackets(key)),
-      });
-      await res.arrayBuffer();
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-    }
-  }));
-  log(`push: ${order.length} keys in ${((Date.now() - started) / 1000).toFixed(1)} s, ${concurrency} at once (seed ${values.seed}), statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < order.length) {
+        const key = order[next++]!;
+        const res = await fetch(`${pushed.server.url}/pks/add`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/pgp-keys' },
+          body: new Uint8Array(writePackets(key)),
+        });
+        await res.arrayBuffer();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      }
+    }),
+  );
+  log(
+    `push: ${order.length} keys in ${((Date.now() - started) / 1000).toFixed(1)} s, ${concurrency} at once (seed ${values.seed}), statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+  );
   pushedCount = await certificationsBySet(pushed);
-  const { rows: [aside] } = await sql<{ count: string }>`select count from pending_certification_count`.execute(pushed.server.database.db);
+  const {
+    rows: [aside],
+  } = await sql<{ count: string }>`select count from pending_certification_count`.execute(pushed.server.database.db);
   log(`certifications still aside after the push: ${aside?.count ?? '?'}`);
 } finally {
   await pushed.close();
 }
 
-console.log(JSON.stringify({ backend, keys: keys.length, concurrency, seed: Number(values.seed), certificationsBySet: { imported: importedCount, pushed: pushedCount } }));
+console.log(
+  JSON.stringify({
+    backend,
+    keys: keys.length,
+    concurrency,
+    seed: Number(values.seed),
+    certificationsBySet: { imported: importedCount, pushed: pushedCount },
+  }),
+);

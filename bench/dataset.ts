@@ -7,8 +7,9 @@ import path from 'node:path';
 import { fingerprintOf, readPackets, splitKeys, Tag } from '../src/openpgp/packets.js';
 import { CHUNK, syntheticKeys, type KeyRecord, type PoolOptions } from './generate.js';
 
-export const DEBIAN_KEYRINGS = ['debian-keyring', 'debian-maintainers', 'debian-nonupload', 'debian-role-keys']
-  .map((name) => `/usr/share/keyrings/${name}.gpg`);
+export const DEBIAN_KEYRINGS = ['debian-keyring', 'debian-maintainers', 'debian-nonupload', 'debian-role-keys'].map(
+  (name) => `/usr/share/keyrings/${name}.gpg`,
+);
 
 /** The pool the dataset's synthetic keys come from, and the one of keys pushed as new (never in the dataset). */
 export const DATASET_POOL = 'keys';

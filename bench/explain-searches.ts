@@ -10,8 +10,50 @@ import type { KeyQuery } from '../src/vocabulary.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 
 const target = Number(process.argv[2] ?? 100_000);
-const FIRST_NAMES = ['Alice', 'Bob', 'Carol', 'Dave', 'Erin', 'Frank', 'Grace', 'Heidi', 'Ivan', 'Judy', 'Mallory', 'Niaj', 'Olivia', 'Peggy', 'Rupert', 'Sybil', 'Trent', 'Victor', 'Walter', 'Zoë'];
-const LAST_NAMES = ['Smith', 'Müller', 'García', 'Nakamura', 'Kowalski', 'Okafor', 'Dubois', 'Rossi', 'Jensen', 'Novák', 'Vernooĳ', 'Haddad', 'Silva', 'Kim', 'Ivanova', 'Nguyen', 'Öztürk', 'Fischer', 'Ruiz', 'Sato'];
+const FIRST_NAMES = [
+  'Alice',
+  'Bob',
+  'Carol',
+  'Dave',
+  'Erin',
+  'Frank',
+  'Grace',
+  'Heidi',
+  'Ivan',
+  'Judy',
+  'Mallory',
+  'Niaj',
+  'Olivia',
+  'Peggy',
+  'Rupert',
+  'Sybil',
+  'Trent',
+  'Victor',
+  'Walter',
+  'Zoë',
+];
+const LAST_NAMES = [
+  'Smith',
+  'Müller',
+  'García',
+  'Nakamura',
+  'Kowalski',
+  'Okafor',
+  'Dubois',
+  'Rossi',
+  'Jensen',
+  'Novák',
+  'Vernooĳ',
+  'Haddad',
+  'Silva',
+  'Kim',
+  'Ivanova',
+  'Nguyen',
+  'Öztürk',
+  'Fischer',
+  'Ruiz',
+  'Sato',
+];
 // user_ids.words as the app writes them (userIdWords), without lower() in SQL (which depends on the locale).
 const firstWords = FIRST_NAMES.map((n) => userIdWords(n)[0]!);
 const lastWords = LAST_NAMES.map((n) => userIdWords(n)[0]!);
@@ -19,7 +61,10 @@ const url = process.env['DATABASE_URL'];
 const { db, close } = await openDatabase({ url, dataDir: process.env['DATA_DIR'] ?? './data' });
 await migrateToLatest(db);
 
-const { n } = await db.selectFrom('keys').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+const { n } = await db
+  .selectFrom('keys')
+  .select((eb) => eb.fn.countAll<string>().as('n'))
+  .executeTakeFirstOrThrow();
 const have = Number(n);
 if (have < target) {
   console.error(`adding ${target - have} synthetic keys (have ${have})…`);
@@ -59,8 +104,20 @@ if (have < target) {
 await sql`analyze`.execute(db);
 
 const sample = await db.selectFrom('keys').select(['fingerprint']).orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow();
-const subkey = await db.selectFrom('key_identifiers').select(['fingerprint']).where('is_primary', '=', false).orderBy('key_row', 'desc').limit(1).executeTakeFirstOrThrow();
-const email = await db.selectFrom('user_ids').select(['email', 'uid']).where('email', 'is not', null).orderBy('key_row', 'desc').limit(1).executeTakeFirstOrThrow();
+const subkey = await db
+  .selectFrom('key_identifiers')
+  .select(['fingerprint'])
+  .where('is_primary', '=', false)
+  .orderBy('key_row', 'desc')
+  .limit(1)
+  .executeTakeFirstOrThrow();
+const email = await db
+  .selectFrom('user_ids')
+  .select(['email', 'uid'])
+  .where('email', 'is not', null)
+  .orderBy('key_row', 'desc')
+  .limit(1)
+  .executeTakeFirstOrThrow();
 
 const searches: [string, KeyQuery][] = [
   ['fingerprint', { kind: 'fingerprint', fingerprint: sample.fingerprint }],

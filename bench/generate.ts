@@ -79,7 +79,9 @@ async function generateChunks(pool: string, chunks: number[], options: PoolOptio
 }
 
 async function writeChunk(pool: string, chunk: number, keys: GeneratedKey[]): Promise<void> {
-  const facts: ChunkFacts = { keys: keys.map((k) => ({ fingerprint: k.fingerprint, subkeys: k.subkeys, userIds: k.userIds, length: k.bytes.length })) };
+  const facts: ChunkFacts = {
+    keys: keys.map((k) => ({ fingerprint: k.fingerprint, subkeys: k.subkeys, userIds: k.userIds, length: k.bytes.length })),
+  };
   const pgp = chunkPath(pool, chunk, 'pgp');
   const json = chunkPath(pool, chunk, 'json');
   const suffix = `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

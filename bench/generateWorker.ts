@@ -27,7 +27,12 @@ export async function generateKey(pool: string, index: number): Promise<Generate
   const userIDs = identitiesOf(pool, index);
   const { created, validSeconds } = datesOf(pool, index);
   const { privateKey } = await openpgp.generateKey({
-    type: 'ecc', curve: 'ed25519Legacy', userIDs, date: created, keyExpirationTime: validSeconds, format: 'object',
+    type: 'ecc',
+    curve: 'ed25519Legacy',
+    userIDs,
+    date: created,
+    keyExpirationTime: validSeconds,
+    format: 'object',
   });
   const publicKey = privateKey.toPublic();
   return {
@@ -52,7 +57,7 @@ if (port) {
         const response: GenerateResponse = { kind: 'keys', keys };
         port.postMessage(response);
       } catch (e) {
-        port.postMessage({ kind: 'error', message: e instanceof Error ? e.stack ?? e.message : String(e) } satisfies GenerateResponse);
+        port.postMessage({ kind: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies GenerateResponse);
       }
     })();
   });

@@ -37,9 +37,18 @@ export function combineImports(parts: ImportResult[]): ImportResult {
   const seconds = sum((r) => r.seconds);
   const keys = sum((r) => r.keys);
   return {
-    files: sum((r) => r.files), keys, inserted: sum((r) => r.inserted), updated: sum((r) => r.updated), unchanged: sum((r) => r.unchanged),
-    rejected: sum((r) => r.rejected), failed: sum((r) => r.failed), reasons, seconds, keysPerSecond: seconds > 0 ? keys / seconds : 0,
-    maxRssBytes: Math.max(...parts.map((r) => r.maxRssBytes)), wallSeconds: seconds + Math.max(0, parts[0]!.wallSeconds - parts[0]!.seconds),
+    files: sum((r) => r.files),
+    keys,
+    inserted: sum((r) => r.inserted),
+    updated: sum((r) => r.updated),
+    unchanged: sum((r) => r.unchanged),
+    rejected: sum((r) => r.rejected),
+    failed: sum((r) => r.failed),
+    reasons,
+    seconds,
+    keysPerSecond: seconds > 0 ? keys / seconds : 0,
+    maxRssBytes: Math.max(...parts.map((r) => r.maxRssBytes)),
+    wallSeconds: seconds + Math.max(0, parts[0]!.wallSeconds - parts[0]!.seconds),
   };
 }
 
@@ -61,7 +70,10 @@ export interface SksBuilds {
 }
 
 /** keystore's import time (wall, one start-up) ÷ SKS's build + cleandb + pbuild time of the same keys. */
-export function sksImportRatios(imports: { debian?: ImportResult; synthetic?: ImportResult }, sks: SksBuilds): { debian: number | null; synthetic: number | null } {
+export function sksImportRatios(
+  imports: { debian?: ImportResult; synthetic?: ImportResult },
+  sks: SksBuilds,
+): { debian: number | null; synthetic: number | null } {
   const both = imports.debian !== undefined && imports.synthetic !== undefined;
   const ratio = (r: ImportResult | undefined, s: SksBuildTimes | undefined) => (r && s && s.total > 0 ? r.wallSeconds / s.total : null);
   return { debian: ratio(imports.debian, both ? sks.debian : sks.all), synthetic: ratio(imports.synthetic, both ? sks.synthetic : sks.all) };

@@ -46,7 +46,13 @@ try {
   const lookups = new LookupService(new KeyQueries(db), new StatsRepository(db), { maxResults: 100, version: 'index-usage' });
   const tokens = new AccessService(new TokenRepository(db));
 
-  const make = (name: string) => openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name, email: `${name.toLowerCase()}@example.org` }], format: 'object' });
+  const make = (name: string) =>
+    openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name, email: `${name.toLowerCase()}@example.org` }],
+      format: 'object',
+    });
   const alice = await make('Alice');
   const bob = await make('Bob');
   const carol = await make('Carol');
@@ -65,7 +71,15 @@ try {
 
   const fpr = alice.publicKey.getFingerprint().toUpperCase();
   const subkeyFpr = alice.publicKey.subkeys[0]!.getFingerprint().toUpperCase();
-  for (const search of [`0x${fpr}`, `0x${subkeyFpr}`, `0x${fpr.slice(-16)}`, `0x${fpr.slice(-8)}`, 'alice@example.org', 'alice', 'Alice <alice@example.org>']) {
+  for (const search of [
+    `0x${fpr}`,
+    `0x${subkeyFpr}`,
+    `0x${fpr.slice(-16)}`,
+    `0x${fpr.slice(-8)}`,
+    'alice@example.org',
+    'alice',
+    'Alice <alice@example.org>',
+  ]) {
     const exact = search.startsWith('Alice <');
     const query = parseSearch(search, exact);
     await lookups.get(query);

@@ -81,7 +81,7 @@ export async function measureInstances(ctx: InstanceContext): Promise<InstanceSe
     ctx.register(() => started.stop());
     const database = readUrl.pathname.slice(1);
     const standbyBackends = () => backendPids(standby.url, database);
-    reader = { ...serverOf(ctx.store, [started]), dbPids: async () => [...await ctx.store.backendPids(), ...await standbyBackends()] };
+    reader = { ...serverOf(ctx.store, [started]), dbPids: async () => [...(await ctx.store.backendPids()), ...(await standbyBackends())] };
     ctx.log(`  keystore reading from the standby at ${started.url} (pid ${started.pid}; DATABASE_READ_URL on port ${standby.port})`);
     await ctx.warmUp(reader);
   }
@@ -90,7 +90,11 @@ export async function measureInstances(ctx: InstanceContext): Promise<InstanceSe
   for (const scenario of selected) {
     const requests = ctx.lists.get(scenario.id)!;
     for (const concurrency of instanceConcurrencies(scenario, ctx.concurrencies)) {
-      const setups: [InstanceSetup, MeasuredServer][] = [['one instance', one], ['two instances', two], ...(reader ? [['standby reads', reader] as [InstanceSetup, MeasuredServer]] : [])];
+      const setups: [InstanceSetup, MeasuredServer][] = [
+        ['one instance', one],
+        ['two instances', two],
+        ...(reader ? [['standby reads', reader] as [InstanceSetup, MeasuredServer]] : []),
+      ];
       const line: string[] = [];
       for (const [setup, server] of setups) {
         const measured = await ctx.measure(server, scenario, concurrency, requests);
@@ -127,9 +131,14 @@ async function startStandby(ctx: InstanceContext, notes: string[]): Promise<Priv
   };
   if (!bin) return skip('no PostgreSQL binaries under /usr/lib/postgresql (pg_basebackup, pg_ctl)');
   if (!['127.0.0.1', 'localhost'].includes(primary.hostname) || (primary.username && primary.username !== 'postgres')) {
-    return skip(`the standby is made as user postgres on 127.0.0.1 (the primary of DATABASE_URL is ${primary.username || '(default user)'}@${primary.hostname})`);
+    return skip(
+      `the standby is made as user postgres on 127.0.0.1 (the primary of DATABASE_URL is ${primary.username || '(default user)'}@${primary.hostname})`,
+    );
   }
-  const walLevel = await query<{ wal_level: string }>(ctx.adminUrl, 'show wal_level').then((r) => r[0]?.wal_level, () => undefined);
+  const walLevel = await query<{ wal_level: string }>(ctx.adminUrl, 'show wal_level').then(
+    (r) => r[0]?.wal_level,
+    () => undefined,
+  );
   if (walLevel !== 'replica' && walLevel !== 'logical') return skip(`the primary's wal_level is ${walLevel ?? 'unknown'}, not replica`);
   const started = Date.now();
   let standby: PrivatePostgres;
@@ -138,15 +147,22 @@ async function startStandby(ctx: InstanceContext, notes: string[]): Promise<Priv
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const hba = /no pg_hba\.conf entry for replication/.exec(message);
-    return skip(hba
-      ? 'the primary refuses replication connections from 127.0.0.1 (pg_hba.conf needs a line such as "host replication postgres 127.0.0.1/32 trust", then a reload)'
-      : `pg_basebackup or the standby's start failed: ${message.split('\n').filter(Boolean).slice(-2).join(' ')}`);
+    return skip(
+      hba
+        ? 'the primary refuses replication connections from 127.0.0.1 (pg_hba.conf needs a line such as "host replication postgres 127.0.0.1/32 trust", then a reload)'
+        : `pg_basebackup or the standby's start failed: ${message.split('\n').filter(Boolean).slice(-2).join(' ')}`,
+    );
   }
   ctx.register(() => standby.destroy());
   // Replayed up to where the primary was once the backup was taken (the import is in it): bounded wait.
   const target = (await query<{ lsn: string }>(ctx.adminUrl, 'select pg_current_wal_lsn()::text as lsn'))[0]!.lsn;
   const deadline = Date.now() + 60_000;
-  while (!(await query<{ ok: boolean }>(standby.url, `select pg_last_wal_replay_lsn() >= '${target}'::pg_lsn as ok`).then((r) => r[0]?.ok === true, () => false))) {
+  while (
+    !(await query<{ ok: boolean }>(standby.url, `select pg_last_wal_replay_lsn() >= '${target}'::pg_lsn as ok`).then(
+      (r) => r[0]?.ok === true,
+      () => false,
+    ))
+  ) {
     if (Date.now() > deadline) {
       await standby.destroy();
       return skip('the standby did not catch up with the primary within 60 s');
@@ -154,7 +170,9 @@ async function startStandby(ctx: InstanceContext, notes: string[]): Promise<Priv
     await new Promise((r) => setTimeout(r, 200));
   }
   const seconds = (Date.now() - started) / 1000;
-  notes.push(`standby: pg_basebackup -R -X stream of the primary of DATABASE_URL into a temporary folder, hot standby on 127.0.0.1:${standby.port}, made and caught up in ${seconds.toFixed(1)} s; removed after these rows`);
+  notes.push(
+    `standby: pg_basebackup -R -X stream of the primary of DATABASE_URL into a temporary folder, hot standby on 127.0.0.1:${standby.port}, made and caught up in ${seconds.toFixed(1)} s; removed after these rows`,
+  );
   return standby;
 }
 

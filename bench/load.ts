@@ -89,16 +89,34 @@ export function runLoad(tool: Tool, options: LoadOptions): Promise<LoadResult> {
 }
 
 async function runWrk(options: LoadOptions): Promise<LoadResult> {
-  await writeFile(options.listFile, options.requests.map((r) => `${r.method} ${r.path}${r.body !== undefined ? ` ${r.body}` : ''}`).join('\n') + '\n');
+  await writeFile(
+    options.listFile,
+    options.requests.map((r) => `${r.method} ${r.path}${r.body !== undefined ? ` ${r.body}` : ''}`).join('\n') + '\n',
+  );
   // Timing requests apart needs one connection per thread (wrk.lua); over several instances, as many threads on each.
   const instances = 1 + (options.alsoUrls?.length ?? 0);
   const perInstance = Math.max(1, Math.floor(Math.min(options.connections, availableParallelism()) / instances));
   const threads = options.split ? options.connections : instances * perInstance;
-  if (options.connections % threads !== 0 && instances > 1) throw new Error(`${options.connections} connections do not spread evenly over ${instances} instances`);
+  if (options.connections % threads !== 0 && instances > 1)
+    throw new Error(`${options.connections} connections do not spread evenly over ${instances} instances`);
   const ports = instances > 1 ? [options.url, ...options.alsoUrls!].map((u) => new URL(u).port).join(',') : '';
   const args = [
-    '-t', String(threads), '-c', String(options.connections), '-d', `${options.durationSeconds}s`, '--timeout', '10s',
-    '-s', WRK_SCRIPT, ...(options.connectionClose ? ['-H', 'Connection: close'] : []), options.url, '--', options.listFile, String(threads), options.once ? 'once' : 'cycle',
+    '-t',
+    String(threads),
+    '-c',
+    String(options.connections),
+    '-d',
+    `${options.durationSeconds}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    WRK_SCRIPT,
+    ...(options.connectionClose ? ['-H', 'Connection: close'] : []),
+    options.url,
+    '--',
+    options.listFile,
+    String(threads),
+    options.once ? 'once' : 'cycle',
     ...(options.split ? ['split'] : []),
   ];
   const output = await new Promise<string>((resolve, reject) => {
@@ -112,9 +130,24 @@ async function runWrk(options: LoadOptions): Promise<LoadResult> {
   const line = output.split('\n').find((l) => l.startsWith('WRK_RESULT '));
   if (!line) throw new Error(`wrk printed no result:\n${output}`);
   const r = JSON.parse(line.slice('WRK_RESULT '.length)) as {
-    requests: number; durationUs: number; activeUs: number; bytes: number; p50Us: number; p99Us: number; notFound: number; otherStatus: number;
-    connectErrors: number; readErrors: number; writeErrors: number; timeouts: number;
-    lookups: number; lookupP50Us: number; lookupP99Us: number; pushes: number; pushP50Us: number; pushP99Us: number;
+    requests: number;
+    durationUs: number;
+    activeUs: number;
+    bytes: number;
+    p50Us: number;
+    p99Us: number;
+    notFound: number;
+    otherStatus: number;
+    connectErrors: number;
+    readErrors: number;
+    writeErrors: number;
+    timeouts: number;
+    lookups: number;
+    lookupP50Us: number;
+    lookupP99Us: number;
+    pushes: number;
+    pushP50Us: number;
+    pushP99Us: number;
   };
   const seconds = (options.once ? r.activeUs : r.durationUs) / 1e6;
   return {
@@ -126,10 +159,12 @@ async function runWrk(options: LoadOptions): Promise<LoadResult> {
     notFound: r.notFound,
     errors: r.otherStatus + r.connectErrors + r.readErrors + r.writeErrors + r.timeouts,
     bytes: r.bytes,
-    ...(options.split ? {
-      lookups: { requests: r.lookups, p50Ms: r.lookupP50Us / 1000, p99Ms: r.lookupP99Us / 1000 },
-      pushes: { requests: r.pushes, p50Ms: r.pushP50Us / 1000, p99Ms: r.pushP99Us / 1000 },
-    } : {}),
+    ...(options.split
+      ? {
+          lookups: { requests: r.lookups, p50Ms: r.lookupP50Us / 1000, p99Ms: r.lookupP99Us / 1000 },
+          pushes: { requests: r.pushes, p50Ms: r.pushP50Us / 1000, p99Ms: r.pushP99Us / 1000 },
+        }
+      : {}),
   };
 }
 
@@ -143,13 +178,15 @@ async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
     duration: options.durationSeconds,
     timeout: 10,
     ...(options.connectionClose ? { reconnectRate: 1, headers: { connection: 'close' } } : {}),
-    requests: [{
-      setupRequest: (request) => {
-        const r = list[next++ % list.length]!;
-        const headers = { ...request.headers, ...(r.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) };
-        return { ...request, method: r.method, path: r.path, headers, ...(r.body !== undefined ? { body: r.body } : {}) };
+    requests: [
+      {
+        setupRequest: (request) => {
+          const r = list[next++ % list.length]!;
+          const headers = { ...request.headers, ...(r.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) };
+          return { ...request, method: r.method, path: r.path, headers, ...(r.body !== undefined ? { body: r.body } : {}) };
+        },
       },
-    }],
+    ],
   });
   const notFound = Number(result.statusCodeStats['404']?.count ?? 0);
   const completed = result.latency.totalCount ?? result.requests.total;
@@ -169,8 +206,11 @@ async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
 async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
   const url = new URL(options.url);
   const list = options.requests;
-  const agent = options.resume ? new https.Agent({ keepAlive: false, maxCachedSessions: 100 })
-    : options.connectionClose ? false : new (url.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: options.connections });
+  const agent = options.resume
+    ? new https.Agent({ keepAlive: false, maxCachedSessions: 100 })
+    : options.connectionClose
+      ? false
+      : new (url.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: options.connections });
   const latencies: number[] = [];
   const byMethod = { GET: [] as number[], POST: [] as number[] };
   let next = 0;
@@ -179,30 +219,34 @@ async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
   let bytes = 0;
   const started = process.hrtime.bigint();
   const deadline = started + BigInt(options.durationSeconds * 1e9);
-  const send = (r: HkpRequest) => new Promise<void>((resolve) => {
-    const sent = process.hrtime.bigint();
-    const headers: Record<string, string> = options.connectionClose ? { connection: 'close' } : {};
-    if (r.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-    // HTTPS runs (a self-signed benchmark certificate): a full handshake per connection, the certificate not checked.
-  const client = url.protocol === 'https:' ? https : http;
-  const request = client.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent, timeout: 10_000, rejectUnauthorized: false }, (response) => {
-      response.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      response.on('end', () => {
-        const ms = Number(process.hrtime.bigint() - sent) / 1e6;
-        latencies.push(ms);
-        byMethod[r.method].push(ms);
-        if (response.statusCode === 404) notFound++;
-        else if (!response.statusCode || response.statusCode < 200 || response.statusCode > 299) errors++;
+  const send = (r: HkpRequest) =>
+    new Promise<void>((resolve) => {
+      const sent = process.hrtime.bigint();
+      const headers: Record<string, string> = options.connectionClose ? { connection: 'close' } : {};
+      if (r.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+      // HTTPS runs (a self-signed benchmark certificate): a full handshake per connection, the certificate not checked.
+      const client = url.protocol === 'https:' ? https : http;
+      const request = client.request(
+        { host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent, timeout: 10_000, rejectUnauthorized: false },
+        (response) => {
+          response.on('data', (chunk: Buffer) => (bytes += chunk.length));
+          response.on('end', () => {
+            const ms = Number(process.hrtime.bigint() - sent) / 1e6;
+            latencies.push(ms);
+            byMethod[r.method].push(ms);
+            if (response.statusCode === 404) notFound++;
+            else if (!response.statusCode || response.statusCode < 200 || response.statusCode > 299) errors++;
+            resolve();
+          });
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('timeout')));
+      request.on('error', () => {
+        errors++;
         resolve();
       });
+      request.end(r.body);
     });
-    request.on('timeout', () => request.destroy(new Error('timeout')));
-    request.on('error', () => {
-      errors++;
-      resolve();
-    });
-    request.end(r.body);
-  });
   const loop = async () => {
     while (process.hrtime.bigint() < deadline && !(options.once && next >= list.length)) await send(list[next++ % list.length]!);
   };
@@ -216,7 +260,14 @@ async function runNodeClient(options: LoadOptions): Promise<LoadResult> {
   };
   latencies.sort((a, b) => a - b);
   return {
-    requests: latencies.length, seconds, requestsPerSecond: latencies.length / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), notFound, errors, bytes,
+    requests: latencies.length,
+    seconds,
+    requestsPerSecond: latencies.length / seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    notFound,
+    errors,
+    bytes,
     ...(options.split ? { lookups: kind(byMethod.GET), pushes: kind(byMethod.POST) } : {}),
   };
 }

@@ -21,8 +21,29 @@ export interface BenchCertificate {
 export async function makeBenchCertificate(workDir: string): Promise<BenchCertificate> {
   const certFile = path.join(workDir, 'bench-cert.pem');
   const keyFile = path.join(workDir, 'bench-key.pem');
-  await execFileAsync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile,
-    '-days', '30', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { timeout: 20_000 });
+  await execFileAsync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { timeout: 20_000 },
+  );
   return { certFile, keyFile };
 }
 
@@ -51,12 +72,20 @@ export interface RunningNginx {
  * keys/0x<FPR>.asc, as application/pgp-keys, over HTTPS with the Strict-Transport-Security header keystore sends.
  * One nginx worker per keystore worker.
  */
-export async function startNginx(options: { workDir: string; certificate: BenchCertificate | undefined; keystoreUrl: string; requests: HkpRequest[]; workers: number }): Promise<RunningNginx> {
+export async function startNginx(options: {
+  workDir: string;
+  certificate: BenchCertificate | undefined;
+  keystoreUrl: string;
+  requests: HkpRequest[];
+  workers: number;
+}): Promise<RunningNginx> {
   if (!NGINX) throw new Error('nginx is not installed');
   const root = path.join(options.workDir, 'nginx');
   await mkdir(path.join(root, 'static', 'keys'), { recursive: true });
   await mkdir(path.join(root, 'temp'), { recursive: true });
-  const searches = new Set(options.requests.map((r) => new URLSearchParams(r.path.split('?')[1] ?? '').get('search')).filter((s): s is string => s !== null));
+  const searches = new Set(
+    options.requests.map((r) => new URLSearchParams(r.path.split('?')[1] ?? '').get('search')).filter((s): s is string => s !== null),
+  );
   for (const search of searches) {
     if (!/^0x[0-9A-F]+$/.test(search)) throw new Error(`not a fingerprint search: ${search}`);
     const response = await fetch(`${options.keystoreUrl}/pks/lookup?op=get&options=mr&search=${search}`);
@@ -65,7 +94,10 @@ export async function startNginx(options: { workDir: string; certificate: BenchC
   }
   const port = await freePort();
   const httpPort = await freePort();
-  const tls12Ciphers = TLS_PROTOCOL_OPTIONS.ciphers.split(':').filter((c) => !c.startsWith('TLS_')).join(':');
+  const tls12Ciphers = TLS_PROTOCOL_OPTIONS.ciphers
+    .split(':')
+    .filter((c) => !c.startsWith('TLS_'))
+    .join(':');
   const temp = path.join(root, 'temp');
   const location = `
     location = /pks/lookup {
@@ -74,7 +106,8 @@ export async function startNginx(options: { workDir: string; certificate: BenchC
       try_files /keys/$arg_search.asc =404;
     }`;
   const certificate = options.certificate;
-  const httpsServer = certificate ? `
+  const httpsServer = certificate
+    ? `
   server {
     listen 127.0.0.1:${port} ssl http2;
     ssl_certificate ${certificate.certFile};
@@ -83,7 +116,8 @@ export async function startNginx(options: { workDir: string; certificate: BenchC
     ssl_ciphers ${tls12Ciphers};
     ssl_prefer_server_ciphers off;
     add_header Strict-Transport-Security "max-age=31536000" always;${location}
-  }` : '';
+  }`
+    : '';
   const conf = `
 worker_processes ${options.workers};
 daemon off;
@@ -123,7 +157,10 @@ http {
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    url: `http://127.0.0.1:${httpPort}`, httpsUrl: certificate ? `https://127.0.0.1:${port}` : undefined, pid: child.pid!, stop: () => stopChild(child, exited),
+    url: `http://127.0.0.1:${httpPort}`,
+    httpsUrl: certificate ? `https://127.0.0.1:${port}` : undefined,
+    pid: child.pid!,
+    stop: () => stopChild(child, exited),
   };
 }
 

@@ -106,7 +106,8 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
   const scales = values.scales ? list(values.scales, '--scales') : [count(values.keys, '--keys')];
   const durationSeconds = count(values.duration, '--duration', 1);
   const ids = values.scenarios ? values.scenarios.split(',').map((s) => s.trim()) : SCENARIOS.map((s) => s.id);
-  for (const id of ids) if (!SCENARIOS.some((s) => s.id === id)) throw new UsageError(`unknown scenario "${id}" (known: ${SCENARIOS.map((s) => s.id).join(', ')})`);
+  for (const id of ids)
+    if (!SCENARIOS.some((s) => s.id === id)) throw new UsageError(`unknown scenario "${id}" (known: ${SCENARIOS.map((s) => s.id).join(', ')})`);
   if (values.tool !== undefined && values.tool !== 'wrk' && values.tool !== 'autocannon') throw new UsageError('--tool must be wrk or autocannon');
   if (values.target && scales.length > 1) throw new UsageError('--target measures one dataset: give --keys, not --scales');
   if (values.target && !/^https?:\/\//.test(values.target)) throw new UsageError('--target must be an http:// URL');

@@ -108,7 +108,6 @@ export class ProcessSampler {
 
 /** A process and all its descendants (e.g. a cluster's primary and workers), from /proc/PID/stat's ppid field. */
 export async function processTree(root: number): Promise<number[]> {
-  
   const children = new Map<number, number[]>();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;

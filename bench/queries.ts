@@ -13,7 +13,18 @@ export interface HkpRequest {
   body?: string;
 }
 
-export type ScenarioId = 'get-fpr' | 'get-fpr-close' | 'get-fpr-https-close' | 'get-fpr-https-resume' | 'get-longid' | 'index-email' | 'index-name' | 'index-shortid' | 'mixed' | 'push-stored' | 'push-new';
+export type ScenarioId =
+  | 'get-fpr'
+  | 'get-fpr-close'
+  | 'get-fpr-https-close'
+  | 'get-fpr-https-resume'
+  | 'get-longid'
+  | 'index-email'
+  | 'index-name'
+  | 'index-shortid'
+  | 'mixed'
+  | 'push-stored'
+  | 'push-new';
 
 export interface Scenario {
   id: ScenarioId;
@@ -37,8 +48,25 @@ export interface Scenario {
 export const SCENARIOS: Scenario[] = [
   { id: 'get-fpr', title: 'get by fingerprint', kind: 'read', connectionClose: false, once: false, static: true },
   { id: 'get-fpr-close', title: 'get by fingerprint, Connection: close', kind: 'read', connectionClose: true, once: false, static: true },
-  { id: 'get-fpr-https-close', title: 'get by fingerprint, HTTPS, Connection: close', kind: 'read', connectionClose: true, once: false, tls: true, static: true },
-  { id: 'get-fpr-https-resume', title: 'get by fingerprint, HTTPS, Connection: close, sessions resumed', kind: 'read', connectionClose: true, once: false, tls: true, static: true, resume: true },
+  {
+    id: 'get-fpr-https-close',
+    title: 'get by fingerprint, HTTPS, Connection: close',
+    kind: 'read',
+    connectionClose: true,
+    once: false,
+    tls: true,
+    static: true,
+  },
+  {
+    id: 'get-fpr-https-resume',
+    title: 'get by fingerprint, HTTPS, Connection: close, sessions resumed',
+    kind: 'read',
+    connectionClose: true,
+    once: false,
+    tls: true,
+    static: true,
+    resume: true,
+  },
   { id: 'get-longid', title: 'get by long key ID', kind: 'read', connectionClose: false, once: false },
   { id: 'index-email', title: 'index by e-mail', kind: 'read', connectionClose: false, once: false },
   { id: 'index-name', title: 'index by name words', kind: 'read', connectionClose: false, once: false },
@@ -55,7 +83,10 @@ export const SCENARIOS: Scenario[] = [
  */
 export function runOrder(scenarios: Scenario[]): Scenario[] {
   const rank = (s: Scenario) => (s.kind === 'read' ? 0 : s.kind === 'mixed' ? 1 : s.once ? 3 : 2);
-  return scenarios.map((s, i) => ({ s, i })).sort((a, b) => rank(a.s) - rank(b.s) || a.i - b.i).map(({ s }) => s);
+  return scenarios
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => rank(a.s) - rank(b.s) || a.i - b.i)
+    .map(({ s }) => s);
 }
 
 /** The path gpg --recv-keys / --search-keys sends. */
@@ -75,7 +106,10 @@ export function emailOf(userId: string): string | null {
 
 /** "First Last" of a user ID: its name part without comment and e-mail, first and last word. */
 export function nameWordsOf(userId: string): string | null {
-  const name = userId.replace(/<[^>]*>/g, ' ').replace(/\([^)]*\)/g, ' ').trim();
+  const name = userId
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\([^)]*\)/g, ' ')
+    .trim();
   const words = name.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w) && !w.includes('@'));
   if (words.length === 0) return null;
   return words.length === 1 ? words[0]! : `${words[0]} ${words[words.length - 1]}`;
@@ -108,16 +142,28 @@ export async function buildLists(keys: KeyRecord[], options: ListOptions): Promi
   lists.set('get-fpr-close', byFingerprint);
   lists.set('get-fpr-https-close', byFingerprint);
   lists.set('get-fpr-https-resume', byFingerprint);
-  lists.set('get-longid', draw('get-longid', keys, n, (k) => get(`0x${k.fingerprint.slice(-16)}`)));
-  lists.set('index-email', draw('index-email', keys, n, (k, random) => {
-    const emails = k.userIds.map(emailOf).filter((e): e is string => e !== null);
-    return emails.length > 0 ? index(encodeSearch(pick(random, emails))) : null;
-  }));
-  lists.set('index-name', draw('index-name', keys, n, (k, random) => {
-    const names = k.userIds.map(nameWordsOf).filter((w): w is string => w !== null);
-    return names.length > 0 ? index(encodeSearch(pick(random, names))) : null;
-  }));
-  lists.set('index-shortid', draw('index-shortid', keys, n, (k) => index(`0x${k.fingerprint.slice(-8)}`)));
+  lists.set(
+    'get-longid',
+    draw('get-longid', keys, n, (k) => get(`0x${k.fingerprint.slice(-16)}`)),
+  );
+  lists.set(
+    'index-email',
+    draw('index-email', keys, n, (k, random) => {
+      const emails = k.userIds.map(emailOf).filter((e): e is string => e !== null);
+      return emails.length > 0 ? index(encodeSearch(pick(random, emails))) : null;
+    }),
+  );
+  lists.set(
+    'index-name',
+    draw('index-name', keys, n, (k, random) => {
+      const names = k.userIds.map(nameWordsOf).filter((w): w is string => w !== null);
+      return names.length > 0 ? index(encodeSearch(pick(random, names))) : null;
+    }),
+  );
+  lists.set(
+    'index-shortid',
+    draw('index-shortid', keys, n, (k) => index(`0x${k.fingerprint.slice(-8)}`)),
+  );
   const random = seededRandom(seedOf('push-stored'));
   const stored = Array.from({ length: Math.min(options.pushQueries, keys.length) }, () => pick(random, keys));
   lists.set('push-stored', await pushes(stored));
@@ -139,7 +185,11 @@ function mixed(lists: Map<ScenarioId, HkpRequest[]>): HkpRequest[] {
   const length = Math.max(...reads.map((l) => l.length));
   const out: HkpRequest[] = [];
   for (let i = 0; i < length; i++) {
-    out.push(writes.length > 0 && random() < MIXED_PUSHES ? pick(random, writes) : reads[i % reads.length]![Math.floor(i / reads.length) % reads[i % reads.length]!.length]!);
+    out.push(
+      writes.length > 0 && random() < MIXED_PUSHES
+        ? pick(random, writes)
+        : reads[i % reads.length]![Math.floor(i / reads.length) % reads[i % reads.length]!.length]!,
+    );
   }
   return out;
 }

@@ -101,56 +101,148 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
   if (imports.length > 0) lines.push(`- import: ${imports.join('; ')}`);
   const parts = s.imports.syntheticParts ?? [];
   if (parts.length > 1) {
-    lines.push(`- synthetic import in ${parts.length} parts of consecutive keys, keys/s of each (first → last): ${parts.map((p) => int(p.keysPerSecond)).join(', ')}`);
+    lines.push(
+      `- synthetic import in ${parts.length} parts of consecutive keys, keys/s of each (first → last): ${parts.map((p) => int(p.keysPerSecond)).join(', ')}`,
+    );
   }
   if (s.sks) {
     const b = s.sks.builds;
-    const steps = (t: SksBuildTimes) => `${t.total.toFixed(1)} s (build ${t.build.toFixed(1)} + cleandb ${t.cleandb.toFixed(1)} + pbuild ${t.pbuild.toFixed(1)})`;
+    const steps = (t: SksBuildTimes) =>
+      `${t.total.toFixed(1)} s (build ${t.build.toFixed(1)} + cleandb ${t.cleandb.toFixed(1)} + pbuild ${t.pbuild.toFixed(1)})`;
     const ratios = [
       s.sks.ratios.debian !== null ? `Debian keyrings **${s.sks.ratios.debian.toFixed(2)}×**` : '',
       s.sks.ratios.synthetic !== null ? `synthetic keys **${s.sks.ratios.synthetic.toFixed(2)}×**` : '',
-    ].filter(Boolean).join(', ');
-    const alone = [b.debian ? `Debian keyrings alone ${steps(b.debian)}` : '', b.synthetic ? `synthetic keys alone ${steps(b.synthetic)}` : ''].filter(Boolean).join('; ');
-    lines.push(`- SKS ${s.sks.version ?? ''} built from keydumps of the same keys: ${alone ? `${alone}; ` : ''}whole dataset (the SKS measured) ${steps(b.all)}` +
-      (ratios ? `; keystore import time (wall, one start-up) ÷ SKS build time: ${ratios}` : ''));
+    ]
+      .filter(Boolean)
+      .join(', ');
+    const alone = [b.debian ? `Debian keyrings alone ${steps(b.debian)}` : '', b.synthetic ? `synthetic keys alone ${steps(b.synthetic)}` : '']
+      .filter(Boolean)
+      .join('; ');
+    lines.push(
+      `- SKS ${s.sks.version ?? ''} built from keydumps of the same keys: ${alone ? `${alone}; ` : ''}whole dataset (the SKS measured) ${steps(b.all)}` +
+        (ratios ? `; keystore import time (wall, one start-up) ÷ SKS build time: ${ratios}` : ''),
+    );
   }
-  lines.push(`- stored after import: ${int(s.storedKeys)} keys; database ${mib(s.databaseBytes)} MiB (${mib(s.databaseBytesAfterRuns)} MiB after the pushes); idle server RSS ${mib(s.idleRssBytes)} MiB`);
-  if (s.generation.keys > 0) lines.push(`- ${int(s.generation.keys)} synthetic keys generated in ${s.generation.seconds.toFixed(0)} s (${int(s.generation.keys / s.generation.seconds)} keys/s; cached for the next run)`);
+  lines.push(
+    `- stored after import: ${int(s.storedKeys)} keys; database ${mib(s.databaseBytes)} MiB (${mib(s.databaseBytesAfterRuns)} MiB after the pushes); idle server RSS ${mib(s.idleRssBytes)} MiB`,
+  );
+  if (s.generation.keys > 0)
+    lines.push(
+      `- ${int(s.generation.keys)} synthetic keys generated in ${s.generation.seconds.toFixed(0)} s (${int(s.generation.keys / s.generation.seconds)} keys/s; cached for the next run)`,
+    );
   lines.push('');
   const header = ['scenario', 'conc.', 'req/s', 'p50 ms', 'p99 ms', 'errors', '404', 'server CPU s', 'db CPU s', 'CPU ms/req', 'peak RSS MiB'];
-  if (report.target) header.push('target req/s', 'target p50', 'target p99', 'target errors/404', 'target CPU s', 'target CPU ms/req', 'target RSS MiB', 'req/s ratio');
+  if (report.target)
+    header.push(
+      'target req/s',
+      'target p50',
+      'target p99',
+      'target errors/404',
+      'target CPU s',
+      'target CPU ms/req',
+      'target RSS MiB',
+      'req/s ratio',
+    );
   const rows = s.runs.map((r) => {
     const k = r.keystore;
-    const row = [r.title, String(r.concurrency), int(k.requestsPerSecond), ms(k.p50Ms), ms(k.p99Ms), int(k.errors), int(k.notFound), secs(k.cpuSeconds), secs(k.dbCpuSeconds), cpuPerRequest(k), mib(k.peakRssBytes)];
+    const row = [
+      r.title,
+      String(r.concurrency),
+      int(k.requestsPerSecond),
+      ms(k.p50Ms),
+      ms(k.p99Ms),
+      int(k.errors),
+      int(k.notFound),
+      secs(k.cpuSeconds),
+      secs(k.dbCpuSeconds),
+      cpuPerRequest(k),
+      mib(k.peakRssBytes),
+    ];
     if (report.target) {
       const t = r.target;
-      row.push(...(t
-        ? [int(t.requestsPerSecond), ms(t.p50Ms), ms(t.p99Ms), `${int(t.errors)}/${int(t.notFound)}`, secs(t.cpuSeconds), cpuPerRequest(t), mib(t.peakRssBytes), `**${ratio(k.requestsPerSecond, t.requestsPerSecond)}**`]
-        : Array<string>(8).fill('–')));
+      row.push(
+        ...(t
+          ? [
+              int(t.requestsPerSecond),
+              ms(t.p50Ms),
+              ms(t.p99Ms),
+              `${int(t.errors)}/${int(t.notFound)}`,
+              secs(t.cpuSeconds),
+              cpuPerRequest(t),
+              mib(t.peakRssBytes),
+              `**${ratio(k.requestsPerSecond, t.requestsPerSecond)}**`,
+            ]
+          : Array<string>(8).fill('–')),
+      );
     }
     return row;
   });
   lines.push(...table(header, rows), '');
   const withNginx = s.runs.filter((r) => r.nginx);
   if (withNginx.length > 0) {
-    lines.push('Side by side with nginx serving the same answers as static files (plain HTTP, and HTTPS terminating TLS with the same certificate; Connection: close = a new connection, over HTTPS a full TLS handshake, per request):', '');
-    const nginxHeader = ['scenario', 'conc.', 'keystore req/s', 'p50 / p99 ms', 'CPU ms/req', 'peak RSS MiB', 'nginx req/s', 'p50 / p99 ms', 'errors/404', 'CPU ms/req', 'peak RSS MiB', 'req/s ratio'];
-    lines.push(...table(nginxHeader, withNginx.map((r) => {
-      const k = r.keystore;
-      const n = r.nginx!;
-      return [r.title, String(r.concurrency), int(k.requestsPerSecond), `${ms(k.p50Ms)} / ${ms(k.p99Ms)}`, cpuPerRequest(k), mib(k.peakRssBytes),
-        int(n.requestsPerSecond), `${ms(n.p50Ms)} / ${ms(n.p99Ms)}`, `${int(n.errors)}/${int(n.notFound)}`, cpuPerRequest(n), mib(n.peakRssBytes), `**${ratio(k.requestsPerSecond, n.requestsPerSecond)}**`];
-    })), '');
+    lines.push(
+      'Side by side with nginx serving the same answers as static files (plain HTTP, and HTTPS terminating TLS with the same certificate; Connection: close = a new connection, over HTTPS a full TLS handshake, per request):',
+      '',
+    );
+    const nginxHeader = [
+      'scenario',
+      'conc.',
+      'keystore req/s',
+      'p50 / p99 ms',
+      'CPU ms/req',
+      'peak RSS MiB',
+      'nginx req/s',
+      'p50 / p99 ms',
+      'errors/404',
+      'CPU ms/req',
+      'peak RSS MiB',
+      'req/s ratio',
+    ];
+    lines.push(
+      ...table(
+        nginxHeader,
+        withNginx.map((r) => {
+          const k = r.keystore;
+          const n = r.nginx!;
+          return [
+            r.title,
+            String(r.concurrency),
+            int(k.requestsPerSecond),
+            `${ms(k.p50Ms)} / ${ms(k.p99Ms)}`,
+            cpuPerRequest(k),
+            mib(k.peakRssBytes),
+            int(n.requestsPerSecond),
+            `${ms(n.p50Ms)} / ${ms(n.p99Ms)}`,
+            `${int(n.errors)}/${int(n.notFound)}`,
+            cpuPerRequest(n),
+            mib(n.peakRssBytes),
+            `**${ratio(k.requestsPerSecond, n.requestsPerSecond)}**`,
+          ];
+        }),
+      ),
+      '',
+    );
   }
   for (const r of s.runs.filter((run) => run.keystore.lookups && run.keystore.pushes)) {
     const { lookups, pushes } = r.keystore;
-    lines.push(`Mixed load at concurrency ${r.concurrency}: **lookups p99 ${ms(lookups!.p99Ms)} ms** (p50 ${ms(lookups!.p50Ms)}, ${int(lookups!.requests)} lookups), ` +
-      `pushes p99 ${ms(pushes!.p99Ms)} ms (p50 ${ms(pushes!.p50Ms)}, ${int(pushes!.requests)} pushes); peak RSS of the keystore processes ${mib(r.keystore.peakRssBytes)} MiB.`, '');
+    lines.push(
+      `Mixed load at concurrency ${r.concurrency}: **lookups p99 ${ms(lookups!.p99Ms)} ms** (p50 ${ms(lookups!.p50Ms)}, ${int(lookups!.requests)} lookups), ` +
+        `pushes p99 ${ms(pushes!.p99Ms)} ms (p50 ${ms(pushes!.p50Ms)}, ${int(pushes!.requests)} pushes); peak RSS of the keystore processes ${mib(r.keystore.peakRssBytes)} MiB.`,
+      '',
+    );
   }
   const short = (m: Measured | undefined) => m !== undefined && m.seconds < 0.95 * report.durationSeconds;
   for (const r of s.runs.filter((run) => run.scenario === 'push-new' && (short(run.keystore) || short(run.target)))) {
-    const who = [short(r.keystore) ? `keystore in ${r.keystore.seconds.toFixed(1)} s` : '', short(r.target) ? `the target in ${r.target!.seconds.toFixed(1)} s` : ''].filter(Boolean).join(', ');
-    lines.push(`Note: at concurrency ${r.concurrency}, the ${int(r.listSize)} new keys were all pushed before the end of the run (${who}); --fresh gives more.`, '');
+    const who = [
+      short(r.keystore) ? `keystore in ${r.keystore.seconds.toFixed(1)} s` : '',
+      short(r.target) ? `the target in ${r.target!.seconds.toFixed(1)} s` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    lines.push(
+      `Note: at concurrency ${r.concurrency}, the ${int(r.listSize)} new keys were all pushed before the end of the run (${who}); --fresh gives more.`,
+      '',
+    );
   }
   lines.push(...instanceSection(s));
   return lines;
@@ -159,16 +251,51 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
 function instanceSection(s: ScaleResult): string[] {
   if (!s.instances) return [];
   if (s.instances.runs.length === 0) return [...s.instances.notes.map((n) => `- ${n}`), ''];
-  const lines = ['Lookups with one and two keystore instances over one PostgreSQL (two `keystore serve` processes, wrk\'s threads spread over both ports; RSS and CPU of both) ' +
-    'and with one instance reading from a streaming standby (DATABASE_READ_URL; db CPU = backends on the primary and the standby); back to back, after the other reads and before the pushes:', ''];
+  const lines = [
+    "Lookups with one and two keystore instances over one PostgreSQL (two `keystore serve` processes, wrk's threads spread over both ports; RSS and CPU of both) " +
+      'and with one instance reading from a streaming standby (DATABASE_READ_URL; db CPU = backends on the primary and the standby); back to back, after the other reads and before the pushes:',
+    '',
+  ];
   const runs = s.instances.runs;
-  const header = ['scenario', 'conc.', 'setup', 'req/s', 'p50 ms', 'p99 ms', 'errors + 404', 'server CPU s', 'db CPU s', 'CPU ms/req', 'peak RSS MiB', '÷ one instance'];
-  lines.push(...table(header, runs.map((r) => {
-    const m = r.measured;
-    const one = runs.find((o) => o.setup === 'one instance' && o.scenario === r.scenario && o.concurrency === r.concurrency);
-    return [r.title, String(r.concurrency), r.setup, int(m.requestsPerSecond), ms(m.p50Ms), ms(m.p99Ms), int(m.errors + m.notFound), secs(m.cpuSeconds), secs(m.dbCpuSeconds), cpuPerRequest(m), mib(m.peakRssBytes),
-      one && r.setup !== 'one instance' ? ratio(m.requestsPerSecond, one.measured.requestsPerSecond) : ''];
-  }), 3), '');
+  const header = [
+    'scenario',
+    'conc.',
+    'setup',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'errors + 404',
+    'server CPU s',
+    'db CPU s',
+    'CPU ms/req',
+    'peak RSS MiB',
+    '÷ one instance',
+  ];
+  lines.push(
+    ...table(
+      header,
+      runs.map((r) => {
+        const m = r.measured;
+        const one = runs.find((o) => o.setup === 'one instance' && o.scenario === r.scenario && o.concurrency === r.concurrency);
+        return [
+          r.title,
+          String(r.concurrency),
+          r.setup,
+          int(m.requestsPerSecond),
+          ms(m.p50Ms),
+          ms(m.p99Ms),
+          int(m.errors + m.notFound),
+          secs(m.cpuSeconds),
+          secs(m.dbCpuSeconds),
+          cpuPerRequest(m),
+          mib(m.peakRssBytes),
+          one && r.setup !== 'one instance' ? ratio(m.requestsPerSecond, one.measured.requestsPerSecond) : '',
+        ];
+      }),
+      3,
+    ),
+    '',
+  );
   for (const note of s.instances.notes) lines.push(`- ${note}`);
   if (s.instances.notes.length > 0) lines.push('');
   return lines;
@@ -179,7 +306,16 @@ function targetsSection(report: BenchReport): string[] {
   const mark = { met: '**met**', 'not met': '**not met**', 'not measured': 'not measured', reported: 'reported' } as const;
   const last = report.scales[report.scales.length - 1]!;
   const scaled = report.scales.length > 1 ? '; the scale lines compare the smallest and the largest' : '';
-  return [`## Targets (on ${scaleLabel(last)}${scaled})`, '', ...table(['figure', 'goal', 'measured', 'status'], report.targets.map((t) => [t.figure, t.goal, t.measured, mark[t.status]]), 4), ''];
+  return [
+    `## Targets (on ${scaleLabel(last)}${scaled})`,
+    '',
+    ...table(
+      ['figure', 'goal', 'measured', 'status'],
+      report.targets.map((t) => [t.figure, t.goal, t.measured, mark[t.status]]),
+      4,
+    ),
+    '',
+  ];
 }
 
 function growthSection(report: BenchReport): string[] {
@@ -196,7 +332,12 @@ function growthSection(report: BenchReport): string[] {
     rows.push([`${run.title}, p99 ms`, String(run.concurrency), ...p99.map(ms), percent(p99[0]!, p99[p99.length - 1]!)]);
   }
   const synthetic = scales.map((s) => s.imports.synthetic?.keysPerSecond ?? 0);
-  rows.push(['import, synthetic keys/s', '', ...synthetic.map((v) => (v ? int(v) : '–')), percent(synthetic.find((v) => v > 0) ?? 0, synthetic[synthetic.length - 1]!)]);
+  rows.push([
+    'import, synthetic keys/s',
+    '',
+    ...synthetic.map((v) => (v ? int(v) : '–')),
+    percent(synthetic.find((v) => v > 0) ?? 0, synthetic[synthetic.length - 1]!),
+  ]);
   rows.push(['database MiB', '', ...scales.map((s) => mib(s.databaseBytes)), percent(first.databaseBytes, last.databaseBytes)]);
   const peaks = scales.map((s) => Math.max(0, ...s.runs.map((r) => r.keystore.peakRssBytes ?? 0)));
   rows.push(['server peak RSS MiB', '', ...peaks.map((p) => mib(p)), percent(peaks[0]!, peaks[peaks.length - 1]!)]);

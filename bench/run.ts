@@ -82,7 +82,8 @@ async function prepareDataset(synthetic: number, workDir: string): Promise<{ dat
   const started = Date.now();
   const generating = progress('dataset');
   const dataset = await loadDataset({ syntheticCount: synthetic, debian: options.debian, workDir, onProgress: generating.onProgress });
-  if (dataset.debianFiles.length === 0 && options.debian) log('  the Debian keyrings are not installed (apt-get install debian-keyring): synthetic keys only');
+  if (dataset.debianFiles.length === 0 && options.debian)
+    log('  the Debian keyrings are not installed (apt-get install debian-keyring): synthetic keys only');
   if (dataset.all.length === 0) throw new Error('the dataset is empty: no Debian keyrings and no synthetic keys (--keys 0)');
   return { dataset, generation: { keys: generating.generated(), seconds: (Date.now() - started) / 1000 } };
 }
@@ -92,14 +93,25 @@ async function measure(server: MeasuredServer, scenario: Scenario, concurrency: 
   const db = server.dbPids ? new ProcessSampler(server.dbPids) : null;
   await Promise.all([usage.start(), db?.start()]);
   const load = runLoad(tool, {
-    url: server.url, requests, connections: concurrency, durationSeconds, connectionClose: scenario.connectionClose, once: scenario.once, listFile, split: scenario.kind === 'mixed', resume: scenario.resume === true,
+    url: server.url,
+    requests,
+    connections: concurrency,
+    durationSeconds,
+    connectionClose: scenario.connectionClose,
+    once: scenario.once,
+    listFile,
+    split: scenario.kind === 'mixed',
+    resume: scenario.resume === true,
     ...(server.alsoUrls ? { alsoUrls: server.alsoUrls } : {}),
   });
   // The samplers stop whatever the run's outcome, before its error (if any) is thrown.
-  const [serverUsage, dbUsage] = await load.then(() => Promise.all([usage.stop(), db?.stop()]), async (e: unknown) => {
-    await Promise.all([usage.stop(), db?.stop()]);
-    throw e;
-  });
+  const [serverUsage, dbUsage] = await load.then(
+    () => Promise.all([usage.stop(), db?.stop()]),
+    async (e: unknown) => {
+      await Promise.all([usage.stop(), db?.stop()]);
+      throw e;
+    },
+  );
   const result = await load;
   const sampled = (await server.pids()).length > 0;
   return {
@@ -121,12 +133,18 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   log(`\n== ${synthetic.toLocaleString('en-US')} synthetic keys${options.debian ? ' + the Debian keyrings' : ''} ==`);
   const { dataset, generation } = await prepareDataset(synthetic, workDir);
   const pushNewRuns = scenarios.some((s) => s.id === 'push-new') ? concurrencies.length : 0;
-  const fresh = pushNewRuns > 0 ? await syntheticKeys(FRESH_POOL, freshPerRun * pushNewRuns, { onProgress: progress('new keys to push').onProgress }) : [];
+  const fresh =
+    pushNewRuns > 0 ? await syntheticKeys(FRESH_POOL, freshPerRun * pushNewRuns, { onProgress: progress('new keys to push').onProgress }) : [];
 
   const store: Store = await createStore(options.adminUrl ?? undefined, workDir);
   cleanups.push(async () => {
     await store.close(options.keep);
-    if (options.keep) log(`kept: ${store.description} (${Object.entries(store.env).map(([k, v]) => `${k}=${v}`).join(' ')})`);
+    if (options.keep)
+      log(
+        `kept: ${store.description} (${Object.entries(store.env)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')})`,
+      );
   });
   log(`  store: ${store.description}`);
   const imports = await importDataset(store, dataset);
@@ -146,18 +164,33 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   const lists = await buildLists(dataset.all, { queries: options.queries, pushQueries: options.pushQueries });
   const servers: Servers = {
     keystore: {
-      url: keystore.url, httpsUrl: keystore.httpsUrl, pids: () => processTree(keystore.pid), ...(store.kind === 'postgresql' ? { dbPids: () => store.backendPids() } : {}),
+      url: keystore.url,
+      httpsUrl: keystore.httpsUrl,
+      pids: () => processTree(keystore.pid),
+      ...(store.kind === 'postgresql' ? { dbPids: () => store.backendPids() } : {}),
     },
-    ...(sks ? { target: { url: sks.instance.url, pids: async () => sks.instance.pids } } : target ? { target: { url: target, pids: async () => targetPids } } : {}),
+    ...(sks
+      ? { target: { url: sks.instance.url, pids: async () => sks.instance.pids } }
+      : target
+        ? { target: { url: target, pids: async () => targetPids } }
+        : {}),
   };
   if (scenarios.some((s) => s.static) && nginxInstalled()) {
     // As many nginx workers as keystore serves with (WORKERS: one per CPU but one on PostgreSQL, else one).
     const cpus = availableParallelism();
-    const workers = options.workers ? (options.workers === 'auto' ? Math.max(1, cpus - 1) : Number(options.workers)) : store.kind === 'postgresql' ? Math.max(1, cpus - 1) : 1;
+    const workers = options.workers
+      ? options.workers === 'auto'
+        ? Math.max(1, cpus - 1)
+        : Number(options.workers)
+      : store.kind === 'postgresql'
+        ? Math.max(1, cpus - 1)
+        : 1;
     const nginx = await startNginx({ workDir, certificate: https, keystoreUrl: keystore.url, requests: lists.get('get-fpr')!, workers });
     cleanups.push(() => nginx.stop());
     servers.nginx = { url: nginx.url, httpsUrl: nginx.httpsUrl, pids: () => processTree(nginx.pid) };
-    log(`  nginx (${workers} worker${workers > 1 ? 's' : ''}) at ${nginx.url}${nginx.httpsUrl ? ` and ${nginx.httpsUrl}, keystore HTTPS at ${keystore.httpsUrl}` : ''} (pid ${nginx.pid})`);
+    log(
+      `  nginx (${workers} worker${workers > 1 ? 's' : ''}) at ${nginx.url}${nginx.httpsUrl ? ` and ${nginx.httpsUrl}, keystore HTTPS at ${keystore.httpsUrl}` : ''} (pid ${nginx.pid})`,
+    );
   } else if (scenarios.some((s) => s.static)) {
     log('  nginx is not installed (apt-get install nginx-light): fetches by fingerprint run without it');
   }
@@ -170,7 +203,8 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
     if (scenario.kind !== 'read' && instances === undefined) instances = await instanceRows(store, keystore, serveEnv, lists, listFile);
     for (const [level, concurrency] of (scenario.concurrency ? [scenario.concurrency] : scenario.connectionClose ? [4] : concurrencies).entries()) {
       // Each push-of-a-new-key run has keys of its own, so that every push is new to the server.
-      const requests = scenario.id === 'push-new' ? await pushes(fresh.slice(level * freshPerRun, (level + 1) * freshPerRun)) : lists.get(scenario.id)!;
+      const requests =
+        scenario.id === 'push-new' ? await pushes(fresh.slice(level * freshPerRun, (level + 1) * freshPerRun)) : lists.get(scenario.id)!;
       runs.push(await measureRun(servers, scenario, concurrency, requests, listFile));
     }
   }
@@ -178,8 +212,16 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   const databaseBytesAfterRuns = await store.size();
   await runCleanups();
   return {
-    debianKeys: dataset.debian.length, syntheticKeys: dataset.synthetic.length, store: store.description, generation,
-    imports, storedKeys: (imports.debian?.inserted ?? 0) + (imports.synthetic?.inserted ?? 0), databaseBytes, databaseBytesAfterRuns, idleRssBytes, runs,
+    debianKeys: dataset.debian.length,
+    syntheticKeys: dataset.synthetic.length,
+    store: store.description,
+    generation,
+    imports,
+    storedKeys: (imports.debian?.inserted ?? 0) + (imports.synthetic?.inserted ?? 0),
+    databaseBytes,
+    databaseBytesAfterRuns,
+    idleRssBytes,
+    runs,
     ...(sks ? { sks: { version: sksVersion(), builds: sks.builds, ratios: sksImportRatios(imports, sks.builds) } } : {}),
     ...(instances ? { instances } : {}),
   };
@@ -195,7 +237,10 @@ async function buildSks(dataset: Dataset, workDir: string): Promise<{ instance: 
   const builds: Partial<SksBuilds> = {};
   const register = (stop: () => Promise<void>) => cleanups.push(stop);
   if (dataset.debianFiles.length > 0 && dataset.syntheticFiles.length > 0) {
-    for (const [kind, files] of [['debian', dataset.debianFiles], ['synthetic', dataset.syntheticFiles]] as const) {
+    for (const [kind, files] of [
+      ['debian', dataset.debianFiles],
+      ['synthetic', dataset.syntheticFiles],
+    ] as const) {
       const dir = path.join(workDir, `sks-dump-${kind}`);
       await writeKeydump(files, dir, true);
       const alone = await startSks(dir, { buildOnly: true, register });
@@ -212,16 +257,30 @@ async function buildSks(dataset: Dataset, workDir: string): Promise<{ instance: 
   return { instance, builds: builds as SksBuilds };
 }
 
-const describeSksBuild = (b: SksBuildTimes) => `${b.total.toFixed(1)} s (build ${b.build.toFixed(1)}, cleandb ${b.cleandb.toFixed(1)}, pbuild ${b.pbuild.toFixed(1)})`;
+const describeSksBuild = (b: SksBuildTimes) =>
+  `${b.total.toFixed(1)} s (build ${b.build.toFixed(1)}, cleandb ${b.cleandb.toFixed(1)}, pbuild ${b.pbuild.toFixed(1)})`;
 
 /** The instance rows (PostgreSQL only; noted and skipped on PGlite or with --no-instances). */
-async function instanceRows(store: Store, keystore: RunningKeystore, serveEnv: Record<string, string>, lists: Map<ScenarioId, HkpRequest[]>, listFile: string): Promise<ScaleResult['instances']> {
+async function instanceRows(
+  store: Store,
+  keystore: RunningKeystore,
+  serveEnv: Record<string, string>,
+  lists: Map<ScenarioId, HkpRequest[]>,
+  listFile: string,
+): Promise<ScaleResult['instances']> {
   if (!options.instances) return undefined;
-  if (store.kind !== 'postgresql' || !options.adminUrl) return { runs: [], notes: ['no rows with two instances or a standby: they need PostgreSQL (DATABASE_URL); this run is on PGlite'] };
+  if (store.kind !== 'postgresql' || !options.adminUrl)
+    return { runs: [], notes: ['no rows with two instances or a standby: they need PostgreSQL (DATABASE_URL); this run is on PGlite'] };
   if (tool !== 'wrk') return { runs: [], notes: ['no rows with two instances or a standby: spreading the load over two ports needs wrk'] };
   log('  one and two instances, and reads from a standby:');
   return measureInstances({
-    store, adminUrl: options.adminUrl, keystore, serveEnv, scenarios, concurrencies, lists,
+    store,
+    adminUrl: options.adminUrl,
+    keystore,
+    serveEnv,
+    scenarios,
+    concurrencies,
+    lists,
     measure: (server, scenario, concurrency, requests) => measure(server, scenario, concurrency, requests, listFile),
     warmUp: (server) => warmUp([server], lists, listFile),
     register: (cleanup) => cleanups.push(cleanup),
@@ -238,10 +297,13 @@ async function importDataset(store: Store, dataset: Dataset): Promise<ScaleResul
   }
   if (dataset.syntheticFiles.length > 0) {
     const parts: ImportResult[] = [];
-    for (const files of importParts(dataset.syntheticFiles, importPartCount(dataset.synthetic.length))) parts.push(await importKeys(store.env, files));
+    for (const files of importParts(dataset.syntheticFiles, importPartCount(dataset.synthetic.length)))
+      parts.push(await importKeys(store.env, files));
     imports.synthetic = combineImports(parts);
     if (parts.length > 1) imports.syntheticParts = parts;
-    log(`  import, synthetic: ${describeImport(imports.synthetic)}${parts.length > 1 ? `; in ${parts.length} parts, keys/s ${parts.map((p) => Math.round(p.keysPerSecond)).join(', ')}` : ''}`);
+    log(
+      `  import, synthetic: ${describeImport(imports.synthetic)}${parts.length > 1 ? `; in ${parts.length} parts, keys/s ${parts.map((p) => Math.round(p.keysPerSecond)).join(', ')}` : ''}`,
+    );
   }
   return imports;
 }
@@ -258,7 +320,15 @@ async function warmUp(servers: MeasuredServer[], lists: Map<ScenarioId, HkpReque
   log(`  warm-up: ${warmupSeconds} s per read scenario`);
   for (const scenario of scenarios.filter((s) => s.kind === 'read' && !s.connectionClose)) {
     for (const server of servers) {
-      await runLoad(tool, { url: server.url, requests: lists.get(scenario.id)!, connections: 4, durationSeconds: warmupSeconds, connectionClose: false, once: false, listFile });
+      await runLoad(tool, {
+        url: server.url,
+        requests: lists.get(scenario.id)!,
+        connections: 4,
+        durationSeconds: warmupSeconds,
+        connectionClose: false,
+        once: false,
+        listFile,
+      });
     }
   }
 }
@@ -270,25 +340,46 @@ async function measureRun(servers: Servers, scenario: Scenario, concurrency: num
   const target = servers.target ? await measure(servers.target, scenario, concurrency, requests, listFile) : undefined;
   const nginx = servers.nginx && scenario.static ? await measure(servers.nginx, scenario, concurrency, requests, listFile) : undefined;
   let line = `  ${scenario.title}, ${concurrency} conn.: keystore ${summary(keystore)}`;
-  if (keystore.lookups && keystore.pushes) line += ` [lookups p99 ${keystore.lookups.p99Ms.toFixed(2)} ms, pushes p99 ${keystore.pushes.p99Ms.toFixed(2)} ms]`;
+  if (keystore.lookups && keystore.pushes)
+    line += ` [lookups p99 ${keystore.lookups.p99Ms.toFixed(2)} ms, pushes p99 ${keystore.pushes.p99Ms.toFixed(2)} ms]`;
   if (target) line += ` | target ${summary(target)} | ratio ${(keystore.requestsPerSecond / Math.max(1e-9, target.requestsPerSecond)).toFixed(2)}`;
   if (nginx) line += ` | nginx ${summary(nginx)} | ratio ${(keystore.requestsPerSecond / Math.max(1e-9, nginx.requestsPerSecond)).toFixed(2)}`;
   log(line);
   return {
-    scenario: scenario.id, title: scenario.title, concurrency, listSize: requests.length, keystore, ...(target ? { target } : {}), ...(nginx ? { nginx } : {}),
+    scenario: scenario.id,
+    title: scenario.title,
+    concurrency,
+    listSize: requests.length,
+    keystore,
+    ...(target ? { target } : {}),
+    ...(nginx ? { nginx } : {}),
     loadAverage: loadavg()[0]!,
   };
 }
 
 /** An HTTPS run: keystore's HTTPS listener, then nginx (when installed) with the same requests; --target is HTTP only. */
-async function measureHttpsRun(servers: Servers, scenario: Scenario, concurrency: number, requests: HkpRequest[], listFile: string): Promise<RunResult> {
+async function measureHttpsRun(
+  servers: Servers,
+  scenario: Scenario,
+  concurrency: number,
+  requests: HkpRequest[],
+  listFile: string,
+): Promise<RunResult> {
   const keystore = await measure({ ...servers.keystore, url: servers.keystore.httpsUrl! }, scenario, concurrency, requests, listFile);
-  const nginx = servers.nginx?.httpsUrl ? await measure({ ...servers.nginx, url: servers.nginx.httpsUrl }, scenario, concurrency, requests, listFile) : undefined;
+  const nginx = servers.nginx?.httpsUrl
+    ? await measure({ ...servers.nginx, url: servers.nginx.httpsUrl }, scenario, concurrency, requests, listFile)
+    : undefined;
   let line = `  ${scenario.title}, ${concurrency} conn.: keystore ${summary(keystore)}`;
   if (nginx) line += ` | nginx ${summary(nginx)} | ratio ${(keystore.requestsPerSecond / Math.max(1e-9, nginx.requestsPerSecond)).toFixed(2)}`;
   log(line);
   return {
-    scenario: scenario.id, title: scenario.title, concurrency, listSize: requests.length, keystore, ...(nginx ? { nginx } : {}), loadAverage: loadavg()[0]!,
+    scenario: scenario.id,
+    title: scenario.title,
+    concurrency,
+    listSize: requests.length,
+    keystore,
+    ...(nginx ? { nginx } : {}),
+    loadAverage: loadavg()[0]!,
   };
 }
 
@@ -320,8 +411,16 @@ async function main(): Promise<void> {
     return;
   }
   const started = new Date();
-  const machine = { cores: availableParallelism(), memoryBytes: totalmem(), loadAverage: loadavg(), node: process.version, platform: process.platform };
-  log(`keystore benchmark: ${tool}, ${durationSeconds} s per run, concurrency ${concurrencies.join('/')}, ${options.adminUrl ? 'PostgreSQL (DATABASE_URL)' : 'PGlite'}${useSks ? ', SKS side by side' : target ? `, target ${target}` : ''}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
+  const machine = {
+    cores: availableParallelism(),
+    memoryBytes: totalmem(),
+    loadAverage: loadavg(),
+    node: process.version,
+    platform: process.platform,
+  };
+  log(
+    `keystore benchmark: ${tool}, ${durationSeconds} s per run, concurrency ${concurrencies.join('/')}, ${options.adminUrl ? 'PostgreSQL (DATABASE_URL)' : 'PGlite'}${useSks ? ', SKS side by side' : target ? `, target ${target}` : ''}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+  );
   if (options.build) {
     log('building (npm run build)…');
     await build();
@@ -329,14 +428,23 @@ async function main(): Promise<void> {
   const results: ScaleResult[] = [];
   for (const synthetic of options.scales) results.push(await runScale(synthetic));
   const measured = {
-    started: started.toISOString(), finished: new Date().toISOString(), machine, commit: commit(), tool, durationSeconds,
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    machine,
+    commit: commit(),
+    tool,
+    durationSeconds,
     target: useSks ? `SKS ${sksVersion() ?? ''} (Debian's sks, built from a keydump of the same keys and started on loopback by the bench)` : target,
-    targetName: useSks ? 'SKS' : target ? 'the --target server' : null, scales: results,
+    targetName: useSks ? 'SKS' : target ? 'the --target server' : null,
+    scales: results,
   };
   const report: BenchReport = { ...measured, targets: evaluateTargets(measured) };
   const markdown = renderMarkdown(report);
   await mkdir(options.out, { recursive: true });
-  const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const stamp = started
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
   const base = path.join(options.out, stamp);
   await writeFile(`${base}.md`, markdown + '\n');
   await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
@@ -345,8 +453,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (e: unknown) => {
-  log(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  log(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   await runCleanups();
   process.exit(1);
 });
-

@@ -9,9 +9,10 @@ export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
 
 /** What `keystore import --json` prints, plus the wall time including the process's start and migrations. */
-export type ImportResult =
-  Pick<ImportSummary, 'files' | 'keys' | 'inserted' | 'updated' | 'unchanged' | 'rejected' | 'failed' | 'reasons' | 'seconds' | 'keysPerSecond'>
-  & { maxRssBytes: number; wallSeconds: number };
+export type ImportResult = Pick<
+  ImportSummary,
+  'files' | 'keys' | 'inserted' | 'updated' | 'unchanged' | 'rejected' | 'failed' | 'reasons' | 'seconds' | 'keysPerSecond'
+> & { maxRssBytes: number; wallSeconds: number };
 
 /** Runs `keystore import --json FILES` against the store and returns its summary. */
 export async function importKeys(env: Record<string, string>, files: string[]): Promise<ImportResult> {
@@ -50,7 +51,15 @@ export async function startKeystore(env: Record<string, string>, https?: { certF
   const child = spawn(process.execPath, ['--max-semi-space-size=4', '--heap-growing-percent=50', MAIN, 'serve'], {
     cwd: ROOT,
     env: {
-      MALLOC_ARENA_MAX: '2', ...process.env, ...env, ...tlsEnv, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT: 'off', LOG_LEVEL: 'info', METRICS_PORT: '',
+      MALLOC_ARENA_MAX: '2',
+      ...process.env,
+      ...env,
+      ...tlsEnv,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      RATE_LIMIT: 'off',
+      LOG_LEVEL: 'info',
+      METRICS_PORT: '',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

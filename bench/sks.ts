@@ -68,13 +68,19 @@ export interface SksInstance {
  * on a free loopback port. `register` gets the stop function before anything runs, so that an error or Ctrl-C
  * during the build still removes the folder.
  */
-export async function startSks(dumpDir: string, options: { buildOnly: boolean; register: (stop: () => Promise<void>) => void }): Promise<SksInstance> {
+export async function startSks(
+  dumpDir: string,
+  options: { buildOnly: boolean; register: (stop: () => Promise<void>) => void },
+): Promise<SksInstance> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sks-bench-'));
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    const pids = await readFile(path.join(dir, 'pids'), 'utf8').then((s) => s.trim().split(',').filter(Boolean).map(Number), () => []);
+    const pids = await readFile(path.join(dir, 'pids'), 'utf8').then(
+      (s) => s.trim().split(',').filter(Boolean).map(Number),
+      () => [],
+    );
     await Promise.all(pids.map(stopProcess));
     await rm(dir, { recursive: true, force: true });
   };
@@ -82,7 +88,8 @@ export async function startSks(dumpDir: string, options: { buildOnly: boolean; r
   const port = await freePort();
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn('bash', [START, dumpDir, String(port)], {
-      env: { ...process.env, SKS_BASE: dir, NO_RECON: '1', BUILD_ONLY: options.buildOnly ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SKS_BASE: dir, NO_RECON: '1', BUILD_ONLY: options.buildOnly ? '1' : '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     let err = '';

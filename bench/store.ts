@@ -42,7 +42,8 @@ async function createPostgresStore(adminUrl: string): Promise<Store> {
     env: { DATABASE_URL: url.toString() },
     description: `PostgreSQL ${version.split(' ')[0]}, database ${name}`,
     size: async () => Number((await admin.query<{ size: string }>('select pg_database_size($1) as size', [name])).rows[0]!.size),
-    backendPids: async () => (await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name])).rows.map((r) => r.pid),
+    backendPids: async () =>
+      (await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name])).rows.map((r) => r.pid),
     close: async (keep) => {
       try {
         if (!keep) await admin.query(`drop database if exists ${name} with (force)`);

@@ -46,9 +46,23 @@ function lowestRatio(runs: RunResult[], other: (r: RunResult) => Measured | unde
   return { value: lowest.ratio, at: lowest.c, all: `${pairs.map((p) => p.ratio.toFixed(2)).join('/')} at c=${pairs.map((p) => p.c).join('/')}` };
 }
 
-function ratioLine(id: string, figure: string, minimum: number, runs: RunResult[], other: (r: RunResult) => Measured | undefined, missing: string): TargetLine {
+function ratioLine(
+  id: string,
+  figure: string,
+  minimum: number,
+  runs: RunResult[],
+  other: (r: RunResult) => Measured | undefined,
+  missing: string,
+): TargetLine {
   const r = lowestRatio(runs, other);
-  return line(id, figure, `≥ ${times(minimum)}`, r?.value ?? null, r ? `${times(r.value)}${r.all.includes('/') ? ` (lowest; ${r.all})` : ''}` : missing, (v) => v >= minimum);
+  return line(
+    id,
+    figure,
+    `≥ ${times(minimum)}`,
+    r?.value ?? null,
+    r ? `${times(r.value)}${r.all.includes('/') ? ` (lowest; ${r.all})` : ''}` : missing,
+    (v) => v >= minimum,
+  );
 }
 
 /** A search ≥ `minimum`× the target's req/s at every concurrency, with a p99 no worse than the target's at each. */
@@ -57,7 +71,9 @@ function searchLine(id: string, figure: string, minimum: number, runs: RunResult
   const withTarget = runs.filter((run) => run.target);
   const worse = withTarget.filter((run) => run.keystore.p99Ms > run.target!.p99Ms);
   const p99 = withTarget.map((run) => `${run.keystore.p99Ms.toFixed(2)} vs ${run.target!.p99Ms.toFixed(2)}`).join(', ');
-  const measured = r ? `${times(r.value)} (lowest; ${r.all}); p99 ms ${p99}${worse.length ? ` — worse at c=${worse.map((w) => w.concurrency).join('/')}` : ''}` : `no ${targetName} runs`;
+  const measured = r
+    ? `${times(r.value)} (lowest; ${r.all}); p99 ms ${p99}${worse.length ? ` — worse at c=${worse.map((w) => w.concurrency).join('/')}` : ''}`
+    : `no ${targetName} runs`;
   const t = line(id, figure, `≥ ${times(minimum)}, p99 no worse`, r?.value ?? null, measured, (v) => v >= minimum && worse.length === 0);
   return t;
 }
@@ -84,30 +100,96 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): TargetLin
   const noNginx = 'not measured (nginx not installed or scenario not selected)';
   const noTarget = `not measured (no ${sks} run: sks not installed, --no-sks, or scenario not selected)`;
   const out: TargetLine[] = [
-    ratioLine('get-fpr-close-nginx', 'get by fingerprint, Connection: close, vs nginx static', 0.8, runsOf(s, 'get-fpr-close'), (r) => r.nginx, noNginx),
+    ratioLine(
+      'get-fpr-close-nginx',
+      'get by fingerprint, Connection: close, vs nginx static',
+      0.8,
+      runsOf(s, 'get-fpr-close'),
+      (r) => r.nginx,
+      noNginx,
+    ),
     ratioLine('get-fpr-nginx', 'get by fingerprint, kept alive, vs nginx static', 0.9, runsOf(s, 'get-fpr'), (r) => r.nginx, noNginx),
     ratioLine('get-fpr-sks', `get by fingerprint vs ${sks}`, 5, runsOf(s, 'get-fpr'), (r) => r.target, noTarget),
-    ratioLine('get-fpr-https-close-nginx', 'get by fingerprint, HTTPS, Connection: close, vs nginx terminating TLS', 0.8, runsOf(s, 'get-fpr-https-close'), (r) => r.nginx, noNginx),
+    ratioLine(
+      'get-fpr-https-close-nginx',
+      'get by fingerprint, HTTPS, Connection: close, vs nginx terminating TLS',
+      0.8,
+      runsOf(s, 'get-fpr-https-close'),
+      (r) => r.nginx,
+      noNginx,
+    ),
     searchLine('index-email-sks', `index by e-mail vs ${sks}`, 2, runsOf(s, 'index-email'), sks),
     searchLine('index-name-sks', `index by name vs ${sks}`, 2, runsOf(s, 'index-name'), sks),
   ];
   const debianRatio = s.sks?.ratios.debian ?? null;
-  out.push(line('import-debian-sks', `import of the Debian keyrings vs ${sks}'s build + cleandb + pbuild`, '≤ 4×', debianRatio,
-    debianRatio !== null && s.imports.debian && s.sks?.builds
-      ? `${times(debianRatio)} (${s.imports.debian.wallSeconds.toFixed(1)} s vs ${(s.imports.synthetic ? s.sks.builds.debian! : s.sks.builds.all).total.toFixed(1)} s)`
-      : 'not measured (no Debian keyrings, or SKS not built by the bench)', (v) => v <= 4));
+  out.push(
+    line(
+      'import-debian-sks',
+      `import of the Debian keyrings vs ${sks}'s build + cleandb + pbuild`,
+      '≤ 4×',
+      debianRatio,
+      debianRatio !== null && s.imports.debian && s.sks?.builds
+        ? `${times(debianRatio)} (${s.imports.debian.wallSeconds.toFixed(1)} s vs ${(s.imports.synthetic ? s.sks.builds.debian! : s.sks.builds.all).total.toFixed(1)} s)`
+        : 'not measured (no Debian keyrings, or SKS not built by the bench)',
+      (v) => v <= 4,
+    ),
+  );
   const synthetic = s.imports.synthetic;
-  out.push(line('import-synthetic-rate', 'import of synthetic keys', '≥ 5,000 keys/s', synthetic?.keysPerSecond ?? null,
-    synthetic ? `${int(synthetic.keysPerSecond)} keys/s (${int(synthetic.keys)} keys${s.sks?.ratios.synthetic != null ? `; ${times(s.sks.ratios.synthetic)} ${sks}'s build time` : ''})` : 'not measured (--keys 0)', (v) => v >= 5000));
-  out.push(ratioLine('push-new-sks', `pushes of new keys vs ${sks}, c=4`, 1, runsOf(s, 'push-new').filter((r) => r.concurrency === 4), (r) => r.target, noTarget));
-  out.push(ratioLine('push-stored-sks', `pushes of stored keys vs ${sks}, c=4`, 1, runsOf(s, 'push-stored').filter((r) => r.concurrency === 4), (r) => r.target, noTarget));
+  out.push(
+    line(
+      'import-synthetic-rate',
+      'import of synthetic keys',
+      '≥ 5,000 keys/s',
+      synthetic?.keysPerSecond ?? null,
+      synthetic
+        ? `${int(synthetic.keysPerSecond)} keys/s (${int(synthetic.keys)} keys${s.sks?.ratios.synthetic != null ? `; ${times(s.sks.ratios.synthetic)} ${sks}'s build time` : ''})`
+        : 'not measured (--keys 0)',
+      (v) => v >= 5000,
+    ),
+  );
+  out.push(
+    ratioLine(
+      'push-new-sks',
+      `pushes of new keys vs ${sks}, c=4`,
+      1,
+      runsOf(s, 'push-new').filter((r) => r.concurrency === 4),
+      (r) => r.target,
+      noTarget,
+    ),
+  );
+  out.push(
+    ratioLine(
+      'push-stored-sks',
+      `pushes of stored keys vs ${sks}, c=4`,
+      1,
+      runsOf(s, 'push-stored').filter((r) => r.concurrency === 4),
+      (r) => r.target,
+      noTarget,
+    ),
+  );
   const mixed = runsOf(s, 'mixed').find((r) => r.keystore.lookups);
-  out.push(line('mixed-p99', 'mixed load (95% lookups, 5% pushes), c=16: lookups p99', '< 20 ms', mixed?.keystore.lookups?.p99Ms ?? null,
-    mixed ? ms(mixed.keystore.lookups!.p99Ms) : 'not measured (scenario not selected)', (v) => v < 20));
+  out.push(
+    line(
+      'mixed-p99',
+      'mixed load (95% lookups, 5% pushes), c=16: lookups p99',
+      '< 20 ms',
+      mixed?.keystore.lookups?.p99Ms ?? null,
+      mixed ? ms(mixed.keystore.lookups!.p99Ms) : 'not measured (scenario not selected)',
+      (v) => v < 20,
+    ),
+  );
   const peaks = s.runs.map((r) => r.keystore.peakRssBytes).filter((p): p is number => p !== null);
   const peak = peaks.length > 0 ? Math.max(...peaks) : null;
-  out.push(line('peak-rss', 'server RSS (all its processes) during the runs', '< 150 MB', peak,
-    peak !== null ? `${(peak / 1e6).toFixed(0)} MB peak (${(peak / 2 ** 20).toFixed(0)} MiB)` : 'not measured', (v) => v < RSS_LIMIT_BYTES));
+  out.push(
+    line(
+      'peak-rss',
+      'server RSS (all its processes) during the runs',
+      '< 150 MB',
+      peak,
+      peak !== null ? `${(peak / 1e6).toFixed(0)} MB peak (${(peak / 2 ** 20).toFixed(0)} MiB)` : 'not measured',
+      (v) => v < RSS_LIMIT_BYTES,
+    ),
+  );
   out.push(...scaleLines(scales));
   out.push(instancesLine(s));
   return out;
@@ -118,8 +200,18 @@ function scaleLines(scales: ScaleResult[]): TargetLine[] {
   const last = scales[scales.length - 1]!;
   const parts = last.imports.syntheticParts;
   const flat = lastToFirstRate(parts);
-  const out = [line('import-flat', 'import rate, last part ÷ first part of the synthetic keys', '≥ 0.90× (flat)', flat,
-    flat !== null ? `${times(flat)} (${int(parts![0]!.keysPerSecond)} → ${int(parts![parts!.length - 1]!.keysPerSecond)} keys/s, ${parts!.length} parts of ${int(last.syntheticKeys)} keys)` : 'not measured (fewer than 2,000 synthetic keys)', (v) => v >= 0.9)];
+  const out = [
+    line(
+      'import-flat',
+      'import rate, last part ÷ first part of the synthetic keys',
+      '≥ 0.90× (flat)',
+      flat,
+      flat !== null
+        ? `${times(flat)} (${int(parts![0]!.keysPerSecond)} → ${int(parts![parts!.length - 1]!.keysPerSecond)} keys/s, ${parts!.length} parts of ${int(last.syntheticKeys)} keys)`
+        : 'not measured (fewer than 2,000 synthetic keys)',
+      (v) => v >= 0.9,
+    ),
+  ];
   const multi = scales.length > 1;
   const sizes = `${int(keysOf(first))} → ${int(keysOf(last))} keys`;
   for (const [id, figure, ids] of [
@@ -127,17 +219,48 @@ function scaleLines(scales: ScaleResult[]): TargetLine[] {
     ['searches-drop', 'searches (index by e-mail, name, short key ID), req/s change', ['index-email', 'index-name', 'index-shortid']],
   ] as [string, string, ScenarioId[]][]) {
     const w = multi ? worstChange(first, last, ids) : null;
-    out.push(line(id, `${figure}, smallest → largest dataset`, '> −10%', w?.change ?? null, w ? `${pct(w.change)} (worst: ${w.what}; ${sizes})` : 'not measured (needs --scales)', (v) => v > -0.1));
+    out.push(
+      line(
+        id,
+        `${figure}, smallest → largest dataset`,
+        '> −10%',
+        w?.change ?? null,
+        w ? `${pct(w.change)} (worst: ${w.what}; ${sizes})` : 'not measured (needs --scales)',
+        (v) => v > -0.1,
+      ),
+    );
   }
   const perKey = last.storedKeys > 0 ? last.databaseBytes / last.storedKeys : null;
-  const marginal = multi && last.storedKeys > first.storedKeys ? (last.databaseBytes - first.databaseBytes) / (last.storedKeys - first.storedKeys) : null;
-  out.push(line('db-per-key', 'database size per key', 'reported', perKey,
-    perKey !== null ? `${int(perKey)} bytes/key at ${int(last.storedKeys)} keys${marginal !== null ? `; ${int(marginal)} bytes per added key (${sizes})` : ''}` : 'not measured', null));
+  const marginal =
+    multi && last.storedKeys > first.storedKeys ? (last.databaseBytes - first.databaseBytes) / (last.storedKeys - first.storedKeys) : null;
+  out.push(
+    line(
+      'db-per-key',
+      'database size per key',
+      'reported',
+      perKey,
+      perKey !== null
+        ? `${int(perKey)} bytes/key at ${int(last.storedKeys)} keys${marginal !== null ? `; ${int(marginal)} bytes per added key (${sizes})` : ''}`
+        : 'not measured',
+      null,
+    ),
+  );
   const rate = parts?.[parts.length - 1]?.keysPerSecond ?? last.imports.synthetic?.keysPerSecond;
   const tenMillion = 10_000_000;
-  const projected = multi && marginal !== null && keysOf(last) < tenMillion && rate ? last.databaseBytes + marginal * (tenMillion - last.storedKeys) : null;
-  out.push(line('projection-10m', '10,000,000 keys, projected from the two largest sizes', 'reported', projected,
-    projected !== null ? `database ≈ ${(projected / 2 ** 30).toFixed(1)} GiB; import ≈ ${(tenMillion / rate! / 3600).toFixed(1)} h at the last part's rate` : 'not measured (needs --scales, largest under 10M)', null));
+  const projected =
+    multi && marginal !== null && keysOf(last) < tenMillion && rate ? last.databaseBytes + marginal * (tenMillion - last.storedKeys) : null;
+  out.push(
+    line(
+      'projection-10m',
+      '10,000,000 keys, projected from the two largest sizes',
+      'reported',
+      projected,
+      projected !== null
+        ? `database ≈ ${(projected / 2 ** 30).toFixed(1)} GiB; import ≈ ${(tenMillion / rate! / 3600).toFixed(1)} h at the last part's rate`
+        : 'not measured (needs --scales, largest under 10M)',
+      null,
+    ),
+  );
   return out;
 }
 
@@ -151,11 +274,20 @@ function instancesLine(s: ScaleResult): TargetLine {
     const standby = same('standby reads');
     const rps = one.measured.requestsPerSecond;
     if (rps <= 0) continue;
-    const ratios = [two ? `2 inst. ${times(two.measured.requestsPerSecond / rps)}` : '', standby ? `standby ${times(standby.measured.requestsPerSecond / rps)}` : ''].filter(Boolean);
+    const ratios = [
+      two ? `2 inst. ${times(two.measured.requestsPerSecond / rps)}` : '',
+      standby ? `standby ${times(standby.measured.requestsPerSecond / rps)}` : '',
+    ].filter(Boolean);
     if (two) best = Math.max(best ?? 0, two.measured.requestsPerSecond / rps);
     parts.push(`${one.scenario} c=${one.concurrency}: ${ratios.join(', ')}`);
   }
   const why = s.instances?.notes.find((n) => n.startsWith('no ')) ?? 'not measured (PGlite, or --no-instances)';
-  return line('instances', 'lookups with 2 instances and from a standby, ÷ 1 instance', 'reported', parts.length > 0 ? best : null,
-    parts.length > 0 ? parts.join('; ') : why, null);
+  return line(
+    'instances',
+    'lookups with 2 instances and from a standby, ÷ 1 instance',
+    'reported',
+    parts.length > 0 ? best : null,
+    parts.length > 0 ? parts.join('; ') : why,
+    null,
+  );
 }

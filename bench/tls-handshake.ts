@@ -32,12 +32,38 @@ if (!adminUrl) {
 async function rsaCertificate(workDir: string): Promise<BenchCertificate> {
   const certFile = path.join(workDir, 'rsa-cert.pem');
   const keyFile = path.join(workDir, 'rsa-key.pem');
-  await execFileAsync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile,
-    '-days', '30', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { timeout: 60_000 });
+  await execFileAsync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { timeout: 60_000 },
+  );
   return { certFile, keyFile };
 }
 
-interface Result { requests: number; seconds: number; resumed: number; errors: number; cpuSeconds: number; peakRssBytes: number }
+interface Result {
+  requests: number;
+  seconds: number;
+  resumed: number;
+  errors: number;
+  cpuSeconds: number;
+  peakRssBytes: number;
+}
 
 /** Closed loops, a new connection per request; `resume`: one agent caching sessions for all of them. */
 async function drive(url: string, resume: boolean): Promise<Omit<Result, 'cpuSeconds' | 'peakRssBytes'>> {
@@ -48,30 +74,43 @@ async function drive(url: string, resume: boolean): Promise<Omit<Result, 'cpuSec
   let resumed = 0;
   let errors = 0;
   const started = Date.now();
-  const one = () => new Promise<void>((resolve) => {
-    const request = https.request({
-      host: target.hostname, port: target.port, path: `/pks/lookup?op=get&options=mr&search=0x${'AB'.repeat(20)}`,
-      headers: { connection: 'close' }, agent, rejectUnauthorized: false, timeout: 10_000,
-    }, (response) => {
-      response.resume();
-      response.on('end', () => {
-        requests++;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const request = https.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: `/pks/lookup?op=get&options=mr&search=0x${'AB'.repeat(20)}`,
+          headers: { connection: 'close' },
+          agent,
+          rejectUnauthorized: false,
+          timeout: 10_000,
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => {
+            requests++;
+            resolve();
+          });
+        },
+      );
+      request.on('socket', (socket) =>
+        socket.once('secureConnect', () => {
+          if ((socket as import('node:tls').TLSSocket).isSessionReused()) resumed++;
+        }),
+      );
+      request.on('timeout', () => request.destroy(new Error('timeout')));
+      request.on('error', () => {
+        errors++;
         resolve();
       });
+      request.end();
     });
-    request.on('socket', (socket) => socket.once('secureConnect', () => {
-      if ((socket as import('node:tls').TLSSocket).isSessionReused()) resumed++;
-    }));
-    request.on('timeout', () => request.destroy(new Error('timeout')));
-    request.on('error', () => {
-      errors++;
-      resolve();
-    });
-    request.end();
-  });
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (Date.now() < deadline) await one();
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline) await one();
+    }),
+  );
   if (agent) agent.destroy();
   return { requests, resumed, errors, seconds: (Date.now() - started) / 1000 };
 }
@@ -81,8 +120,14 @@ async function main(): Promise<void> {
   const store = await createStore(adminUrl, workDir);
   try {
     const certificates = { 'RSA-2048': await rsaCertificate(workDir), 'ECDSA P-256': await makeBenchCertificate(workDir) };
-    console.log(`TLS handshakes: ${durationSeconds} s per run, concurrency ${concurrency}, Connection: close; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    console.log('\n| certificate | workers | client | req/s | resumed | errors | keystore CPU ms/req | peak RSS MiB |\n|---|--:|---|--:|--:|--:|--:|--:|');
+    console.log(
+      `TLS handshakes: ${durationSeconds} s per run, concurrency ${concurrency}, Connection: close; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
+    console.log(
+      '\n| certificate | workers | client | req/s | resumed | errors | keystore CPU ms/req | peak RSS MiB |\n|---|--:|---|--:|--:|--:|--:|--:|',
+    );
     for (const workers of workerCounts) {
       for (const [name, certificate] of Object.entries(certificates)) {
         const keystore = await startKeystore({ ...store.env, WORKERS: String(workers), LOG_LEVEL: 'warn' }, certificate);
@@ -94,15 +139,21 @@ async function main(): Promise<void> {
             const r = await drive(keystore.httpsUrl!, resume);
             const usage = await sampler.stop();
             const perRequest = r.requests > 0 ? (1000 * usage.cpuSeconds) / r.requests : 0;
-            console.log(`| ${name} | ${workers} | ${resume ? 'resumes sessions' : 'full handshakes'} | ${Math.round(r.requests / r.seconds)} | ` +
-              `${r.requests > 0 ? Math.round((100 * r.resumed) / r.requests) : 0}% | ${r.errors} | ${perRequest.toFixed(2)} | ${(usage.peakRssBytes / 2 ** 20).toFixed(0)} |`);
+            console.log(
+              `| ${name} | ${workers} | ${resume ? 'resumes sessions' : 'full handshakes'} | ${Math.round(r.requests / r.seconds)} | ` +
+                `${r.requests > 0 ? Math.round((100 * r.resumed) / r.requests) : 0}% | ${r.errors} | ${perRequest.toFixed(2)} | ${(usage.peakRssBytes / 2 ** 20).toFixed(0)} |`,
+            );
           }
         } finally {
           await keystore.stop();
         }
       }
     }
-    console.log(`\nload average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `\nload average at the end ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     await store.close(false);
     await rm(workDir, { recursive: true, force: true });

@@ -57,8 +57,12 @@ type PrimaryMessage =
   | { type: 'keystore:collect'; id: number };
 
 function isMessage<T extends { type: string }>(message: unknown): message is T {
-  return typeof message === 'object' && message !== null && typeof (message as { type?: unknown }).type === 'string'
-    && (message as { type: string }).type.startsWith('keystore:');
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    typeof (message as { type?: unknown }).type === 'string' &&
+    (message as { type: string }).type.startsWith('keystore:')
+  );
 }
 
 export interface PrimaryOptions {
@@ -100,35 +104,43 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     let nextCollection = 0;
     // 48 bytes: node's ticket key name, HMAC secret and AES key.
     let ticketKeys = config.TLS_CERT_FILE !== undefined ? randomBytes(48).toString('hex') : null;
-    const rotation = ticketKeys === null ? undefined : setInterval(() => {
-      ticketKeys = randomBytes(48).toString('hex');
-      for (const { worker } of live.values()) send(worker, { type: 'keystore:ticket-keys', keys: ticketKeys });
-    }, TICKET_KEY_ROTATION_MS);
+    const rotation =
+      ticketKeys === null
+        ? undefined
+        : setInterval(() => {
+            ticketKeys = randomBytes(48).toString('hex');
+            for (const { worker } of live.values()) send(worker, { type: 'keystore:ticket-keys', keys: ticketKeys });
+          }, TICKET_KEY_ROTATION_MS);
     rotation?.unref();
-    const collections = new Map<number, { waiting: Set<number>; registries: unknown[][]; settle: (e: Error | undefined, registries?: unknown[][]) => void }>();
+    const collections = new Map<
+      number,
+      { waiting: Set<number>; registries: unknown[][]; settle: (e: Error | undefined, registries?: unknown[][]) => void }
+    >();
 
     /**
      * Every listening worker's registry, summed by prom-client's AggregatorRegistry (as its clusterMetrics() does,
      * but asking only workers that listen: one still starting would not answer yet).
      */
-    const collect = () => new Promise<string>((resolveText, rejectText) => {
-      const listening = [...live.values()].filter((w) => w.readyAt !== undefined && w.worker.isConnected());
-      if (listening.length === 0) {
-        rejectText(new Error('no worker is listening'));
-        return;
-      }
-      const id = nextCollection++;
-      const timer = setTimeout(() => settle(new Error(`a worker did not send its metrics within ${COLLECT_TIMEOUT_MS} ms`)), COLLECT_TIMEOUT_MS);
-      const settle = (e: Error | undefined, registries?: unknown[][]) => {
-        collections.delete(id);
-        clearTimeout(timer);
-        if (e) rejectText(e);
-        // Loaded on the first scrape only: the primary stays small until metrics are asked for.
-        else import('prom-client').then(({ AggregatorRegistry }) => AggregatorRegistry.aggregate(registries!).metrics()).then(resolveText, rejectText);
-      };
-      collections.set(id, { waiting: new Set(listening.map((w) => w.worker.id)), registries: [], settle });
-      for (const { worker } of listening) send(worker, { type: 'keystore:collect', id });
-    });
+    const collect = () =>
+      new Promise<string>((resolveText, rejectText) => {
+        const listening = [...live.values()].filter((w) => w.readyAt !== undefined && w.worker.isConnected());
+        if (listening.length === 0) {
+          rejectText(new Error('no worker is listening'));
+          return;
+        }
+        const id = nextCollection++;
+        const timer = setTimeout(() => settle(new Error(`a worker did not send its metrics within ${COLLECT_TIMEOUT_MS} ms`)), COLLECT_TIMEOUT_MS);
+        const settle = (e: Error | undefined, registries?: unknown[][]) => {
+          collections.delete(id);
+          clearTimeout(timer);
+          if (e) rejectText(e);
+          // Loaded on the first scrape only: the primary stays small until metrics are asked for.
+          else
+            import('prom-client').then(({ AggregatorRegistry }) => AggregatorRegistry.aggregate(registries!).metrics()).then(resolveText, rejectText);
+        };
+        collections.set(id, { waiting: new Set(listening.map((w) => w.worker.id)), registries: [], settle });
+        for (const { worker } of listening) send(worker, { type: 'keystore:collect', id });
+      });
 
     const send = (worker: Worker, message: PrimaryMessage) => {
       if (worker.isConnected()) worker.send(message, undefined, () => {}); // a worker gone meanwhile: its exit is handled
@@ -197,7 +209,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       if (message.type === 'keystore:ready' && entry) {
         entry.readyAt = Date.now();
         const where = message.httpsUrl ? `${message.url} and ${message.httpsUrl}` : message.url;
-        logger.info({ worker: worker.id, workerPid: worker.process.pid, workerUrl: message.url, workerHttpsUrl: message.httpsUrl }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${where}`);
+        logger.info(
+          { worker: worker.id, workerPid: worker.process.pid, workerUrl: message.url, workerHttpsUrl: message.httpsUrl },
+          `worker ${worker.id} (pid ${worker.process.pid}) listening on ${where}`,
+        );
         if (stopping) {
           send(worker, { type: 'keystore:stop', signal: stopping === 'give up' ? 'SIGTERM' : stopping });
         } else if (!allListening && forked < workers) {
@@ -251,7 +266,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         return;
       }
       if (failures >= MAX_FAILED_STARTS) {
-        logger.error({ ...fields, failures }, `worker ${worker.id} (pid ${worker.process.pid}) ${how}; ${failures} failed starts in a row: giving up`);
+        logger.error(
+          { ...fields, failures },
+          `worker ${worker.id} (pid ${worker.process.pid}) ${how}; ${failures} failed starts in a row: giving up`,
+        );
         exitCode = 1;
         stop('give up');
         return;
@@ -271,7 +289,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     process.on('SIGINT', onSignal);
     if (config.TLS_CERT_FILE !== undefined) process.on('SIGHUP', onReload);
     const where = `PostgreSQL (DATABASE_URL), pool of ${workerPoolSize(config.DB_POOL_SIZE, workers)} per worker`;
-    const ports = [config.PORT === 'off' ? '' : `${config.HOST}:${config.PORT}`, config.TLS_CERT_FILE === undefined ? '' : `https on ${config.HOST}:${config.HTTPS_PORT}`].filter(Boolean).join(' and ');
+    const ports = [
+      config.PORT === 'off' ? '' : `${config.HOST}:${config.PORT}`,
+      config.TLS_CERT_FILE === undefined ? '' : `https on ${config.HOST}:${config.HTTPS_PORT}`,
+    ]
+      .filter(Boolean)
+      .join(' and ');
     logger.info({ workers, database: 'postgresql' }, `keystore ${options.version} starting ${workers} workers on ${ports}, ${where}`);
     // One worker first: it runs the migrations alone (two at once could both try to create the migration tables).
     fork();
@@ -324,8 +347,11 @@ export function connectToPrimary(): PrimaryLink {
       const id = message.id;
       const reply = (answer: WorkerMessage) => process.send?.(answer, undefined, {}, () => {}); // the primary may be gone
       if (!registry) reply({ type: 'keystore:collected', id, error: 'not started' });
-      else registry.getMetricsAsJSON().then((metrics) => reply({ type: 'keystore:collected', id, metrics }),
-        (e: unknown) => reply({ type: 'keystore:collected', id, error: e instanceof Error ? e.message : String(e) }));
+      else
+        registry.getMetricsAsJSON().then(
+          (metrics) => reply({ type: 'keystore:collected', id, metrics }),
+          (e: unknown) => reply({ type: 'keystore:collected', id, error: e instanceof Error ? e.message : String(e) }),
+        );
     } else if (message.type === 'keystore:metrics') {
       const request = pending.get(message.id);
       if (!request) return; // timed out already

@@ -109,18 +109,26 @@ export async function listen(handler: http.RequestListener, port: number, host: 
 }
 
 /** HTTPS (HTTP/2 and HTTP/1.1) with the settings of TLS_PROTOCOL_OPTIONS. */
-export async function listenSecure(handler: http.RequestListener, port: number, host: string, options: SecureListenerOptions): Promise<SecureHttpListener> {
+export async function listenSecure(
+  handler: http.RequestListener,
+  port: number,
+  host: string,
+  options: SecureListenerOptions,
+): Promise<SecureHttpListener> {
   const inFlight = new InFlight();
   const headers: [string, string][] = options.hstsMaxAgeSeconds > 0 ? [['Strict-Transport-Security', `max-age=${options.hstsMaxAgeSeconds}`]] : [];
-  const server = http2.createSecureServer({
-    ...TLS_PROTOCOL_OPTIONS,
-    cert: options.cert,
-    key: options.key,
-    allowHTTP1: true,
-    handshakeTimeout: options.handshakeTimeoutMs,
-    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
-    ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}),
-  }, inFlight.wrap(handler, headers));
+  const server = http2.createSecureServer(
+    {
+      ...TLS_PROTOCOL_OPTIONS,
+      cert: options.cert,
+      key: options.key,
+      allowHTTP1: true,
+      handshakeTimeout: options.handshakeTimeoutMs,
+      settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+      ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}),
+    },
+    inFlight.wrap(handler, headers),
+  );
   server.setTimeout(SECURE_IDLE_TIMEOUT_MS);
   // Read by node's HTTP/1.1 connection handling, which this server reuses for clients without HTTP/2.
   (server as unknown as { keepAliveTimeout: number }).keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

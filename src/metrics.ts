@@ -76,17 +76,26 @@ export class Metrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     // `first`, not the sum, over the workers of a cluster: still 1.
-    new Gauge({ name: 'keystore_build_info', help: 'Always 1; the version label says which keystore runs', labelNames: ['version'], registers, aggregator: 'first' })
-      .set({ version: options.version }, 1);
+    new Gauge({
+      name: 'keystore_build_info',
+      help: 'Always 1; the version label says which keystore runs',
+      labelNames: ['version'],
+      registers,
+      aggregator: 'first',
+    }).set({ version: options.version }, 1);
     this.registerRequestMetrics();
     this.keys = new Counter({
-      name: 'keystore_keys_total', help: 'Keys submitted to /pks/add, by outcome (inserted, updated, unchanged, rejected)',
-      labelNames: ['outcome'], registers,
+      name: 'keystore_keys_total',
+      help: 'Keys submitted to /pks/add, by outcome (inserted, updated, unchanged, rejected)',
+      labelNames: ['outcome'],
+      registers,
     });
     for (const outcome of KEY_OUTCOMES) this.keys.inc({ outcome }, 0);
     this.rejections = new Counter({
-      name: 'keystore_keys_rejected_total', help: 'Keys (or unreadable parts of an upload) refused, by reason code',
-      labelNames: ['reason'], registers,
+      name: 'keystore_keys_rejected_total',
+      help: 'Keys (or unreadable parts of an upload) refused, by reason code',
+      labelNames: ['reason'],
+      registers,
     });
     if (options.poolUse) this.registerPoolGauges(options.poolUse);
     if (options.lookupCacheUse) this.registerLookupCacheMetrics(options.lookupCacheUse);
@@ -98,7 +107,9 @@ export class Metrics {
   /** A gauge set from `read` at each scrape. */
   private scrapedGauge(name: string, help: string, read: () => number): void {
     new Gauge({
-      name, help, registers: [this.registry],
+      name,
+      help,
+      registers: [this.registry],
       collect() {
         this.set(read());
       },
@@ -108,8 +119,10 @@ export class Metrics {
   private registerRequestMetrics(): void {
     const { tally } = this;
     new Counter({
-      name: 'keystore_http_requests_total', help: 'HTTP requests answered, by route, method and status',
-      labelNames: ['route', 'method', 'status'], registers: [this.registry],
+      name: 'keystore_http_requests_total',
+      help: 'HTTP requests answered, by route, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers: [this.registry],
       collect() {
         this.reset();
         for (const { route, method, statuses } of tally.entries()) {
@@ -118,8 +131,11 @@ export class Metrics {
       },
     });
     new Histogram({
-      name: 'keystore_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route and method',
-      labelNames: ['route', 'method'], buckets: DURATION_BUCKETS, registers: [this.registry],
+      name: 'keystore_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by route and method',
+      labelNames: ['route', 'method'],
+      buckets: DURATION_BUCKETS,
+      registers: [this.registry],
       collect() {
         // prom-client has no call to set a histogram's counts: this fills its table of label sets (the one observe()
         // fills, pinned prom-client version) from the tally; its export then adds up the buckets as usual.
@@ -143,13 +159,16 @@ export class Metrics {
 
   private registerLookupCacheMetrics(use: () => LookupCacheUse): void {
     // The cache counts for itself; each scrape copies its totals (counters only grow, as the cache's do).
-    const counter = (name: string, help: string, read: (u: LookupCacheUse) => number) => new Counter({
-      name, help, registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(read(use()));
-      },
-    });
+    const counter = (name: string, help: string, read: (u: LookupCacheUse) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read(use()));
+        },
+      });
     counter('keystore_lookup_cache_hits_total', 'Lookups answered from the lookup cache (by the app or before it)', (u) => u.hits);
     counter('keystore_lookup_cache_misses_total', 'Cacheable lookups the lookup cache did not hold (answered from the database)', (u) => u.misses);
     this.scrapedGauge('keystore_lookup_cache_entries', 'Answers held in the lookup cache', () => use().entries);
@@ -158,7 +177,9 @@ export class Metrics {
 
   private registerReadReplicaMetrics(use: () => ReadReplicaUse): void {
     new Counter({
-      name: 'keystore_db_reads_total', help: 'Lookup queries run, by database (primary or standby)', labelNames: ['database'],
+      name: 'keystore_db_reads_total',
+      help: 'Lookup queries run, by database (primary or standby)',
+      labelNames: ['database'],
       registers: [this.registry],
       collect() {
         // The router counts; the counter shows its totals.
@@ -169,8 +190,11 @@ export class Metrics {
       },
     });
     new Gauge({
-      name: 'keystore_db_standby_up', help: 'Whether a standby of DATABASE_READ_URL answers (1) or is left out (0)', labelNames: ['standby'],
-      registers: [this.registry], aggregator: 'min',
+      name: 'keystore_db_standby_up',
+      help: 'Whether a standby of DATABASE_READ_URL answers (1) or is left out (0)',
+      labelNames: ['standby'],
+      registers: [this.registry],
+      aggregator: 'min',
       collect() {
         for (const s of use().standbys) this.set({ standby: s.name }, s.up ? 1 : 0);
       },

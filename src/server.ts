@@ -35,7 +35,10 @@ const LISTEN_WAIT_MS = 5_000;
 function identityProvider(config: Config): ProviderTokens | null {
   if (!config.TOKEN_JWKS_URL || !config.TOKEN_ISSUER || !config.TOKEN_AUDIENCE) return null;
   return new ProviderTokens({
-    jwksUrl: config.TOKEN_JWKS_URL, issuer: config.TOKEN_ISSUER, audience: config.TOKEN_AUDIENCE, identityClaim: config.TOKEN_IDENTITY_CLAIM,
+    jwksUrl: config.TOKEN_JWKS_URL,
+    issuer: config.TOKEN_ISSUER,
+    audience: config.TOKEN_AUDIENCE,
+    identityClaim: config.TOKEN_IDENTITY_CLAIM,
   });
 }
 
@@ -76,31 +79,45 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const certificate: CertificatePair | undefined = files ? await loadCertificatePair(files) : undefined;
   for (const warning of certificate?.warnings ?? []) logger.warn({ certFile: files!.certFile }, warning);
   const database = await openMigratedDatabase({
-    url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, command: 'serve', readUrls: config.DATABASE_READ_URL,
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.DB_POOL_SIZE,
+    command: 'serve',
+    readUrls: config.DATABASE_READ_URL,
   });
-  const metrics = new Metrics({ version, poolUse: database.poolStats, readReplicas: database.readReplicas, cluster: options.clusterMetrics, lookupCacheUse: () => lookupCache.use() });
+  const metrics = new Metrics({
+    version,
+    poolUse: database.poolStats,
+    readReplicas: database.readReplicas,
+    cluster: options.clusterMetrics,
+    lookupCacheUse: () => lookupCache.use(),
+  });
   const onOutcome: KeyOutcomeListener = (outcome, reason) => metrics.countKey(outcome, reason);
   // Other instances' writes arrive by LISTEN; until it is listening (and whenever it is not) nothing is cached.
   const lookupCache = new LookupCache({
-    maxBytes: config.LOOKUP_CACHE_BYTES, maxAgeMs: config.LOOKUP_CACHE_MAX_AGE_SECONDS * 1000, listening: !database.listenForKeyChanges,
+    maxBytes: config.LOOKUP_CACHE_BYTES,
+    maxAgeMs: config.LOOKUP_CACHE_MAX_AGE_SECONDS * 1000,
+    listening: !database.listenForKeyChanges,
   });
   let heardFirst = () => {};
   const firstListening = new Promise<void>((resolve) => (heardFirst = resolve));
   // Reads from standbys also need other instances' changes, to wait for their replay (docs/replicas.md).
-  const changeListener = config.LOOKUP_CACHE_BYTES > 0 || database.readReplicas
-    ? database.listenForKeyChanges?.({
-      change: (news) => lookupCache.invalidate(news),
-      listening: (on) => {
-        lookupCache.setListening(on);
-        if (on) heardFirst();
-      },
-    })
-    : undefined;
+  const changeListener =
+    config.LOOKUP_CACHE_BYTES > 0 || database.readReplicas
+      ? database.listenForKeyChanges?.({
+          change: (news) => lookupCache.invalidate(news),
+          listening: (on) => {
+            lookupCache.setListening(on);
+            if (on) heardFirst();
+          },
+        })
+      : undefined;
   // Until the listener is connected nothing is cached; a start that waits for it (bounded) serves cached answers from
   // the first request instead of a few seconds later on a loaded machine.
   if (changeListener) await Promise.race([firstListening, new Promise((resolve) => setTimeout(resolve, LISTEN_WAIT_MS).unref())]);
   const keys = new KeyService(new KeyRepository(database.db, database.writerId), new AuditRepository(database.db), {
-    limits: keyLimits(config), onOutcome,
+    limits: keyLimits(config),
+    onOutcome,
     // Reads wait for standbys to replay the write before the cache drops what it made stale.
     onWritten: (change) => {
       database.wrote?.();
@@ -119,22 +136,39 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const certs = new CertService(keyQueries, new AddressQueries(database.db), { maxResults: config.MAX_RESULTS, pushPolicy: config.PUSH_POLICY });
   const vks = new VksService(keys, keyQueries, certs, config.PUSH_POLICY);
   const directory = new DirectoryService(new DirectoryQueries(database.db), new StatsRepository(database.db), {
-    pageSize: WEB_PAGE_SIZE, version, started: new Date().toISOString(),
+    pageSize: WEB_PAGE_SIZE,
+    version,
+    started: new Date().toISOString(),
   });
   const separateMetrics = config.METRICS_PORT !== undefined;
-  const rateLimiter = config.RATE_LIMIT === 'on'
-    ? new RateLimiter({
-      perMinute: { get: config.RATE_LIMIT_GET_PER_MINUTE, search: config.RATE_LIMIT_SEARCH_PER_MINUTE, add: config.RATE_LIMIT_ADD_PER_MINUTE },
-      trustedProxies: new Set(config.TRUSTED_PROXIES),
-    })
-    : undefined;
+  const rateLimiter =
+    config.RATE_LIMIT === 'on'
+      ? new RateLimiter({
+          perMinute: { get: config.RATE_LIMIT_GET_PER_MINUTE, search: config.RATE_LIMIT_SEARCH_PER_MINUTE, add: config.RATE_LIMIT_ADD_PER_MINUTE },
+          trustedProxies: new Set(config.TRUSTED_PROXIES),
+        })
+      : undefined;
   const app = createApp({
-    keys, lookups, certs, vks, wkdDomains: new Set(config.WKD_DOMAINS), lookupCache, logger, version, maxBodyBytes: config.MAX_BODY_BYTES, isUnavailable: isDatabaseUnavailable,
-    metrics, serveMetrics: !separateMetrics, access, rateLimiter,
-    directory, web: { name: config.SITE_NAME, contact: config.SITE_CONTACT, version },
+    keys,
+    lookups,
+    certs,
+    vks,
+    wkdDomains: new Set(config.WKD_DOMAINS),
+    lookupCache,
+    logger,
+    version,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    isUnavailable: isDatabaseUnavailable,
+    metrics,
+    serveMetrics: !separateMetrics,
+    access,
+    rateLimiter,
+    directory,
+    web: { name: config.SITE_NAME, contact: config.SITE_CONTACT, version },
   });
   // With LOOKUP_POLICY=token every lookup needs its token checked: all go through the app.
-  const handler = config.LOOKUP_POLICY === 'open' ? cachedLookupListener({ cache: lookupCache, logger, metrics, rateLimiter }, app.callback()) : app.callback();
+  const handler =
+    config.LOOKUP_POLICY === 'open' ? cachedLookupListener({ cache: lookupCache, logger, metrics, rateLimiter }, app.callback()) : app.callback();
   const listeners: HttpListener[] = [];
   let plain: HttpListener | undefined;
   let secure: SecureHttpListener | undefined;
@@ -148,12 +182,17 @@ export async function startServer(config: Config, logger: Logger, version: strin
   try {
     // The command line's way in to an embedded database (its writes then reach the lookup cache as above).
     await database.shareWithCommands?.();
-    if (config.PORT !== 'off') listeners.push(plain = await listen(handler, config.PORT, config.HOST));
+    if (config.PORT !== 'off') listeners.push((plain = await listen(handler, config.PORT, config.HOST)));
     if (certificate) {
-      listeners.push(secure = await listenSecure(handler, config.HTTPS_PORT, config.HOST, {
-        cert: certificate.cert, key: certificate.key, handshakeTimeoutMs: config.TLS_HANDSHAKE_TIMEOUT_MS, hstsMaxAgeSeconds: config.HSTS_MAX_AGE_SECONDS,
-        ticketKeys: options.tlsTicketKeys,
-      }));
+      listeners.push(
+        (secure = await listenSecure(handler, config.HTTPS_PORT, config.HOST, {
+          cert: certificate.cert,
+          key: certificate.key,
+          handshakeTimeoutMs: config.TLS_HANDSHAKE_TIMEOUT_MS,
+          hstsMaxAgeSeconds: config.HSTS_MAX_AGE_SECONDS,
+          ticketKeys: options.tlsTicketKeys,
+        })),
+      );
       const https = secure;
       reloader = new CertificateReloader({ files: files!, current: certificate, logger, apply: (pair) => https.setCertificate(pair.cert, pair.key) });
       reloader.watch();

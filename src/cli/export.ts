@@ -23,7 +23,9 @@ export function registerExport(program: Command, ctx: CliContext): void {
         });
         status?.('');
         const bytes = summary.files.reduce((n, f) => n + f.bytes, 0);
-        ctx.print(`exported ${summary.keys} keys (${(bytes / (1024 * 1024)).toFixed(1)} MiB) in ${summary.files.length} file(s) to ${dir} in ${summary.seconds.toFixed(1)} s`);
+        ctx.print(
+          `exported ${summary.keys} keys (${(bytes / (1024 * 1024)).toFixed(1)} MiB) in ${summary.files.length} file(s) to ${dir} in ${summary.seconds.toFixed(1)} s`,
+        );
         ctx.print(`check with: (cd ${dir} && sha256sum -c ${CHECKSUM_FILE})`);
       } finally {
         await database.close();

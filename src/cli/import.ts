@@ -4,7 +4,14 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { keyLimits } from '../keyLimits.js';
-import { inProcessSubmitter, runImport, type ImportProgress, type ImportReport, type ImportSummary, type KeySubmitter } from '../services/importService.js';
+import {
+  inProcessSubmitter,
+  runImport,
+  type ImportProgress,
+  type ImportReport,
+  type ImportSummary,
+  type KeySubmitter,
+} from '../services/importService.js';
 import { startWorkerPool } from '../services/importWorkerPool.js';
 import { KeyService } from '../services/keyService.js';
 import { AuditRepository } from '../store/auditRepository.js';
@@ -69,9 +76,15 @@ export function registerImport(program: Command, ctx: CliContext): void {
       const workers = connection ? requestedWorkers : 0;
       let submitter: KeySubmitter;
       try {
-        submitter = connection && workers > 0
-          ? await startImportWorkers({ ...config, DATABASE_URL: connection.url }, workers, Math.ceil(concurrency / workers), connection.sharedSession)
-          : inProcessSubmitter(importKeyService(database.db, config), concurrency);
+        submitter =
+          connection && workers > 0
+            ? await startImportWorkers(
+                { ...config, DATABASE_URL: connection.url },
+                workers,
+                Math.ceil(concurrency / workers),
+                connection.sharedSession,
+              )
+            : inProcessSubmitter(importKeyService(database.db, config), concurrency);
       } catch (e) {
         await database.close();
         throw e;
@@ -171,7 +184,8 @@ export function formatSummary(s: ImportSummary, maxRssBytes?: number): string[] 
   if (s.skippedRegions > 0) lines.push(`  ${s.skippedRegions} unreadable part(s) of the input skipped (${s.skippedBytes} bytes)`);
   const reasons = Object.entries(s.reasons).sort((a, b) => b[1] - a[1]);
   if (reasons.length > 0) lines.push('  reasons:', ...reasons.map(([reason, n]) => `    ${String(n).padStart(6)}  ${reason}`));
-  if (s.ignoredFiles.length > 0) lines.push(`  ${s.ignoredFiles.length} file(s) in the folders not read (not named *.gpg, *.pgp, *.asc, *.key, *.pub, *.keyring)`);
+  if (s.ignoredFiles.length > 0)
+    lines.push(`  ${s.ignoredFiles.length} file(s) in the folders not read (not named *.gpg, *.pgp, *.asc, *.key, *.pub, *.keyring)`);
   if (maxRssBytes !== undefined) lines.push(`  peak memory (RSS): ${mib(maxRssBytes)}`);
   if (s.interrupted) lines.push('  run the same import again to finish it');
   return lines;

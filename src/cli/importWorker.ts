@@ -10,7 +10,12 @@ async function serve(port: NonNullable<typeof parentPort>, data: ImportWorkerDat
   const send = (m: WorkerResponse) => port.postMessage(m);
   let database: DatabaseHandle;
   try {
-    database = await openDatabase({ url: data.config.DATABASE_URL, dataDir: data.config.DATA_DIR, poolSize: data.poolSize, sharedSession: data.sharedSession === true });
+    database = await openDatabase({
+      url: data.config.DATABASE_URL,
+      dataDir: data.config.DATA_DIR,
+      poolSize: data.poolSize,
+      sharedSession: data.sharedSession === true,
+    });
   } catch (e) {
     send({ kind: 'startFailed', message: e instanceof Error ? e.message : String(e) });
     return;
@@ -23,10 +28,12 @@ async function serve(port: NonNullable<typeof parentPort>, data: ImportWorkerDat
     } else if (m.kind === 'settle') {
       // Two halves of its share side by side: one merges while the other waits for the database.
       const halves = [0, 1].map((half) => keys.admitAwaiting({ index: 2 * m.index + half, of: 2 * m.of }));
-      Promise.all(halves).then(([a, b]) => a! + b!).then(
-        (rewritten) => send({ kind: 'settled', rewritten }),
-        (e: unknown) => send({ kind: 'settleFailed', message: e instanceof Error ? e.message : String(e) }),
-      );
+      Promise.all(halves)
+        .then(([a, b]) => a! + b!)
+        .then(
+          (rewritten) => send({ kind: 'settled', rewritten }),
+          (e: unknown) => send({ kind: 'settleFailed', message: e instanceof Error ? e.message : String(e) }),
+        );
     } else {
       // The main thread closes a worker only once no key is in flight in it.
       void database.close().finally(() => {

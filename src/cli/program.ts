@@ -11,10 +11,7 @@ import { registerAudit } from './audit.js';
 import { registerToken } from './token.js';
 
 export function buildProgram(ctx: CliContext): Command {
-  const program = new Command('keystore')
-    .description('OpenPGP HKP keyserver over PostgreSQL')
-    .version(ctx.version)
-    .showHelpAfterError();
+  const program = new Command('keystore').description('OpenPGP HKP keyserver over PostgreSQL').version(ctx.version).showHelpAfterError();
   registerServe(program, ctx);
   registerMigrate(program, ctx);
   registerStats(program, ctx);

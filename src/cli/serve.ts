@@ -17,12 +17,19 @@ export function registerServe(program: Command, ctx: CliContext): void {
       const logger = ctx.logger();
       const workers = workerCount(config, availableParallelism());
       const exitCode = cluster.isWorker
-        // Connections and cache memory are the whole server's: each worker gets its share.
-        ? await serve({
-          ...config, DB_POOL_SIZE: workerPoolSize(config.DB_POOL_SIZE, workers), LOOKUP_CACHE_BYTES: Math.floor(config.LOOKUP_CACHE_BYTES / workers),
-        }, logger.child({ worker: cluster.worker!.id }), ctx.version, connectToPrimary())
-        // With WORKERS > 1 the primary never gets here: main.ts starts it before the commands are loaded.
-        : await serve(config, logger, ctx.version);
+        ? // Connections and cache memory are the whole server's: each worker gets its share.
+          await serve(
+            {
+              ...config,
+              DB_POOL_SIZE: workerPoolSize(config.DB_POOL_SIZE, workers),
+              LOOKUP_CACHE_BYTES: Math.floor(config.LOOKUP_CACHE_BYTES / workers),
+            },
+            logger.child({ worker: cluster.worker!.id }),
+            ctx.version,
+            connectToPrimary(),
+          )
+        : // With WORKERS > 1 the primary never gets here: main.ts starts it before the commands are loaded.
+          await serve(config, logger, ctx.version);
       // Listeners and database are closed; exit now rather than wait on any handle a library left open.
       process.exit(exitCode);
     });
@@ -37,10 +44,19 @@ async function serve(config: Config, logger: Logger, version: string, primary?: 
   const server = await startServer(config, logger, version, { clusterMetrics: primary?.metrics, tlsTicketKeys: ticketKeys });
   primary?.onTicketKeys((keys) => server.setTicketKeys(keys));
   const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.DATA_DIR}`;
-  const ports = [config.PORT === 'off' ? '' : `${config.HOST}:${server.port}`, server.httpsPort === undefined ? '' : `https on ${config.HOST}:${server.httpsPort}`].filter(Boolean).join(' and ');
+  const ports = [
+    config.PORT === 'off' ? '' : `${config.HOST}:${server.port}`,
+    server.httpsPort === undefined ? '' : `https on ${config.HOST}:${server.httpsPort}`,
+  ]
+    .filter(Boolean)
+    .join(' and ');
   // A worker's start is logged by the primary, once per worker.
   if (primary) primary.ready(server.url, server.httpsUrl);
-  else logger.info({ url: server.url, httpsUrl: server.httpsUrl, database: server.database.kind }, `keystore ${version} listening on ${ports}, ${where}`);
+  else
+    logger.info(
+      { url: server.url, httpsUrl: server.httpsUrl, database: server.database.kind },
+      `keystore ${version} listening on ${ports}, ${where}`,
+    );
   // SIGHUP: read the certificate files again (node's default for SIGHUP would end the process).
   if (server.httpsUrl !== undefined) {
     const reload = () => void server.reloadCertificates('SIGHUP');
@@ -63,13 +79,16 @@ async function serve(config: Config, logger: Logger, version: string, primary?: 
       stopping = true;
       const closed = server.close(); // the listening sockets are closed when it returns
       logger.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new connections, finishing requests in flight');
-      closed.then(() => {
-        logger.info('stopped');
-        resolve(0);
-      }, (e: unknown) => {
-        logger.error({ err: e instanceof Error ? e.message : String(e) }, 'shutdown failed');
-        resolve(1);
-      });
+      closed.then(
+        () => {
+          logger.info('stopped');
+          resolve(0);
+        },
+        (e: unknown) => {
+          logger.error({ err: e instanceof Error ? e.message : String(e) }, 'shutdown failed');
+          resolve(1);
+        },
+      );
     };
     process.on('SIGTERM', shutdown);
     process.on('SIGINT', shutdown);

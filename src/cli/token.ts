@@ -26,10 +26,7 @@ export function revokeToken(db: Db, id: string): Promise<TokenInfo> {
 
 /** What `token create` prints: the secret alone on the last line, so scripts can take it with `tail -n 1`. */
 export function formatNewToken(token: NewToken): string[] {
-  return [
-    `token ${token.id} created for ${token.identity}; only its hash is stored, so it is shown this once:`,
-    token.secret,
-  ];
+  return [`token ${token.id} created for ${token.identity}; only its hash is stored, so it is shown this once:`, token.secret];
 }
 
 /** What `token list` prints: one line per token, never a secret. */
@@ -80,18 +77,22 @@ export function registerToken(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list tokens: id, identity, created, last used, revoked (never the secrets)')
     .option('--json', 'print JSON')
-    .action((options: { json?: boolean }) => withDatabase(async (db) => {
-      const tokens = await listTokens(db);
-      if (options.json) ctx.print(JSON.stringify(tokens));
-      else for (const line of formatTokenList(tokens)) ctx.print(line);
-    }));
+    .action((options: { json?: boolean }) =>
+      withDatabase(async (db) => {
+        const tokens = await listTokens(db);
+        if (options.json) ctx.print(JSON.stringify(tokens));
+        else for (const line of formatTokenList(tokens)) ctx.print(line);
+      }),
+    );
 
   token
     .command('revoke')
     .description('revoke a token by id (see token list); it stops working at once')
     .argument('<id>', 'token id')
-    .action((id: string) => withDatabase(async (db) => {
-      const revoked = await revokeToken(db, id);
-      ctx.print(`token ${revoked.id} (${revoked.identity}) is revoked since ${revoked.revokedAt?.toISOString()}`);
-    }));
+    .action((id: string) =>
+      withDatabase(async (db) => {
+        const revoked = await revokeToken(db, id);
+        ctx.print(`token ${revoked.id} (${revoked.identity}) is revoked since ${revoked.revokedAt?.toISOString()}`);
+      }),
+    );
 }

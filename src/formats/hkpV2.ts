@@ -9,8 +9,19 @@ export interface V2IndexKey extends KeySummary {
 
 // RFC 9580 §9.1 public-key algorithm IDs.
 const ALGORITHM_NAMES: Record<number, string> = {
-  1: 'RSA', 2: 'RSA (encrypt only)', 3: 'RSA (sign only)', 16: 'Elgamal', 17: 'DSA', 18: 'ECDH', 19: 'ECDSA',
-  20: 'Elgamal (sign and encrypt)', 22: 'EdDSA (legacy)', 25: 'X25519', 26: 'X448', 27: 'Ed25519', 28: 'Ed448',
+  1: 'RSA',
+  2: 'RSA (encrypt only)',
+  3: 'RSA (sign only)',
+  16: 'Elgamal',
+  17: 'DSA',
+  18: 'ECDH',
+  19: 'ECDSA',
+  20: 'Elgamal (sign and encrypt)',
+  22: 'EdDSA (legacy)',
+  25: 'X25519',
+  26: 'X448',
+  27: 'Ed25519',
+  28: 'Ed448',
 };
 
 /** RFC 3339 in UTC (`2026-12-03T10:00:00Z`) of Unix seconds. */
@@ -34,26 +45,28 @@ export function versionOfFingerprint(fingerprint: string): number {
  * is 0: keystore never checks that an address belongs to the key's holder.
  */
 export function formatV2Index(keys: readonly V2IndexKey[]): string {
-  return JSON.stringify(keys.map((k) => ({
-    version: k.version,
-    fingerprint: k.fingerprint.toLowerCase(),
-    longKeyID: k.keyId.toLowerCase(),
-    algorithm: algorithm(k.algorithm, k.bits),
-    bitLength: k.bits,
-    creation: rfc3339(k.created),
-    ...(k.expires !== null ? { expiration: rfc3339(k.expires) } : {}),
-    revoked: k.revoked,
-    userIDs: k.userIds.map((u) => ({ uidString: u.text, keywords: u.text, confidence: 0, isRevoked: u.revoked })),
-    subkeys: k.subkeys.map((s) => ({
-      version: versionOfFingerprint(s.fingerprint),
-      fingerprint: s.fingerprint.toLowerCase(),
-      longKeyID: s.keyId.toLowerCase(),
-      algorithm: algorithm(s.algorithm, s.bits),
-      creation: rfc3339(s.created),
-      ...(s.expires !== null ? { expiration: rfc3339(s.expires) } : {}),
-      isRevoked: s.revoked,
+  return JSON.stringify(
+    keys.map((k) => ({
+      version: k.version,
+      fingerprint: k.fingerprint.toLowerCase(),
+      longKeyID: k.keyId.toLowerCase(),
+      algorithm: algorithm(k.algorithm, k.bits),
+      bitLength: k.bits,
+      creation: rfc3339(k.created),
+      ...(k.expires !== null ? { expiration: rfc3339(k.expires) } : {}),
+      revoked: k.revoked,
+      userIDs: k.userIds.map((u) => ({ uidString: u.text, keywords: u.text, confidence: 0, isRevoked: u.revoked })),
+      subkeys: k.subkeys.map((s) => ({
+        version: versionOfFingerprint(s.fingerprint),
+        fingerprint: s.fingerprint.toLowerCase(),
+        longKeyID: s.keyId.toLowerCase(),
+        algorithm: algorithm(s.algorithm, s.bits),
+        creation: rfc3339(s.created),
+        ...(s.expires !== null ? { expiration: rfc3339(s.expires) } : {}),
+        isRevoked: s.revoked,
+      })),
     })),
-  })));
+  );
 }
 
 /** `GET /pks/v2/prefixlog/<day>`: one prefix per line, each line ended by CRLF. */
@@ -89,9 +102,11 @@ export function formatV2PushSummary(o: V2PushOutcome, error?: { code: number; me
     inserted: o.inserted.map(accepted),
     updated: o.updated.map(accepted),
     ignored: o.unchanged.map(accepted),
-    invalid: o.rejected.map((r): V2PushItem => (r.fingerprint
-      ? { version: versionOfFingerprint(r.fingerprint), fingerprint: r.fingerprint.toLowerCase(), comment: r.reason }
-      : { comment: r.reason })),
+    invalid: o.rejected.map((r): V2PushItem =>
+      r.fingerprint
+        ? { version: versionOfFingerprint(r.fingerprint), fingerprint: r.fingerprint.toLowerCase(), comment: r.reason }
+        : { comment: r.reason },
+    ),
     ...(error ? { error } : {}),
   });
 }

@@ -109,15 +109,7 @@ export function formatMachineReadableIndex(keys: IndexKey[], now: number): strin
       ].join(':'),
     );
     for (const uid of key.userIds) {
-      lines.push(
-        [
-          'uid',
-          escapeUserId(uid.text),
-          digits(uid.created),
-          optionalDate(uid.expires),
-          flag(uid.revoked, uid.expires, now),
-        ].join(':'),
-      );
+      lines.push(['uid', escapeUserId(uid.text), digits(uid.created), optionalDate(uid.expires), flag(uid.revoked, uid.expires, now)].join(':'));
     }
   }
   return lines.join('\n') + '\n';

@@ -24,8 +24,10 @@ export function renderTokensPage(opts: TokensPageOptions): string {
   }
   if (opts.helpUrl) where.push(`<p>Get your token here: ${linkIfWeb(opts.helpUrl)}</p>`);
   if (opts.providerIssuer) {
-    where.push(`<p>This keyserver accepts the access tokens of this site's identity provider, ${linkIfWeb(opts.providerIssuer)}: `
-      + 'get one from your site\'s portal.</p>');
+    where.push(
+      `<p>This keyserver accepts the access tokens of this site's identity provider, ${linkIfWeb(opts.providerIssuer)}: ` +
+        "get one from your site's portal.</p>",
+    );
   }
   if (where.length === 0) where.push('<p>Access tokens are issued by the administrator of this keyserver: ask them for one.</p>');
   return `<!DOCTYPE html>

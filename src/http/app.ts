@@ -70,9 +70,14 @@ export function createApp(deps: AppDependencies): Koa {
 
   const router = new Router();
   router.post('/pks/add', pushAccess(deps.access), addHandler(deps.keys, deps.maxBodyBytes, deps.access.pushPolicy));
-  router.get('/pks/lookup', lookupAccess(deps.access), lookupHandler(deps.lookups, deps.lookupCache, {
-    directory: deps.directory, site: (ctx) => siteOf(ctx, deps.access, deps.web),
-  }));
+  router.get(
+    '/pks/lookup',
+    lookupAccess(deps.access),
+    lookupHandler(deps.lookups, deps.lookupCache, {
+      directory: deps.directory,
+      site: (ctx) => siteOf(ctx, deps.access, deps.web),
+    }),
+  );
   registerRemoteEndpoint(router, deps.access);
   const lookupCheck = lookupAccess(deps.access);
   registerHkpV2(router, { certs: deps.certs, keys: deps.keys, access: deps.access, maxBodyBytes: deps.maxBodyBytes, lookupAccess: lookupCheck });
@@ -99,7 +104,8 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(async (ctx, next) => {
     await next();
     if (ctx.status === 404 && ctx.body === undefined) throw new AppError(404, 'not_found', `no such resource: ${ctx.path}`);
-    if (ctx.status === 405) throw new AppError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`);
+    if (ctx.status === 405)
+      throw new AppError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`);
   });
   app.use(preflight);
   app.use(router.routes());
@@ -151,9 +157,12 @@ export function errorHandler(logger: Logger, isUnavailable: (e: unknown) => bool
     try {
       await next();
     } catch (e) {
-      const error = e instanceof AppError ? e
-        : isUnavailable(e) ? new AppError(503, 'unavailable', 'the key database is not reachable; try again shortly')
-        : internalError(e, logger, ctx.state['requestId']);
+      const error =
+        e instanceof AppError
+          ? e
+          : isUnavailable(e)
+            ? new AppError(503, 'unavailable', 'the key database is not reachable; try again shortly')
+            : internalError(e, logger, ctx.state['requestId']);
       ctx.status = error.status;
       ctx.state['errorReason'] = error.code;
       // A person's browser gets a page; every other client the JSON error.

@@ -54,7 +54,10 @@ export class RateLimiter {
   /** The client's address: the socket peer, or the last untrusted X-Forwarded-For hop behind trusted proxies. */
   clientAddress(peer: string, forwardedFor: string | undefined): string {
     if (!forwardedFor || !this.options.trustedProxies.has(normalize(peer))) return normalize(peer);
-    const hops = forwardedFor.split(',').map((h) => normalize(h.trim())).filter((h) => h.length > 0);
+    const hops = forwardedFor
+      .split(',')
+      .map((h) => normalize(h.trim()))
+      .filter((h) => h.length > 0);
     for (let i = hops.length - 1; i >= 0; i--) {
       if (!this.options.trustedProxies.has(hops[i]!)) return hops[i]!;
     }

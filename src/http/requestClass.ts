@@ -49,7 +49,10 @@ const PARAMETERISED: [RegExp, string, RateLimitClass | null][] = [
 const PUSH_ROUTES = new Set(['/pks/v2/certs', '/vks/v1/upload', '/vks/v1/request-verify', '/upload']);
 // Other routes of the newer APIs and the directory's pages: named by their path.
 const NAMED_PATHS: [string, RateLimitClass | null][] = [
-  ['/.well-known/openpgpkey/policy', 'get'], ['/keys', 'search'], ['/stats', 'search'], ['/auth/tokens', null],
+  ['/.well-known/openpgpkey/policy', 'get'],
+  ['/keys', 'search'],
+  ['/stats', 'search'],
+  ['/auth/tokens', null],
 ];
 const MODERN_PREFIXES = ['/pks/v2/', '/vks/', '/.well-known/openpgpkey/'];
 
@@ -64,7 +67,11 @@ export function classifyRequest(path: string, query: string, method = 'GET'): Re
   const op = singleParameter(query, 'op');
   const limited = (rateLimit: RateLimitClass | null) => (method === 'OPTIONS' ? null : rateLimit);
   if (path === '/pks/lookup') {
-    return { route: `lookup:${op !== undefined && LOOKUP_OPS.has(op) ? op : 'other'}`, rateLimit: limited(op?.toLowerCase() === 'get' ? 'get' : 'search'), op };
+    return {
+      route: `lookup:${op !== undefined && LOOKUP_OPS.has(op) ? op : 'other'}`,
+      rateLimit: limited(op?.toLowerCase() === 'get' ? 'get' : 'search'),
+      op,
+    };
   }
   if (path === '/pks/add' || PUSH_ROUTES.has(path)) return { route: ROUTES.get(path) ?? path, rateLimit: limited('add'), op };
   const named = ROUTES.get(path);

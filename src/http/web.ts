@@ -5,9 +5,7 @@ import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { encodeArmor } from '../formats/armor.js';
-import {
-  ASSETS, renderKeyDetailPage, renderListingPage, renderStatsPage, renderUploadPage, type SiteInfo,
-} from '../formats/html.js';
+import { ASSETS, renderKeyDetailPage, renderListingPage, renderStatsPage, renderUploadPage, type SiteInfo } from '../formats/html.js';
 import { AppError } from '../errors.js';
 import type { DirectoryService } from '../services/directoryService.js';
 import type { KeyService } from '../services/keyService.js';
@@ -34,7 +32,10 @@ export interface WebDependencies {
 /** What pages say about the site, with this request's address when PUBLIC_URL is not set. */
 export function siteOf(ctx: Context, access: AccessSettings, web: WebSettings): SiteInfo {
   return {
-    name: web.name, contact: web.contact, version: web.version, pushPolicy: access.pushPolicy,
+    name: web.name,
+    contact: web.contact,
+    version: web.version,
+    pushPolicy: access.pushPolicy,
     baseUrl: access.publicUrl ?? `${ctx.protocol}://${ctx.host}`,
   };
 }
@@ -49,8 +50,13 @@ export function prefersHtml(ctx: Context): boolean {
 
 // Pages load only what this server serves; nothing may frame them; forms post only here.
 const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self'", "form-action 'self'",
-  "base-uri 'none'", "frame-ancestors 'none'",
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
 ].join('; ');
 
 const PAGE_HEADERS: [string, string][] = [
@@ -85,7 +91,11 @@ const fingerprintFile = z.string().regex(/^(?:0x)?([0-9a-fA-F]{40}|[0-9a-fA-F]{6
 function parseKeyFile(file: string): { fingerprint: string; format: 'page' | 'asc' | 'pgp' } {
   const parsed = fingerprintFile.safeParse(file);
   if (!parsed.success) {
-    throw new AppError(400, 'bad_request', 'a key address is /keys/ and the 40 or 64 hex digits of its fingerprint (with .asc or .pgp to download it)');
+    throw new AppError(
+      400,
+      'bad_request',
+      'a key address is /keys/ and the 40 or 64 hex digits of its fingerprint (with .asc or .pgp to download it)',
+    );
   }
   const match = /^(?:0x)?([0-9a-fA-F]+)(?:\.(asc|pgp))?$/.exec(file)!;
   return { fingerprint: match[1]!.toUpperCase(), format: (match[2] as 'asc' | 'pgp' | undefined) ?? 'page' };
@@ -142,7 +152,7 @@ export function registerWebRoutes(router: Router, deps: WebDependencies): void {
     } catch (e) {
       // Nothing usable (every key refused, or no key at all): the same page with the reasons and the form again.
       if (!(e instanceof AppError) || !(e.code === 'no_key_data' || Array.isArray(e.details?.['rejected']))) throw e;
-      const rejected = Array.isArray(e.details?.['rejected']) ? e.details['rejected'] as { reason: string }[] : [{ reason: e.message }];
+      const rejected = Array.isArray(e.details?.['rejected']) ? (e.details['rejected'] as { reason: string }[]) : [{ reason: e.message }];
       sendPage(ctx, renderUploadPage({ inserted: [], updated: [], unchanged: [], rejected, dropped: [] }, site(ctx)), e.status);
       return;
     }
@@ -173,9 +183,16 @@ function nowSeconds(): number {
 /** The stats page's data from the directory's statistics (also used by op=stats for browsers). */
 export function statsPageData(s: Awaited<ReturnType<DirectoryService['statistics']>>) {
   return {
-    version: s.version, totalKeys: s.totalKeys, started: s.started,
-    inserted24h: s.last24h.inserted, updated24h: s.last24h.updated, inserted7d: s.last7d.inserted, updated7d: s.last7d.updated,
-    hourly: s.hourly, daily: s.daily, perDay: s.perDay,
+    version: s.version,
+    totalKeys: s.totalKeys,
+    started: s.started,
+    inserted24h: s.last24h.inserted,
+    updated24h: s.last24h.updated,
+    inserted7d: s.last7d.inserted,
+    updated7d: s.last7d.updated,
+    hourly: s.hourly,
+    daily: s.daily,
+    perDay: s.perDay,
   };
 }
 
@@ -213,7 +230,11 @@ async function formToken(ctx: Context, field: string, access: AccessSettings): P
   const verdict = secret === null ? { problem: 'no token was given' } : await access.tokens.authenticate(secret);
   if ('token' in verdict) return verdict.token;
   if (access.pushPolicy === 'token') {
-    throw new AppError(401, 'unauthorized', `a valid access token is required to publish keys here: ${verdict.problem} (ask the keyserver's administrator for one)`);
+    throw new AppError(
+      401,
+      'unauthorized',
+      `a valid access token is required to publish keys here: ${verdict.problem} (ask the keyserver's administrator for one)`,
+    );
   }
   return null;
 }

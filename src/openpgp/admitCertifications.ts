@@ -25,7 +25,11 @@ export interface Admission {
 
 /** Admits into a stored key the pending certifications that verify, by the issuers given (their primary keys' bytes). */
 export async function admitCertifications(
-  stored: Cert, pending: PendingSignature[], issuers: Uint8Array[], limits: KeyLimits, issuerKeys?: IssuerKeys,
+  stored: Cert,
+  pending: PendingSignature[],
+  issuers: Uint8Array[],
+  limits: KeyLimits,
+  issuerKeys?: IssuerKeys,
 ): Promise<Admission> {
   const users = new Map(stored.users.map((u) => [userIdDigest(u.packet), u]));
   const offered = new Map<UserComponent, SigInfo[]>();

@@ -64,8 +64,7 @@ export interface Dropped {
  * Why a key was refused, as a stable code for metrics (the reason text is for people). `unreadable_data` is
  * for parts of an upload that held no key at all (KeyData.problems).
  */
-export type RejectionCode =
-  | 'secret_key' | 'not_a_public_key' | 'unsupported_key' | 'no_user_id' | 'too_large' | 'unreadable_data' | 'other';
+export type RejectionCode = 'secret_key' | 'not_a_public_key' | 'unsupported_key' | 'no_user_id' | 'too_large' | 'unreadable_data' | 'other';
 
 /** The whole key cannot be used; reason is shown to the client. */
 export class CertRejected extends Error {
@@ -168,7 +167,11 @@ export async function parseCert(packets: readonly Packet[], limits: KeyLimits = 
   }
   if (packets.some((p) => p.tag === Tag.secretKey || p.tag === Tag.secretSubkey)) {
     const fingerprint = await secretKeyFingerprint(first.body);
-    throw new CertRejected('secret key material is refused: upload only the public key (gpg --export, not --export-secret-keys)', fingerprint, 'secret_key');
+    throw new CertRejected(
+      'secret key material is refused: upload only the public key (gpg --export, not --export-secret-keys)',
+      fingerprint,
+      'secret_key',
+    );
   }
   if (first.body.length > limits.maxPacketBytes) {
     throw new CertRejected(`primary key packet larger than ${limits.maxPacketBytes} bytes`, undefined, 'too_large');
@@ -251,7 +254,7 @@ export async function parseCert(packets: readonly Packet[], limits: KeyLimits = 
 async function secretKeyFingerprint(secretBody: Uint8Array): Promise<string | undefined> {
   try {
     const parsed = new PublicKeyPacket();
-    const used = (await (parsed.read(secretBody) as unknown as Promise<number>));
+    const used = await (parsed.read(secretBody) as unknown as Promise<number>);
     return fingerprintOf(secretBody.subarray(0, used));
   } catch {
     return undefined;

@@ -6,11 +6,28 @@ import { PacketFramingError, readPackets, splitKeys, type Packet } from './packe
 
 export { CertRejected, parseCert, type Cert, type Dropped, type RejectionCode } from './certificate.js';
 export {
-  certifierKeyIds, IssuerKeys, mergeCert, summarizeDropped, type AwaitingIssuer, type IssuerLookup, type MergeOptions, type MergeResult,
+  certifierKeyIds,
+  IssuerKeys,
+  mergeCert,
+  summarizeDropped,
+  type AwaitingIssuer,
+  type IssuerLookup,
+  type MergeOptions,
+  type MergeResult,
 } from './merge.js';
 export { admitCertifications, type Admission, type PendingSignature } from './admitCertifications.js';
 export { DEFAULT_LIMITS, type CertificationPolicy, type KeyLimits } from './limits.js';
-export { deriveKey, emailOf, identityOf, isEmailIdentity, normalizeIdentity, MAX_IDENTITY_LENGTH, type DerivedKey, type DerivedSubkey, type DerivedUserId } from './derive.js';
+export {
+  deriveKey,
+  emailOf,
+  identityOf,
+  isEmailIdentity,
+  normalizeIdentity,
+  MAX_IDENTITY_LENGTH,
+  type DerivedKey,
+  type DerivedSubkey,
+  type DerivedUserId,
+} from './derive.js';
 export { writePackets, readPackets, fingerprintOf, type Packet } from './packets.js';
 export { userIdWords } from './userIdWords.js';
 export { isStoredSubset, publicKeyFingerprint } from './storedSubset.js';

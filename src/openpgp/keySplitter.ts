@@ -17,11 +17,24 @@ export interface KeyStreamOptions {
 export const DEFAULT_MAX_KEY_BYTES = 32 * 1024 * 1024;
 
 // Tags that may appear in transferable keys (RFC 9580 §10.1), plus 40-63, which readers must ignore.
-const KEY_TAGS = new Set<number>([Tag.signature, Tag.secretKey, Tag.publicKey, Tag.secretSubkey, Tag.marker, Tag.trust, Tag.userId, Tag.publicSubkey, Tag.userAttribute, Tag.padding]);
+const KEY_TAGS = new Set<number>([
+  Tag.signature,
+  Tag.secretKey,
+  Tag.publicKey,
+  Tag.secretSubkey,
+  Tag.marker,
+  Tag.trust,
+  Tag.userId,
+  Tag.publicSubkey,
+  Tag.userAttribute,
+  Tag.padding,
+]);
 const VERSIONED_TAGS = new Set<number>([Tag.signature, Tag.secretKey, Tag.publicKey, Tag.secretSubkey, Tag.publicSubkey]);
 const IGNORED_LEADING = new Set<number>([Tag.marker, Tag.trust, Tag.padding]);
 // Public-key algorithm IDs (RFC 9580 §9.1, plus the deprecated and experimental ones keydumps hold).
-const ALGORITHMS = new Set<number>([1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 25, 26, 27, 28, 29, 30, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110]);
+const ALGORITHMS = new Set<number>([
+  1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 25, 26, 27, 28, 29, 30, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110,
+]);
 // Most zero or blank bytes after the last key taken as padding rather than corruption.
 const MAX_PADDING = 64 * 1024;
 // Largest primary key packet considered when resynchronising (an RSA-16384 key is ~2 KiB).
@@ -180,8 +193,11 @@ export class KeySplitter {
       if (this.keyStart >= 0 && packetEnd - this.keyStart > this.maxKeyBytes) {
         const fingerprint = this.currentFingerprint();
         items.push({
-          kind: 'skipped', offset: this.base + this.keyStart, length: packetEnd - this.keyStart,
-          reason: `key larger than ${this.maxKeyBytes} bytes`, ...(fingerprint ? { fingerprint } : {}),
+          kind: 'skipped',
+          offset: this.base + this.keyStart,
+          length: packetEnd - this.keyStart,
+          reason: `key larger than ${this.maxKeyBytes} bytes`,
+          ...(fingerprint ? { fingerprint } : {}),
         });
         this.keyStart = -1;
         this.mode = 'discard';
@@ -281,7 +297,11 @@ export class KeySplitter {
     if (!skip) return;
     this.skip = null;
     items.push({
-      kind: 'skipped', offset: skip.from, length: this.base + to - skip.from, reason: skip.reason, at: skip.at,
+      kind: 'skipped',
+      offset: skip.from,
+      length: this.base + to - skip.from,
+      reason: skip.reason,
+      at: skip.at,
       ...(skip.fingerprint ? { fingerprint: skip.fingerprint } : {}),
     });
   }

@@ -16,7 +16,15 @@ export class KeyStreamReader {
   private offset = 0;
   private binary: KeySplitter | null = null;
   private armor: ArmorStreamDecoder | null = null;
-  private block: { type: string; line: number; splitter: KeySplitter | null; held: KeyStreamItem[]; heldBytes: number; released: boolean; decoded: number } | null = null;
+  private block: {
+    type: string;
+    line: number;
+    splitter: KeySplitter | null;
+    held: KeyStreamItem[];
+    heldBytes: number;
+    released: boolean;
+    decoded: number;
+  } | null = null;
   private readonly maxKeyBytes: number;
 
   constructor(options: KeyStreamOptions = {}) {
@@ -48,7 +56,8 @@ export class KeyStreamReader {
     if (this.binary) return this.binary.end();
     if (!this.armor) return [{ kind: 'skipped', offset: 0, length: this.offset, reason: 'no OpenPGP data (empty input)' }];
     const items = this.armorItems(this.armor.end());
-    if (this.armor.blocks === 0) items.push({ kind: 'skipped', offset: 0, length: 0, reason: 'no OpenPGP data (neither binary packets nor an armored block)' });
+    if (this.armor.blocks === 0)
+      items.push({ kind: 'skipped', offset: 0, length: 0, reason: 'no OpenPGP data (neither binary packets nor an armored block)' });
     return items;
   }
 
@@ -59,8 +68,13 @@ export class KeyStreamReader {
         // Secret key blocks are read too: their keys are refused by fingerprint, with the reason.
         const keys = event.type === 'PUBLIC KEY BLOCK' || event.type === 'PRIVATE KEY BLOCK';
         this.block = {
-          type: event.type, line: event.line, splitter: keys ? new KeySplitter({ maxKeyBytes: this.maxKeyBytes }) : null,
-          held: [], heldBytes: 0, released: false, decoded: 0,
+          type: event.type,
+          line: event.line,
+          splitter: keys ? new KeySplitter({ maxKeyBytes: this.maxKeyBytes }) : null,
+          held: [],
+          heldBytes: 0,
+          released: false,
+          decoded: 0,
         };
       } else if (event.kind === 'data') {
         const block = this.block!;
@@ -70,7 +84,13 @@ export class KeyStreamReader {
         const block = this.block!;
         this.block = null;
         if (!block.splitter) {
-          items.push({ kind: 'skipped', offset: 0, length: block.decoded, reason: `armored ${block.type.toLowerCase()} is not a public key`, block: block.line });
+          items.push({
+            kind: 'skipped',
+            offset: 0,
+            length: block.decoded,
+            reason: `armored ${block.type.toLowerCase()} is not a public key`,
+            block: block.line,
+          });
           continue;
         }
         if (event.error) {

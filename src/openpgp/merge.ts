@@ -3,8 +3,15 @@
 // components were admitted before: they are never re-verified or removed.
 import { createHash } from 'node:crypto';
 import {
-  type Cert, type Dropped, type KeyMaterial, type SigInfo, type UserComponent,
-  CertRejected, SigType, describeUser, readKeyMaterial,
+  type Cert,
+  type Dropped,
+  type KeyMaterial,
+  type SigInfo,
+  type UserComponent,
+  CertRejected,
+  SigType,
+  describeUser,
+  readKeyMaterial,
 } from './certificate.js';
 import type { KeyLimits } from './limits.js';
 import { Tag, keyIdOf, readPackets, writePackets, type Packet } from './packets.js';
@@ -161,7 +168,8 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
   const acceptSelfSigs = async (component: string, existing: SigInfo[], candidates: SigInfo[], signed: SignedData) => {
     const room = Math.max(0, limits.maxSelfSignaturesPerComponent - existing.filter((s) => isSelfIssued(s, primary)).length);
     const ordered = [...candidates].sort(newestFirst);
-    for (const _sig of ordered.slice(room)) dropped.push({ component, reason: `more than ${limits.maxSelfSignaturesPerComponent} signatures by the key on one component` });
+    for (const _sig of ordered.slice(room))
+      dropped.push({ component, reason: `more than ${limits.maxSelfSignaturesPerComponent} signatures by the key on one component` });
     const accepted: SigInfo[] = [];
     for (const sig of ordered.slice(0, room)) {
       if (await verifyBy(primary, primary, sig, signed)) accepted.push(sig);
@@ -174,7 +182,11 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
   const directCandidates: SigInfo[] = [];
   for (const sig of fresh(incoming.direct)) {
     if (DIRECT_SIG_TYPES.has(sig.type) && isSelfIssued(sig, primary)) directCandidates.push(sig);
-    else dropped.push({ component: 'primary key', reason: sig.type === SigType.keyRevocation ? 'revocation not made by the key itself' : 'signature not made by the key itself' });
+    else
+      dropped.push({
+        component: 'primary key',
+        reason: sig.type === SigType.keyRevocation ? 'revocation not made by the key itself' : 'signature not made by the key itself',
+      });
   }
   const acceptedDirect = await acceptSelfSigs('primary key', result.direct, directCandidates, { kind: 'key' });
   result.direct.push(...acceptedDirect);
@@ -188,7 +200,8 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
     const selfSigs: SigInfo[] = [];
     const thirdParty: SigInfo[] = [];
     for (const sig of fresh(user.sigs)) {
-      if (!USER_SIG_TYPES.has(sig.type)) dropped.push({ component, reason: `signature of type 0x${sig.type.toString(16)} does not belong on a user ID` });
+      if (!USER_SIG_TYPES.has(sig.type))
+        dropped.push({ component, reason: `signature of type 0x${sig.type.toString(16)} does not belong on a user ID` });
       else if (isSelfIssued(sig, primary)) selfSigs.push(sig);
       else thirdParty.push(sig);
     }
@@ -220,7 +233,11 @@ export async function mergeCert(stored: Cert | null, incoming: Cert, options: Me
     const candidates: SigInfo[] = [];
     for (const sig of fresh(sub.sigs)) {
       if (SUBKEY_SIG_TYPES.has(sig.type) && isSelfIssued(sig, primary)) candidates.push(sig);
-      else dropped.push({ component, reason: isSelfIssued(sig, primary) ? 'signature of the wrong type on a subkey' : 'subkey signature not made by the primary key' });
+      else
+        dropped.push({
+          component,
+          reason: isSelfIssued(sig, primary) ? 'signature of the wrong type on a subkey' : 'subkey signature not made by the primary key',
+        });
     }
     // A revocation by the primary binds too (keyrings keep revoked subkeys without their binding).
     const accepted = await acceptSelfSigs(component, target?.sigs ?? [], candidates, { kind: 'subkey', subkey: sub.key });
@@ -281,14 +298,16 @@ async function acceptCertifications(
   const { limits, lookupIssuers } = options;
   if (pending.length === 0) return 0;
   if (limits.certificationPolicy === 'none' || !lookupIssuers) {
-    for (const p of pending) for (const _ of p.sigs) dropped.push({ component: describeUser(p.user.packet), reason: 'third-party certifications are not kept here' });
+    for (const p of pending)
+      for (const _ of p.sigs) dropped.push({ component: describeUser(p.user.packet), reason: 'third-party certifications are not kept here' });
     return 0;
   }
   const keyIds = new Set<string>();
-  for (const p of pending) for (const s of p.sigs) {
-    const id = issuerKeyIdOf(s);
-    if (id) keyIds.add(id);
-  }
+  for (const p of pending)
+    for (const s of p.sigs) {
+      const id = issuerKeyIdOf(s);
+      if (id) keyIds.add(id);
+    }
   const issuers = new Map<string, KeyMaterial[]>();
   const issuerKeys = options.issuerKeys ?? new IssuerKeys();
   for (const bytes of keyIds.size > 0 ? await lookupIssuers([...keyIds]) : []) {
@@ -303,13 +322,20 @@ async function acceptCertifications(
     for (const sig of [...sigs].sort((a, b) => a.created - b.created)) {
       const candidates = issuers.get(issuerKeyIdOf(sig) ?? '') ?? [];
       if (room <= 0) {
-        dropped.push({ component, reason: `this user ID already holds the maximum of ${limits.maxCertificationsPerUserId} third-party certifications` });
+        dropped.push({
+          component,
+          reason: `this user ID already holds the maximum of ${limits.maxCertificationsPerUserId} third-party certifications`,
+        });
       } else if (candidates.length === 0) {
         const issuerKeyId = issuerKeyIdOf(sig);
         if (issuerKeyId && sig.packet.body.length <= MAX_AWAITING_SIGNATURE_BYTES) {
           awaitingIssuer.push({
-            component, userIdDigest: userIdDigest(user.packet), issuerKeyId, issuerFingerprint: sig.issuerFingerprint,
-            signature: sig.packet.body, created: sig.created,
+            component,
+            userIdDigest: userIdDigest(user.packet),
+            issuerKeyId,
+            issuerFingerprint: sig.issuerFingerprint,
+            signature: sig.packet.body,
+            created: sig.created,
           });
         } else {
           dropped.push({ component, reason: 'third-party certification by a key not stored here', awaitsIssuer: true });

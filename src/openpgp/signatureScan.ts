@@ -21,7 +21,14 @@ export interface SignatureFacts {
 export class SignatureScanError extends Error {}
 
 const SUBPACKET = {
-  created: 2, signatureExpiry: 3, keyExpiry: 9, issuer: 16, primaryUserId: 25, keyFlags: 27, revocationReason: 29, issuerFingerprint: 33,
+  created: 2,
+  signatureExpiry: 3,
+  keyExpiry: 9,
+  issuer: 16,
+  primaryUserId: 25,
+  keyFlags: 27,
+  revocationReason: 29,
+  issuerFingerprint: 33,
 } as const;
 // Revocation texts longer than this are cut: shown on a key's page, never needed in full.
 const MAX_REASON_CHARS = 500;
@@ -35,21 +42,31 @@ function u32(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!;
 }
 
+/** The facts of a signature of this version and type before any subpacket is read. */
+function noSubpacketFacts(version: number, type: number): SignatureFacts {
+  return {
+    version,
+    type,
+    created: 0,
+    issuerKeyId: null,
+    issuerFingerprint: null,
+    keyExpirationTime: null,
+    signatureExpirationTime: null,
+    primaryUserId: false,
+    keyFlags: null,
+    revocationReason: null,
+  };
+}
+
 export function scanSignature(body: Uint8Array): SignatureFacts {
   const version = body[0];
   if (version === 3) {
     if (body.length < 19 || body[1] !== 5) throw new SignatureScanError('truncated v3 signature');
-    return {
-      version, type: body[2]!, created: u32(body, 3), issuerKeyId: hex(body.subarray(7, 15)), issuerFingerprint: null,
-      keyExpirationTime: null, signatureExpirationTime: null, primaryUserId: false, keyFlags: null, revocationReason: null,
-    };
+    return { ...noSubpacketFacts(version, body[2]!), created: u32(body, 3), issuerKeyId: hex(body.subarray(7, 15)) };
   }
   if (version !== 4 && version !== 6) throw new SignatureScanError(`unsupported signature version ${version}`);
   const countBytes = version === 6 ? 4 : 2;
-  const facts: SignatureFacts = {
-    version, type: body[1] ?? -1, created: 0, issuerKeyId: null, issuerFingerprint: null,
-    keyExpirationTime: null, signatureExpirationTime: null, primaryUserId: false, keyFlags: null, revocationReason: null,
-  };
+  const facts = noSubpacketFacts(version, body[1] ?? -1);
   let pos = 4;
   for (const hashed of [true, false]) {
     if (pos + countBytes > body.length) throw new SignatureScanError('truncated signature');
@@ -96,7 +113,10 @@ function readSubpackets(area: Uint8Array, hashed: boolean, facts: SignatureFacts
     else if (type === SUBPACKET.primaryUserId && data.length === 1) facts.primaryUserId = data[0] !== 0;
     else if (type === SUBPACKET.keyFlags && data.length >= 1) facts.keyFlags = data[0]!;
     else if (type === SUBPACKET.revocationReason && data.length >= 1) {
-      const text = utf8.decode(data.subarray(1, 1 + MAX_REASON_CHARS * 4)).replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, MAX_REASON_CHARS);
+      const text = utf8
+        .decode(data.subarray(1, 1 + MAX_REASON_CHARS * 4))
+        .replace(/[\u0000-\u001f\u007f]/g, ' ')
+        .slice(0, MAX_REASON_CHARS);
       facts.revocationReason = { code: data[0]!, text };
     }
   }
@@ -142,8 +162,9 @@ export function normalizeSignature(body: Uint8Array): Uint8Array {
   }
   if (!changed) return body;
   const area = Buffer.concat(kept);
-  const count = countBytes === 4
-    ? Uint8Array.of((area.length >>> 24) & 0xff, (area.length >>> 16) & 0xff, (area.length >>> 8) & 0xff, area.length & 0xff)
-    : Uint8Array.of((area.length >> 8) & 0xff, area.length & 0xff);
+  const count =
+    countBytes === 4
+      ? Uint8Array.of((area.length >>> 24) & 0xff, (area.length >>> 16) & 0xff, (area.length >>> 8) & 0xff, area.length & 0xff)
+      : Uint8Array.of((area.length >> 8) & 0xff, area.length & 0xff);
   return new Uint8Array(Buffer.concat([body.subarray(0, unhashedAt), count, area, body.subarray(areaEnd)]));
 }

@@ -25,9 +25,10 @@ function keyForHash(body: Uint8Array): KeyForHash {
   return {
     writeForHash(version: number) {
       const n = body.length;
-      const head = version >= 5
-        ? Uint8Array.of(0x95 + version, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)
-        : Uint8Array.of(0x95 + version, (n >> 8) & 0xff, n & 0xff);
+      const head =
+        version >= 5
+          ? Uint8Array.of(0x95 + version, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)
+          : Uint8Array.of(0x95 + version, (n >> 8) & 0xff, n & 0xff);
       const out = new Uint8Array(head.length + n);
       out.set(head);
       out.set(body, head.length);
@@ -36,10 +37,7 @@ function keyForHash(body: Uint8Array): KeyForHash {
   };
 }
 
-export type SignedData =
-  | { kind: 'key' }
-  | { kind: 'user'; user: Packet }
-  | { kind: 'subkey'; subkey: KeyMaterial };
+export type SignedData = { kind: 'key' } | { kind: 'user'; user: Packet } | { kind: 'subkey'; subkey: KeyMaterial };
 
 export async function verifyBy(issuer: KeyMaterial, primary: KeyMaterial, sig: SigInfo, signed: SignedData): Promise<boolean> {
   if (verifiesNatively(issuer, primary, sig, signed)) return true;
@@ -73,7 +71,11 @@ export async function verifyBy(issuer: KeyMaterial, primary: KeyMaterial, sig: S
 // the algorithm is the issuer's, the hash is not MD5, the signed hash's first two bytes match): anything else is
 // left to openpgp.js, which has the last word.
 const NATIVE_HASHES = new Map<number, string>([
-  [enums.hash.sha1, 'sha1'], [enums.hash.sha224, 'sha224'], [enums.hash.sha256, 'sha256'], [enums.hash.sha384, 'sha384'], [enums.hash.sha512, 'sha512'],
+  [enums.hash.sha1, 'sha1'],
+  [enums.hash.sha224, 'sha224'],
+  [enums.hash.sha256, 'sha256'],
+  [enums.hash.sha384, 'sha384'],
+  [enums.hash.sha512, 'sha512'],
 ]);
 // openpgp.js refuses EdDSA signatures over digests shorter than SHA-256's.
 const MIN_EDDSA_DIGEST = 32;
@@ -153,7 +155,11 @@ function verifiesNatively(issuer: KeyMaterial, primary: KeyMaterial, sig: SigInf
   if (!native) return false;
   try {
     const n = v4.hashedEnd;
-    const data = Buffer.concat([...prefix, body.subarray(0, n), Uint8Array.of(0x04, 0xff, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)]);
+    const data = Buffer.concat([
+      ...prefix,
+      body.subarray(0, n),
+      Uint8Array.of(0x04, 0xff, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff),
+    ]);
     const digest = createHash(v4.hash).update(data).digest();
     if (((digest[0]! << 8) | digest[1]!) !== v4.left16) return false;
     if (native.kind === 'rsa') {
@@ -163,8 +169,12 @@ function verifiesNatively(issuer: KeyMaterial, primary: KeyMaterial, sig: SigInf
     }
     if (digest.length < MIN_EDDSA_DIGEST) return false;
     const [r, s] = v4.values;
-    const rs = v4.algorithm === enums.publicKey.ed25519 ? r
-      : r && s && r.length <= 32 && s.length <= 32 ? Buffer.concat([leftPad(r, 32), leftPad(s, 32)]) : null;
+    const rs =
+      v4.algorithm === enums.publicKey.ed25519
+        ? r
+        : r && s && r.length <= 32 && s.length <= 32
+          ? Buffer.concat([leftPad(r, 32), leftPad(s, 32)])
+          : null;
     return !!rs && rs.length === 64 && cryptoVerify(null, digest, native.key, rs);
   } catch {
     return false;
@@ -185,7 +195,11 @@ function nativeKeyOf(material: KeyMaterial): NativeKey | null {
 function nativeKey(key: PublicKeyPacket): NativeKey | null {
   const params = key.publicParams as Record<string, unknown>;
   const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
-  const ed25519 = (point: Uint8Array): NativeKey => ({ kind: 'ed25519', key: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64(point) }, format: 'jwk' }), size: 32 });
+  const ed25519 = (point: Uint8Array): NativeKey => ({
+    kind: 'ed25519',
+    key: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64(point) }, format: 'jwk' }),
+    size: 32,
+  });
   switch (key.algorithm) {
     case enums.publicKey.rsaEncryptSign:
     case enums.publicKey.rsaEncrypt:

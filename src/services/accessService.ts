@@ -43,7 +43,10 @@ const MAX_SECRET_LENGTH = 8192;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 export class AccessService {
-  constructor(private readonly tokens: TokenRepository, private readonly provider: ProviderTokens | null = null) {}
+  constructor(
+    private readonly tokens: TokenRepository,
+    private readonly provider: ProviderTokens | null = null,
+  ) {}
 
   async create(owner: TokenOwner): Promise<NewToken> {
     const identity = 'email' in owner ? emailIdentity(owner.email) : accountIdentity(owner.identity);
@@ -92,7 +95,11 @@ function emailIdentity(address: string): string {
 function accountIdentity(name: string): string {
   const identity = normalizeIdentity(name);
   if (identity === null) {
-    throw new AppError(400, 'bad_request', `not an identity: ${JSON.stringify(name)} (an e-mail address or account name, as between < and > in a user ID: no spaces, < or >, at most 254 characters)`);
+    throw new AppError(
+      400,
+      'bad_request',
+      `not an identity: ${JSON.stringify(name)} (an e-mail address or account name, as between < and > in a user ID: no spaces, < or >, at most 254 characters)`,
+    );
   }
   return identity;
 }

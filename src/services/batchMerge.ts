@@ -1,7 +1,16 @@
 // Merging a batch of keys (keystore import) with few database round trips: the stored keys and their certifiers
 // read in one query each, the new keys inserted together, the changed stored keys updated together, and what is
 // left merged one by one (KeyMerger).
-import { certifierKeyIds, parseUploadedCert, writePackets, type Cert, type Dropped, type IssuerLookup, type MergeResult, type Packet } from '../openpgp/index.js';
+import {
+  certifierKeyIds,
+  parseUploadedCert,
+  writePackets,
+  type Cert,
+  type Dropped,
+  type IssuerLookup,
+  type MergeResult,
+  type Packet,
+} from '../openpgp/index.js';
 import type { KeyStore, PendingWrite, StoredKey } from '../store/keyStore.js';
 import type { KeyRecord } from '../vocabulary.js';
 import { auditedOutcome, yieldToEventLoop, type KeyMerger, type ParsedKey } from './keyMerger.js';
@@ -31,7 +40,10 @@ export async function mergeBatch(
   let issuers: BatchIssuers;
   try {
     stored = await store.findForMergeMany(valid.map(([, p]) => p.cert.primary.fingerprint));
-    issuers = await BatchIssuers.load(store, valid.flatMap(([, p]) => certifierKeyIds(p.cert)));
+    issuers = await BatchIssuers.load(
+      store,
+      valid.flatMap(([, p]) => certifierKeyIds(p.cert)),
+    );
   } catch (e) {
     for (const [i] of valid) failed(i, e);
     return;
@@ -61,7 +73,10 @@ export async function mergeBatch(
   let inserted: boolean[];
   const freshPending = merger.pendingFor(fresh.map((f) => [f.record.fingerprint, f.merged.awaitingIssuer]));
   try {
-    inserted = await store.insertMany(fresh.map((f) => ({ record: f.record, packets: f.merged.bytes })), freshPending);
+    inserted = await store.insertMany(
+      fresh.map((f) => ({ record: f.record, packets: f.merged.bytes })),
+      freshPending,
+    );
   } catch {
     // Stored by none of them (e.g. a deadlock, a row the database refused): each key on its own below. They
     // are reported written all the same, in case the failure came after the commit.
@@ -106,7 +121,10 @@ export async function mergeBatch(
   let updated: boolean[];
   const updatesPending = merger.pendingFor(updates.map((u) => [u.record.fingerprint, u.merged.awaitingIssuer]));
   try {
-    updated = await store.updateMany(updates.map((u) => ({ stored: u.stored, record: u.record, packets: u.merged.bytes })), updatesPending);
+    updated = await store.updateMany(
+      updates.map((u) => ({ stored: u.stored, record: u.record, packets: u.merged.bytes })),
+      updatesPending,
+    );
   } catch {
     for (const u of updates) merger.reportWritten(u.record); // in case the failure came after the commit
     updated = [];
@@ -135,7 +153,10 @@ function settleBatchWrite(
   pending: PendingWrite,
   accepted: (i: number, outcome: KeyOutcome, audited?: KeyOutcome) => void,
 ): number[] {
-  merger.reportAdmitted(pending, items.filter((_, n) => written[n]).map((w) => w.record.fingerprint));
+  merger.reportAdmitted(
+    pending,
+    items.filter((_, n) => written[n]).map((w) => w.record.fingerprint),
+  );
   const left: number[] = [];
   for (const [n, w] of items.entries()) {
     if (!written[n]) {

@@ -75,7 +75,7 @@ export class DirectoryService {
       issuerKeyId: s.issuer,
       created: s.created,
       self: s.issuer === key.keyId,
-      issuer: s.issuer ? issuers.get(s.issuer) ?? null : null,
+      issuer: s.issuer ? (issuers.get(s.issuer) ?? null) : null,
     });
     return { ...key, userIdSignatures: key.userIds.map((_, i) => (key.signatureFacts.userIds[i] ?? []).map(view)) };
   }

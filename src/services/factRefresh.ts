@@ -5,7 +5,10 @@ import type { IdentifierFactsRepository } from '../store/identifierFacts.js';
 
 const BATCH = 200;
 
-export async function refreshFacts(repository: IdentifierFactsRepository, progress: (keys: number) => void = () => {}): Promise<{ keys: number; failed: number }> {
+export async function refreshFacts(
+  repository: IdentifierFactsRepository,
+  progress: (keys: number) => void = () => {},
+): Promise<{ keys: number; failed: number }> {
   let after = '0';
   let keys = 0;
   let failed = 0;
@@ -16,7 +19,8 @@ export async function refreshFacts(repository: IdentifierFactsRepository, progre
     for (const { row, packets } of batch) {
       try {
         const derived = deriveKey(await parseStoredCert(packets));
-        for (const k of [derived, ...derived.subkeys]) rows.push({ row, facts: { fingerprint: k.fingerprint, capabilities: k.capabilities, revocation: k.revocation } });
+        for (const k of [derived, ...derived.subkeys])
+          rows.push({ row, facts: { fingerprint: k.fingerprint, capabilities: k.capabilities, revocation: k.revocation } });
       } catch {
         failed++; // a stored key this version cannot read: its facts stay as they are
       }

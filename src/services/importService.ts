@@ -67,8 +67,14 @@ function outcomeResult(outcome: KeyOutcome): KeyResult {
 
 function errorResult(bytes: Uint8Array, e: unknown): KeyResult {
   const fingerprint = primaryFingerprint(bytes);
-  if (isCertRejected(e)) return { status: 'rejected', reason: e.reason, ...((e.fingerprint ?? fingerprint) ? { fingerprint: e.fingerprint ?? fingerprint } : {}) };
-  return { status: 'failed', reason: e instanceof Error ? e.message : String(e), fatal: isDatabaseUnavailable(e), ...(fingerprint ? { fingerprint } : {}) };
+  if (isCertRejected(e))
+    return { status: 'rejected', reason: e.reason, ...((e.fingerprint ?? fingerprint) ? { fingerprint: e.fingerprint ?? fingerprint } : {}) };
+  return {
+    status: 'failed',
+    reason: e instanceof Error ? e.message : String(e),
+    fatal: isDatabaseUnavailable(e),
+    ...(fingerprint ? { fingerprint } : {}),
+  };
 }
 
 export interface BatchingOptions {
@@ -126,7 +132,10 @@ export class KeyBatcher {
     this.pending = [];
     this.pendingBytes = 0;
     this.running++;
-    void submitKeyBatch(this.keys, batch.map((b) => b.bytes)).then((results) => {
+    void submitKeyBatch(
+      this.keys,
+      batch.map((b) => b.bytes),
+    ).then((results) => {
       this.running--;
       for (const [i, b] of batch.entries()) b.resolve(results[i]!);
       if (this.pending.length > 0) this.schedule();
@@ -228,9 +237,24 @@ class ImportRun {
     private readonly sources: ImportSource[],
   ) {
     this.summary = {
-      files: sources.length, ignoredFiles: [], keys: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, failed: 0,
-      reasons: {}, skippedRegions: 0, skippedBytes: 0, certificationPass: 0, certifiedLater: 0, bytesRead: 0, seconds: 0, keysPerSecond: 0,
-      interrupted: false, error: null,
+      files: sources.length,
+      ignoredFiles: [],
+      keys: 0,
+      inserted: 0,
+      updated: 0,
+      unchanged: 0,
+      rejected: 0,
+      failed: 0,
+      reasons: {},
+      skippedRegions: 0,
+      skippedBytes: 0,
+      certificationPass: 0,
+      certifiedLater: 0,
+      bytesRead: 0,
+      seconds: 0,
+      keysPerSecond: 0,
+      interrupted: false,
+      error: null,
     };
     this.totalBytes = sources.every((s) => s.size !== null) ? sources.reduce((n, s) => n + s.size!, 0) : null;
     this.progress = { phase: 'keys', keys: 0, totalKeys: null, bytesRead: 0, totalBytes: this.totalBytes, elapsedMs: 0, source: '' };
@@ -314,7 +338,14 @@ class ImportRun {
       this.summary.skippedRegions++;
       this.summary.skippedBytes += item.length;
       this.count(item.reason);
-      this.report({ kind: 'skipped', source: source.name, where, reason: item.reason, bytes: item.length, ...(item.fingerprint ? { fingerprint: item.fingerprint } : {}) });
+      this.report({
+        kind: 'skipped',
+        source: source.name,
+        where,
+        reason: item.reason,
+        bytes: item.length,
+        ...(item.fingerprint ? { fingerprint: item.fingerprint } : {}),
+      });
       return;
     }
     await this.submit(item.bytes, (result) => {
@@ -337,7 +368,8 @@ class ImportRun {
     }
     const size = bytes.length;
     this.bytesInFlight += size;
-    const task = submitter.submit(bytes)
+    const task = submitter
+      .submit(bytes)
       .catch((e: unknown): KeyResult => ({ status: 'failed', reason: e instanceof Error ? e.message : String(e), fatal: true }))
       .then(done)
       .catch((e: unknown) => this.fail(`cannot write the certification pass file: ${e instanceof Error ? e.message : String(e)}`))
@@ -381,7 +413,12 @@ class ImportRun {
           // The key is stored (first pass); only certifications it could have gained are missing.
           const reason = `certification pass: ${result.reason}`;
           this.count(reason);
-          this.report({ kind: result.status, source: 'certification pass', reason, ...(result.fingerprint ? { fingerprint: result.fingerprint } : {}) });
+          this.report({
+            kind: result.status,
+            source: 'certification pass',
+            reason,
+            ...(result.fingerprint ? { fingerprint: result.fingerprint } : {}),
+          });
           if (result.status === 'failed' && result.fatal) this.fail(result.reason);
         }
         return undefined;

@@ -22,7 +22,10 @@ const KEY_FILE = /\.(gpg|pgp|asc|key|pub|keyring)$/i;
 const CHUNK_BYTES = 64 * 1024;
 
 /** The sources for the paths given, in order; folders expand to their key files sorted by name. */
-export async function findSources(paths: string[], stdin?: AsyncIterable<Uint8Array> | Readable): Promise<{ sources: ImportSource[]; ignored: string[] }> {
+export async function findSources(
+  paths: string[],
+  stdin?: AsyncIterable<Uint8Array> | Readable,
+): Promise<{ sources: ImportSource[]; ignored: string[] }> {
   const sources: ImportSource[] = [];
   const ignored: string[] = [];
   const seenFolders = new Set<string>();

@@ -17,7 +17,8 @@ export type WorkerResponse =
   | { kind: 'ready' }
   | { kind: 'startFailed'; message: string }
   | { kind: 'result'; id: number; result: KeyResult }
-  | { kind: 'settled'; rewritten: number } | { kind: 'settleFailed'; message: string }
+  | { kind: 'settled'; rewritten: number }
+  | { kind: 'settleFailed'; message: string }
   | { kind: 'closed' };
 
 export interface WorkerPoolOptions {
@@ -61,7 +62,13 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<KeySu
   try {
     for (let i = 0; i < options.workers; i++) {
       const worker = spawn(options.script, options.data);
-      const entry: PoolWorker = { worker, pending: new Map(), settling: null, dead: null, exited: new Promise((resolve) => worker.once('exit', () => resolve())) };
+      const entry: PoolWorker = {
+        worker,
+        pending: new Map(),
+        settling: null,
+        dead: null,
+        exited: new Promise((resolve) => worker.once('exit', () => resolve())),
+      };
       workers.push(entry);
       ready.push(waitReady(worker));
       const die = (why: string) => {
@@ -101,15 +108,20 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<KeySu
     },
     // Each worker sweeps its share of the certified keys, side by side.
     async settle(): Promise<number> {
-      const counts = await Promise.all(workers.map((w, index) => new Promise<number>((resolve, reject) => {
-        if (w.dead) return reject(new Error(w.dead));
-        w.settling = (m) => {
-          w.settling = null;
-          if (m.kind === 'settled') resolve(m.rewritten);
-          else reject(new Error(m.kind === 'settleFailed' ? m.message : 'import worker failed'));
-        };
-        w.worker.postMessage({ kind: 'settle', index, of: workers.length } satisfies WorkerRequest);
-      })));
+      const counts = await Promise.all(
+        workers.map(
+          (w, index) =>
+            new Promise<number>((resolve, reject) => {
+              if (w.dead) return reject(new Error(w.dead));
+              w.settling = (m) => {
+                w.settling = null;
+                if (m.kind === 'settled') resolve(m.rewritten);
+                else reject(new Error(m.kind === 'settleFailed' ? m.message : 'import worker failed'));
+              };
+              w.worker.postMessage({ kind: 'settle', index, of: workers.length } satisfies WorkerRequest);
+            }),
+        ),
+      );
       return counts.reduce((a, b) => a + b, 0);
     },
     close: closeAll,

@@ -3,8 +3,18 @@
 // merges of one key in one process wait for each other.
 import { AppError } from '../errors.js';
 import {
-  deriveKey, isCertRejected, isStoredSubset, IssuerKeys, mergeCert, parseStoredCert, type parseUploadedCert,
-  type AwaitingIssuer, type Dropped, type IssuerLookup, type MergeResult, type Packet,
+  deriveKey,
+  isCertRejected,
+  isStoredSubset,
+  IssuerKeys,
+  mergeCert,
+  parseStoredCert,
+  type parseUploadedCert,
+  type AwaitingIssuer,
+  type Dropped,
+  type IssuerLookup,
+  type MergeResult,
+  type Packet,
 } from '../openpgp/index.js';
 import { keyChangeOf } from '../store/keyRepository.js';
 import type { KeyStore, PendingWrite, StoredKey } from '../store/keyStore.js';
@@ -168,8 +178,7 @@ export class KeyMerger {
    * One merge of a parsed key with the stored key (null: none): the outcome when there is nothing to write, else
    * what to write. Throws when the key is refused (unusable, or not the context's token's).
    */
-  async mergeStep(parsed: ParsedKey, context: SubmitContext, lookupIssuers: IssuerLookup, stored: StoredKey | null):
-  Promise<MergeStep> {
+  async mergeStep(parsed: ParsedKey, context: SubmitContext, lookupIssuers: IssuerLookup, stored: StoredKey | null): Promise<MergeStep> {
     const fingerprint = parsed.cert.primary.fingerprint;
     const storedCert = stored ? await parseStoredCert(stored.packets) : null;
     const merged = await mergeCert(storedCert, parsed.cert, { limits: this.options.limits, lookupIssuers, issuerKeys: this.issuerKeys });
@@ -177,7 +186,8 @@ export class KeyMerger {
     const record = deriveKey(merged.cert);
     checkKeyOwnership(context.pushPolicy ?? 'open', context.token ?? null, fingerprint, storedCert, record.userIds);
     const dropped = [...parsed.dropped, ...merged.dropped];
-    if (merged.status === 'unchanged') return { outcome: { status: 'unchanged', fingerprint, dropped, added: merged.added }, awaiting: merged.awaitingIssuer };
+    if (merged.status === 'unchanged')
+      return { outcome: { status: 'unchanged', fingerprint, dropped, added: merged.added }, awaiting: merged.awaitingIssuer };
     return { merged, record, dropped };
   }
 }

@@ -2,8 +2,14 @@
 // and its outcome recorded in the audit log.
 import { AppError } from '../errors.js';
 import {
-  isCertRejected, parseUploadedCert, publicKeyFingerprint, readKeyData,
-  type Dropped, type KeyLimits, type Packet, type RejectionCode,
+  isCertRejected,
+  parseUploadedCert,
+  publicKeyFingerprint,
+  readKeyData,
+  type Dropped,
+  type KeyLimits,
+  type Packet,
+  type RejectionCode,
 } from '../openpgp/index.js';
 import type { AuditRepository } from '../store/auditRepository.js';
 import type { KeyStore } from '../store/keyStore.js';

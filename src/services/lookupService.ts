@@ -58,9 +58,7 @@ export class LookupService {
     const offset = page.pageToken ? decodePageToken(page.pageToken) : 0;
     const keys = await this.queries.index(query, { offset, limit, versions: LEGACY_VERSIONS });
     // A page that is not full, after the first matches, tells the total without counting (most searches).
-    const total = keys.length < limit && (keys.length > 0 || offset === 0)
-      ? offset + keys.length
-      : await this.queries.count(query, LEGACY_VERSIONS);
+    const total = keys.length < limit && (keys.length > 0 || offset === 0) ? offset + keys.length : await this.queries.count(query, LEGACY_VERSIONS);
     if (total === 0) throw new AppError(404, 'not_found', 'no key matches the search');
     const nextPageToken = offset + keys.length < total ? encodePageToken(offset + keys.length) : null;
     const result: IndexResult = { keys, total, nextPageToken };
@@ -77,11 +75,16 @@ export class LookupService {
     }
     const names = await this.queries.primaryUserIds([...issuers]);
     const view = (list: IndexRow['signatureFacts']['userIds'][number]) =>
-      list.map((s) => ({ type: s.type, issuerKeyId: s.issuer, created: s.created, issuerUserId: s.issuer ? names.get(s.issuer) ?? null : null }));
-    return new Map(keys.map((k) => [k.fingerprint, {
-      userIds: k.signatureFacts.userIds.map(view),
-      subkeys: k.signatureFacts.subkeys.map(view),
-    }]));
+      list.map((s) => ({ type: s.type, issuerKeyId: s.issuer, created: s.created, issuerUserId: s.issuer ? (names.get(s.issuer) ?? null) : null }));
+    return new Map(
+      keys.map((k) => [
+        k.fingerprint,
+        {
+          userIds: k.signatureFacts.userIds.map(view),
+          subkeys: k.signatureFacts.subkeys.map(view),
+        },
+      ]),
+    );
   }
 
   async stats(): Promise<ServerStats> {

@@ -2,8 +2,14 @@
 // admitted into the certified key, by the certification policy, when a write stores the issuer
 // (docs/certifications.md). Here: what a write is given to do that, and what a push reports about them.
 import {
-  admitCertifications, deriveKey, parseStoredCert, summarizeDropped,
-  type AwaitingIssuer, type Dropped, type IssuerKeys, type KeyLimits,
+  admitCertifications,
+  deriveKey,
+  parseStoredCert,
+  summarizeDropped,
+  type AwaitingIssuer,
+  type Dropped,
+  type IssuerKeys,
+  type KeyLimits,
 } from '../openpgp/index.js';
 import type { PendingWrite } from '../store/keyStore.js';
 import type { KeyRecord } from '../vocabulary.js';
@@ -19,7 +25,12 @@ export function pendingAdmitter(limits: KeyLimits, issuerKeys?: IssuerKeys): Pen
 }
 
 /** What a write keeps aside: the awaiting certifications of the keys it writes (fingerprint, certifications). */
-export function pendingWrite(limits: KeyLimits, admit: PendingAdmitter<KeyRecord>, keys: [string, AwaitingIssuer[]][], deferAdmission = false): PendingWrite {
+export function pendingWrite(
+  limits: KeyLimits,
+  admit: PendingAdmitter<KeyRecord>,
+  keys: [string, AwaitingIssuer[]][],
+  deferAdmission = false,
+): PendingWrite {
   return {
     deferAdmission,
     bounds: { maxPerKey: limits.maxPendingCertificationsPerKey, maxTotal: limits.maxPendingCertifications },
@@ -45,10 +56,15 @@ export function awaitingDrops(awaiting: AwaitingIssuer[]): Dropped[] {
 export function pendingDrops(awaiting: AwaitingIssuer[], write: PendingWrite, fingerprint: string, limits: KeyLimits): Dropped[] {
   if (awaiting.length === 0) return [];
   const kept = write.kept.get(fingerprint) ?? { kept: 0, full: 'key' };
-  const notKept = kept.full === 'total'
-    ? `${AWAITING}: not kept aside, this server holds the maximum of ${limits.maxPendingCertifications} certifications awaiting their issuer`
-    : `${AWAITING}: not kept aside, this key has the maximum of ${limits.maxPendingCertificationsPerKey} certifications awaiting their issuer`;
-  return summarizeDropped(awaiting.map((a, n): Dropped => (n < kept.kept
-    ? { component: a.component, reason: `${AWAITING}: kept aside until its issuer is stored` }
-    : { component: a.component, reason: notKept, awaitsIssuer: true })));
+  const notKept =
+    kept.full === 'total'
+      ? `${AWAITING}: not kept aside, this server holds the maximum of ${limits.maxPendingCertifications} certifications awaiting their issuer`
+      : `${AWAITING}: not kept aside, this key has the maximum of ${limits.maxPendingCertificationsPerKey} certifications awaiting their issuer`;
+  return summarizeDropped(
+    awaiting.map((a, n): Dropped =>
+      n < kept.kept
+        ? { component: a.component, reason: `${AWAITING}: kept aside until its issuer is stored` }
+        : { component: a.component, reason: notKept, awaitsIssuer: true },
+    ),
+  );
 }

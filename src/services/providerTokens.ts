@@ -78,7 +78,7 @@ function identityFrom(payload: JWTPayload, claim: string): ProviderVerdict {
   if (claim === 'email') {
     if (!isEmailIdentity(identity)) return { problem: 'the token\'s "email" claim is not an e-mail address' };
     // OIDC providers say whether they checked the address; one they did not check proves nothing.
-    if (payload['email_verified'] === false) return { problem: 'the identity provider has not verified the token\'s e-mail address' };
+    if (payload['email_verified'] === false) return { problem: "the identity provider has not verified the token's e-mail address" };
   }
   return { identity };
 }
@@ -88,21 +88,26 @@ function refusal(e: unknown): string {
   if (e instanceof errors.JWTExpired) return 'the token has expired';
   if (e instanceof errors.JWTClaimValidationFailed) {
     switch (e.claim) {
-      case 'iss': return 'the token was not issued by this site\'s identity provider (issuer)';
-      case 'aud': return 'the token is not meant for this keyserver (audience)';
-      case 'nbf': return 'the token is not valid yet';
-      case 'exp': return 'the token has no valid expiry time (exp)';
-      default: return `the token's "${e.claim}" claim is not valid`;
+      case 'iss':
+        return "the token was not issued by this site's identity provider (issuer)";
+      case 'aud':
+        return 'the token is not meant for this keyserver (audience)';
+      case 'nbf':
+        return 'the token is not valid yet';
+      case 'exp':
+        return 'the token has no valid expiry time (exp)';
+      default:
+        return `the token's "${e.claim}" claim is not valid`;
     }
   }
   if (e instanceof errors.JOSEAlgNotAllowed) return `the token is not signed with ${PROVIDER_ALGORITHMS.join(', ')}`;
-  if (e instanceof errors.JWSSignatureVerificationFailed) return 'the token\'s signature does not verify';
+  if (e instanceof errors.JWSSignatureVerificationFailed) return "the token's signature does not verify";
   if (e instanceof errors.JWKSNoMatchingKey || e instanceof errors.JWKSMultipleMatchingKeys) {
-    return 'the token is not signed by a key of this site\'s identity provider';
+    return "the token is not signed by a key of this site's identity provider";
   }
   if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid || e instanceof errors.JOSENotSupported) {
     return 'the token is not a well-formed signed JWT';
   }
   // The key set could not be fetched or read (timeout, refused connection, not 200, not a JWKS).
-  throw new AppError(503, 'identity_provider_unavailable', 'the identity provider\'s keys (TOKEN_JWKS_URL) cannot be fetched; try again shortly');
+  throw new AppError(503, 'identity_provider_unavailable', "the identity provider's keys (TOKEN_JWKS_URL) cannot be fetched; try again shortly");
 }

@@ -60,12 +60,15 @@ export class PushAuditBatch {
     const counts = new Map<string, number>();
     for (const reason of this.unidentified) counts.set(reason, (counts.get(reason) ?? 0) + 1);
     const reasons = [...counts].slice(0, MAX_REASONS_LISTED).map(([reason, count]) => ({ reason, count }));
-    return [...rows, {
-      ...who(this.origin),
-      fingerprint: null,
-      outcome: 'refused',
-      detail: { reason: `${this.unidentified.length} parts of the upload held no usable key`, reasons },
-    }];
+    return [
+      ...rows,
+      {
+        ...who(this.origin),
+        fingerprint: null,
+        outcome: 'refused',
+        detail: { reason: `${this.unidentified.length} parts of the upload held no usable key`, reasons },
+      },
+    ];
   }
 }
 

@@ -40,7 +40,13 @@ export class AddressQueries {
     const keys = await this.db
       .selectFrom('keys as k')
       .select(['k.id', 'k.fingerprint', 'k.version', 'k.packets'])
-      .where((eb) => eb.exists(this.liveUserIds(match, options).select(sql`1`.as('one')).where(sql<SqlBool>`u.key_row = k.id`)))
+      .where((eb) =>
+        eb.exists(
+          this.liveUserIds(match, options)
+            .select(sql`1`.as('one'))
+            .where(sql<SqlBool>`u.key_row = k.id`),
+        ),
+      )
       .where('k.revoked', '=', false)
       .where((eb) => eb.or([eb('k.expires', 'is', null), eb('k.expires', '>', options.now)]))
       .where('k.version', 'in', options.versions)
@@ -50,9 +56,14 @@ export class AddressQueries {
       .execute();
     if (keys.length === 0) return [];
     // Which of each key's addresses the match named: the one asked for, or those with the hash in the domain.
-    const emails = 'email' in match
-      ? new Map(keys.map((k) => [String(k.id), [match.email]]))
-      : await this.matchedEmails(keys.map((k) => k.id), match, options);
+    const emails =
+      'email' in match
+        ? new Map(keys.map((k) => [String(k.id), [match.email]]))
+        : await this.matchedEmails(
+            keys.map((k) => k.id),
+            match,
+            options,
+          );
     return keys.map((k) => ({ fingerprint: k.fingerprint, version: k.version, packets: toBytes(k.packets), emails: emails.get(String(k.id)) ?? [] }));
   }
 
@@ -61,16 +72,20 @@ export class AddressQueries {
     return this.db
       .selectFrom('user_ids as u')
       .$if('email' in match, (qb) => qb.where('u.email', '=', (match as { email: string }).email))
-      .$if('wkdHash' in match, (qb) => qb
-        .where('u.wkd_hash', '=', (match as { wkdHash: string }).wkdHash)
-        .where(sql<SqlBool>`substr(u.email, strpos(u.email, '@') + 1) = ${(match as { domain: string }).domain}`))
+      .$if('wkdHash' in match, (qb) =>
+        qb
+          .where('u.wkd_hash', '=', (match as { wkdHash: string }).wkdHash)
+          .where(sql<SqlBool>`substr(u.email, strpos(u.email, '@') + 1) = ${(match as { domain: string }).domain}`),
+      )
       .where('u.revoked', '=', false)
       .where((eb) => eb.or([eb('u.expires', 'is', null), eb('u.expires', '>', options.now)]))
-      .$if(options.tokenVouched, (qb) => qb.where(sql<SqlBool>`exists (
+      .$if(options.tokenVouched, (qb) =>
+        qb.where(sql<SqlBool>`exists (
         select 1 from push_audit a left join access_tokens t on t.id = a.token_id
         where a.fingerprint = (select fingerprint from keys where keys.id = u.key_row)
           and a.outcome <> 'refused' and (a.token_id is null or t.revoked_at is null)
-          and coalesce(a.identity, t.identity) = u.email)`));
+          and coalesce(a.identity, t.identity) = u.email)`),
+      );
   }
 
   private async matchedEmails(keyRows: string[], match: AddressMatch, options: AddressKeyOptions): Promise<Map<string, string[]>> {

@@ -72,8 +72,16 @@ export class AuditRepository {
     const rows = await this.db
       .selectFrom('push_audit')
       .leftJoin('access_tokens', 'access_tokens.id', 'push_audit.token_id')
-      .select(['push_audit.id', 'push_audit.at', 'push_audit.source', 'push_audit.remote_address', 'push_audit.token_id',
-        'push_audit.fingerprint', 'push_audit.outcome', 'push_audit.detail'])
+      .select([
+        'push_audit.id',
+        'push_audit.at',
+        'push_audit.source',
+        'push_audit.remote_address',
+        'push_audit.token_id',
+        'push_audit.fingerprint',
+        'push_audit.outcome',
+        'push_audit.detail',
+      ])
       .select((eb) => eb.fn.coalesce('push_audit.identity', 'access_tokens.identity').as('identity'))
       .$if(filter.fingerprint !== undefined, (qb) => qb.where('push_audit.fingerprint', '=', filter.fingerprint!))
       .$if(filter.since !== undefined, (qb) => qb.where('push_audit.at', '>=', filter.since!))

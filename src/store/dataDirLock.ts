@@ -25,7 +25,10 @@ export interface LockHolder {
 
 /** The folder is another live process's: the message names the folder, who has it and what to do. */
 export class DataDirBusyError extends Error {
-  constructor(message: string, readonly holder: LockHolder) {
+  constructor(
+    message: string,
+    readonly holder: LockHolder,
+  ) {
     super(message);
   }
 }
@@ -74,8 +77,12 @@ function parseHolder(text: string): LockHolder | null {
     const value = JSON.parse(text) as Partial<LockHolder>;
     if (typeof value.pid !== 'number' || typeof value.command !== 'string') return null;
     return {
-      pid: value.pid, started: value.started ?? null, command: value.command, socketDir: value.socketDir ?? null,
-      since: value.since ?? '', nonce: value.nonce ?? '',
+      pid: value.pid,
+      started: value.started ?? null,
+      command: value.command,
+      socketDir: value.socketDir ?? null,
+      since: value.since ?? '',
+      nonce: value.nonce ?? '',
     };
   } catch {
     return null;
@@ -98,7 +105,12 @@ export async function claimDataDir(dataDir: string, command: string): Promise<Da
   await mkdir(dir, { recursive: true });
   const lockPath = path.join(dir, LOCK_NAME);
   const holder: LockHolder = {
-    pid: process.pid, started: processStartTime(process.pid), command, socketDir: null, since: new Date().toISOString(), nonce: randomUUID(),
+    pid: process.pid,
+    started: processStartTime(process.pid),
+    command,
+    socketDir: null,
+    since: new Date().toISOString(),
+    nonce: randomUUID(),
   };
   const write = async (target: string, value: LockHolder) => {
     const temporary = `${lockPath}.${value.nonce}.${process.pid}`;

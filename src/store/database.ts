@@ -179,7 +179,11 @@ export function openPostgres(url: string, max: number, sharedSession: boolean): 
   const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
   const writerId = newWriterId();
   return {
-    db, kind: sharedSession ? 'pglite' : 'postgresql', poolStats, writerId, connection: { url, sharedSession },
+    db,
+    kind: sharedSession ? 'pglite' : 'postgresql',
+    poolStats,
+    writerId,
+    connection: { url, sharedSession },
     ...(sharedSession ? {} : { listenForKeyChanges: (subscriber: KeyChangeSubscriber) => listenForKeyChanges(url, writerId, subscriber) }),
     close: () => db.destroy(),
   };
@@ -218,16 +222,17 @@ async function withStandbys(primary: DatabaseHandle, url: string, readUrls: stri
     readReplicas: () => ({ standbys: router.status(), served: { ...router.served } }),
     // Another instance's change, or changes maybe missed while not listening: reads wait for the standbys to
     // replay them, decided before the subscriber (the lookup cache) drops what they made stale.
-    listenForKeyChanges: (subscriber) => listenForKeyChanges(url, primary.writerId, {
-      change: (news) => {
-        router.fenceNow();
-        subscriber.change(news);
-      },
-      listening: (on) => {
-        if (on) router.fenceNow();
-        subscriber.listening(on);
-      },
-    }),
+    listenForKeyChanges: (subscriber) =>
+      listenForKeyChanges(url, primary.writerId, {
+        change: (news) => {
+          router.fenceNow();
+          subscriber.change(news);
+        },
+        listening: (on) => {
+          if (on) router.fenceNow();
+          subscriber.listening(on);
+        },
+      }),
     async close() {
       router.close();
       await Promise.all([primary.close(), ...standbys.map((s) => s.db.destroy())]);

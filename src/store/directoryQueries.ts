@@ -36,8 +36,7 @@ export interface IssuerRow {
 
 type Db = Kysely<Database>;
 
-const revocationOf = (code: number | null, text: string | null): RevocationFact | null =>
-  code === null ? null : { code, text: text ?? '' };
+const revocationOf = (code: number | null, text: string | null): RevocationFact | null => (code === null ? null : { code, text: text ?? '' });
 const optional = (v: string | number | null): number | null => (v === null ? null : Number(v));
 
 export class DirectoryQueries {
@@ -58,16 +57,49 @@ export class DirectoryQueries {
   async keyPage(fingerprint: string): Promise<KeyPageRow | null> {
     const key = await this.db
       .selectFrom('keys')
-      .select(['id', 'fingerprint', 'key_id', 'version', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'size',
-        'signature_count', 'user_attribute_count', 'subkey_count', 'signature_facts', 'first_seen', 'last_changed'])
+      .select([
+        'id',
+        'fingerprint',
+        'key_id',
+        'version',
+        'algorithm',
+        'bits',
+        'created',
+        'expires',
+        'revoked',
+        'size',
+        'signature_count',
+        'user_attribute_count',
+        'subkey_count',
+        'signature_facts',
+        'first_seen',
+        'last_changed',
+      ])
       .where('fingerprint', '=', fingerprint)
       .executeTakeFirst();
     if (!key) return null;
     const [userIds, identifiers] = await Promise.all([
       this.userIdsOf([key.id]),
-      this.db.selectFrom('key_identifiers')
-        .select(['is_primary', 'fingerprint', 'long_id', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'capabilities', 'revocation_code', 'revocation_reason'])
-        .where('key_row', '=', key.id).orderBy('is_primary', 'desc').orderBy('created').orderBy('fingerprint').execute(),
+      this.db
+        .selectFrom('key_identifiers')
+        .select([
+          'is_primary',
+          'fingerprint',
+          'long_id',
+          'algorithm',
+          'bits',
+          'created',
+          'expires',
+          'revoked',
+          'capabilities',
+          'revocation_code',
+          'revocation_reason',
+        ])
+        .where('key_row', '=', key.id)
+        .orderBy('is_primary', 'desc')
+        .orderBy('created')
+        .orderBy('fingerprint')
+        .execute(),
     ]);
     const primary = identifiers.find((i) => i.is_primary);
     return {
@@ -88,17 +120,19 @@ export class DirectoryQueries {
       userAttributeCount: key.user_attribute_count,
       capabilities: primary?.capabilities ?? null,
       revocation: primary ? revocationOf(primary.revocation_code, primary.revocation_reason) : null,
-      subkeys: identifiers.filter((i) => !i.is_primary).map((i) => ({
-        fingerprint: i.fingerprint,
-        keyId: i.long_id,
-        algorithm: i.algorithm,
-        bits: i.bits,
-        created: Number(i.created),
-        expires: optional(i.expires),
-        revoked: i.revoked,
-        capabilities: i.capabilities,
-        revocation: revocationOf(i.revocation_code, i.revocation_reason),
-      })),
+      subkeys: identifiers
+        .filter((i) => !i.is_primary)
+        .map((i) => ({
+          fingerprint: i.fingerprint,
+          keyId: i.long_id,
+          algorithm: i.algorithm,
+          bits: i.bits,
+          created: Number(i.created),
+          expires: optional(i.expires),
+          revoked: i.revoked,
+          capabilities: i.capabilities,
+          revocation: revocationOf(i.revocation_code, i.revocation_reason),
+        })),
       signatureFacts: key.signature_facts as KeyPageRow['signatureFacts'],
     };
   }
@@ -153,8 +187,13 @@ export class DirectoryQueries {
   private async userIdsOf(keyRows: string[]): Promise<Map<string, DirectoryUserId[]>> {
     const byKey = new Map<string, DirectoryUserId[]>();
     if (keyRows.length === 0) return byKey;
-    const rows = await this.db.selectFrom('user_ids').select(['key_row', 'uid', 'created', 'expires', 'revoked', 'is_primary'])
-      .where('key_row', 'in', keyRows).orderBy('key_row').orderBy('position').execute();
+    const rows = await this.db
+      .selectFrom('user_ids')
+      .select(['key_row', 'uid', 'created', 'expires', 'revoked', 'is_primary'])
+      .where('key_row', 'in', keyRows)
+      .orderBy('key_row')
+      .orderBy('position')
+      .execute();
     for (const u of rows) {
       const list = byKey.get(String(u.key_row)) ?? [];
       list.push({ text: u.uid, created: Number(u.created), expires: optional(u.expires), revoked: u.revoked, primary: u.is_primary });

@@ -37,7 +37,10 @@ export async function openEmbedded(options: DatabaseOptions): Promise<DatabaseHa
       if (handle) return handle;
     }
     if (Date.now() > deadline) {
-      throw new DataDirBusyError(`${path.resolve(options.dataDir)} is held by keystore serve (pid ${claim.pid}), which has not let commands in within ${SERVER_START_WAIT_MS / 1000} s; is it stuck?`, claim);
+      throw new DataDirBusyError(
+        `${path.resolve(options.dataDir)} is held by keystore serve (pid ${claim.pid}), which has not let commands in within ${SERVER_START_WAIT_MS / 1000} s; is it stuck?`,
+        claim,
+      );
     }
     await sleep(200); // the server is starting (or stopping): look again
   }
@@ -46,10 +49,16 @@ export async function openEmbedded(options: DatabaseOptions): Promise<DatabaseHa
 function busyError(dataDir: string, command: string, holder: LockHolder): DataDirBusyError {
   const who = `${dataDir} is in use by keystore ${holder.command} (pid ${holder.pid}, since ${holder.since}): an embedded database has one owner`;
   if (command === 'serve' && holder.command === 'serve') {
-    return new DataDirBusyError(`${who}, so a second server cannot open it. Stop that server first, or give this one another DATA_DIR (or use DATABASE_URL: any number of servers can share one PostgreSQL database).`, holder);
+    return new DataDirBusyError(
+      `${who}, so a second server cannot open it. Stop that server first, or give this one another DATA_DIR (or use DATABASE_URL: any number of servers can share one PostgreSQL database).`,
+      holder,
+    );
   }
   if (command === 'serve') return new DataDirBusyError(`${who}. Start the server once that command has finished.`, holder);
-  return new DataDirBusyError(`${who}. Run this once that command has finished, or start keystore serve on the folder first: commands then go through it, several at once.`, holder);
+  return new DataDirBusyError(
+    `${who}. Run this once that command has finished, or start keystore serve on the folder first: commands then go through it, several at once.`,
+    holder,
+  );
 }
 
 /** A pool through a server's socket, or null when nothing answers there (the server is starting or stopping). */
@@ -67,7 +76,9 @@ async function connectThroughServer(socketDir: string, poolSize: number): Promis
 
 async function openPGlite(dataDir: string, lock: DataDirLock | null, share = false): Promise<DatabaseHandle> {
   const [{ PGlite }, { pg_trgm }, { PGliteDialect }] = await Promise.all([
-    import('@electric-sql/pglite'), import('@electric-sql/pglite/contrib/pg_trgm'), import('kysely-pglite-dialect'),
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite/contrib/pg_trgm'),
+    import('kysely-pglite-dialect'),
   ]);
   const lite = await PGlite.create(dataDir, { extensions: { pg_trgm } });
   if (!lock) {
@@ -77,22 +88,32 @@ async function openPGlite(dataDir: string, lock: DataDirLock | null, share = fal
   const arbiter = new SessionArbiter();
   const inner = new PGliteDialect(lite);
   const db = new Kysely<Database>({
-    dialect: { createAdapter: () => inner.createAdapter(), createQueryCompiler: () => inner.createQueryCompiler(), createIntrospector: (k) => inner.createIntrospector(k), createDriver: () => new SharedSessionDriver(inner.createDriver(), arbiter) },
+    dialect: {
+      createAdapter: () => inner.createAdapter(),
+      createQueryCompiler: () => inner.createQueryCompiler(),
+      createIntrospector: (k) => inner.createIntrospector(k),
+      createDriver: () => new SharedSessionDriver(inner.createDriver(), arbiter),
+    },
   });
   const writerId = newWriterId();
   let socket: EmbeddedSocketServer | null = null;
   let socketDirMade: string | null = null;
   return {
-    db, kind: 'pglite', writerId,
+    db,
+    kind: 'pglite',
+    writerId,
     listenForKeyChanges: (subscriber) => listenOnPGlite(lite, arbiter, writerId, subscriber),
-    ...(share ? {
-      async shareWithCommands() {
-        let socketDir = lock.dataDir;
-        if (path.join(socketDir, SOCKET_NAME).length > MAX_SOCKET_PATH) socketDir = socketDirMade = await mkdtemp(path.join(tmpdir(), 'keystore-'));
-        socket = await serveEmbeddedSocket(lite, arbiter, socketDir);
-        await lock.setSocketDir(socketDir);
-      },
-    } : {}),
+    ...(share
+      ? {
+          async shareWithCommands() {
+            let socketDir = lock.dataDir;
+            if (path.join(socketDir, SOCKET_NAME).length > MAX_SOCKET_PATH)
+              socketDir = socketDirMade = await mkdtemp(path.join(tmpdir(), 'keystore-'));
+            socket = await serveEmbeddedSocket(lite, arbiter, socketDir);
+            await lock.setSocketDir(socketDir);
+          },
+        }
+      : {}),
     async close() {
       try {
         await socket?.close();
@@ -109,7 +130,10 @@ async function openPGlite(dataDir: string, lock: DataDirLock | null, share = fal
 class SharedSessionDriver implements Driver {
   #release: (() => void) | null = null;
 
-  constructor(private readonly inner: Driver, private readonly arbiter: SessionArbiter) {}
+  constructor(
+    private readonly inner: Driver,
+    private readonly arbiter: SessionArbiter,
+  ) {}
 
   init(): Promise<void> {
     return this.inner.init();

@@ -98,24 +98,26 @@ function serveClient(lite: PGlite, arbiter: SessionArbiter, socket: Socket): voi
   let chain: Promise<void> = Promise.resolve();
 
   const run = (batch: Buffer) => {
-    chain = chain.then(async () => {
-      if (socket.destroyed) return;
-      if (idleTimer) clearTimeout(idleTimer);
-      release ??= await arbiter.acquire();
-      if (socket.destroyed) return; // cleaned up below once the chain ends
-      const out = await lite.runExclusive(() => lite.execProtocolRaw(new Uint8Array(batch.buffer, batch.byteOffset, batch.length)));
-      if (out.length > 0) socket.write(out);
-      const status = lastReadyStatus(out);
-      if (status === 'I') {
-        release();
-        release = null;
-      } else {
-        idleTimer = setTimeout(() => socket.destroy(), HOLD_IDLE_MS);
-        idleTimer.unref();
-      }
-    }).catch(() => {
-      socket.destroy();
-    });
+    chain = chain
+      .then(async () => {
+        if (socket.destroyed) return;
+        if (idleTimer) clearTimeout(idleTimer);
+        release ??= await arbiter.acquire();
+        if (socket.destroyed) return; // cleaned up below once the chain ends
+        const out = await lite.runExclusive(() => lite.execProtocolRaw(new Uint8Array(batch.buffer, batch.byteOffset, batch.length)));
+        if (out.length > 0) socket.write(out);
+        const status = lastReadyStatus(out);
+        if (status === 'I') {
+          release();
+          release = null;
+        } else {
+          idleTimer = setTimeout(() => socket.destroy(), HOLD_IDLE_MS);
+          idleTimer.unref();
+        }
+      })
+      .catch(() => {
+        socket.destroy();
+      });
   };
 
   socket.on('data', (chunk: Buffer) => {
@@ -146,7 +148,8 @@ function serveClient(lite: PGlite, arbiter: SessionArbiter, socket: Socket): voi
       if (pending.length < length) break;
       const message = pending.subarray(0, length);
       pending = pending.subarray(length);
-      if (message[0] === 0x58) { // Terminate
+      if (message[0] === 0x58) {
+        // Terminate
         socket.end();
         break;
       }
@@ -158,19 +161,21 @@ function serveClient(lite: PGlite, arbiter: SessionArbiter, socket: Socket): voi
   socket.on('error', () => socket.destroy());
   socket.on('close', () => {
     if (idleTimer) clearTimeout(idleTimer);
-    chain = chain.then(async () => {
-      if (!release) return;
-      // The client left holding the session: end what it had started before anyone else goes on.
-      try {
-        await lite.runExclusive(async () => {
-          await lite.execProtocolRaw(SYNC);
-          if (lite.isInTransaction()) await lite.execProtocolRaw(simpleQuery('ROLLBACK'));
-        });
-      } finally {
-        release();
-        release = null;
-      }
-    }).catch(() => {});
+    chain = chain
+      .then(async () => {
+        if (!release) return;
+        // The client left holding the session: end what it had started before anyone else goes on.
+        try {
+          await lite.runExclusive(async () => {
+            await lite.execProtocolRaw(SYNC);
+            if (lite.isInTransaction()) await lite.execProtocolRaw(simpleQuery('ROLLBACK'));
+          });
+        } finally {
+          release();
+          release = null;
+        }
+      })
+      .catch(() => {});
   });
 }
 

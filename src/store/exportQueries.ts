@@ -15,7 +15,10 @@ export class ExportQueries {
    * session a transaction would keep from the server for the whole export. Keys are never deleted and pages go by
    * id, so each key is still exported once, as it was when its page was read.
    */
-  constructor(private readonly db: Kysely<Database>, private readonly options: { snapshot: boolean } = { snapshot: true }) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: { snapshot: boolean } = { snapshot: true },
+  ) {}
 
   /**
    * Calls `page` with each page of keys, in id order, inside one repeatable-read transaction, so keys
@@ -23,7 +26,11 @@ export class ExportQueries {
    */
   async forEachPage(pageSize: number, page: (keys: ExportedKey[]) => Promise<void>): Promise<void> {
     if (!this.options.snapshot) return this.pages(this.db, pageSize, page);
-    await this.db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => this.pages(trx, pageSize, page));
+    await this.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute((trx) => this.pages(trx, pageSize, page));
   }
 
   private async pages(db: Kysely<Database>, pageSize: number, page: (keys: ExportedKey[]) => Promise<void>): Promise<void> {

@@ -22,10 +22,15 @@ export class IdentifierFactsRepository {
   /** Sets the facts of these (sub)keys of stored keys, in one statement. */
   async write(rows: { row: string; facts: IdentifierFacts }[]): Promise<void> {
     if (rows.length === 0) return;
-    const values = JSON.stringify(rows.map(({ row, facts }) => ({
-      key_row: row, fingerprint: facts.fingerprint, capabilities: facts.capabilities,
-      revocation_code: facts.revocation?.code ?? null, revocation_reason: facts.revocation?.text ?? null,
-    })));
+    const values = JSON.stringify(
+      rows.map(({ row, facts }) => ({
+        key_row: row,
+        fingerprint: facts.fingerprint,
+        capabilities: facts.capabilities,
+        revocation_code: facts.revocation?.code ?? null,
+        revocation_reason: facts.revocation?.text ?? null,
+      })),
+    );
     await sql`
       update key_identifiers i set capabilities = v.capabilities, revocation_code = v.revocation_code, revocation_reason = v.revocation_reason
       from jsonb_to_recordset(${values}::jsonb) as v(key_row bigint, fingerprint text, capabilities text, revocation_code smallint, revocation_reason text)

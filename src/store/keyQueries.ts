@@ -32,7 +32,10 @@ function matches(db: Db, query: KeyQuery): Expression<SqlBool> {
     case 'identity':
       return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where('identity', '=', query.identity));
     case 'exactUserId': {
-      const wholeUid = db.selectFrom('user_ids').select('key_row').where(sql`lower(uid)`, '=', query.text.toLowerCase());
+      const wholeUid = db
+        .selectFrom('user_ids')
+        .select('key_row')
+        .where(sql`lower(uid)`, '=', query.text.toLowerCase());
       if (query.identity === null) return eb('keys.id', 'in', wholeUid);
       // Either match, each served by its own index (hash on lower(uid), btree on identity).
       return eb('keys.id', 'in', wholeUid.union(db.selectFrom('user_ids').select('key_row').where('identity', '=', query.identity)));
@@ -40,7 +43,14 @@ function matches(db: Db, query: KeyQuery): Expression<SqlBool> {
     case 'words':
       // Every word in one user ID, whole words only: served by the GIN index on user_ids.words. The words go
       // as one text[] parameter (node-postgres and PGlite both send a JS string array as an array literal).
-      return eb('keys.id', 'in', db.selectFrom('user_ids').select('key_row').where(sql<SqlBool>`words @> ${sql.val(query.words)}::text[]`));
+      return eb(
+        'keys.id',
+        'in',
+        db
+          .selectFrom('user_ids')
+          .select('key_row')
+          .where(sql<SqlBool>`words @> ${sql.val(query.words)}::text[]`),
+      );
   }
 }
 
@@ -52,7 +62,10 @@ function exactFirst(query: KeyQuery & { kind: 'words' }) {
 
 export class KeyQueries implements KeyReader {
   /** `reads` chooses the database each lookup runs on (a standby or the primary); by default `db`. */
-  constructor(private readonly db: Db, private readonly reads: ReadSource = directReads(db)) {}
+  constructor(
+    private readonly db: Db,
+    private readonly reads: ReadSource = directReads(db),
+  ) {}
 
   /** One page of the matching keys, exact matches first, then newest. */
   private matchingPage(db: Db, query: KeyQuery, page: Page) {
@@ -74,12 +87,14 @@ export class KeyQueries implements KeyReader {
   }
 
   async count(query: KeyQuery, versions: number[]): Promise<number> {
-    const row = await this.reads.read((db) => db
-      .selectFrom('keys')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('version', 'in', versions)
-      .where(matches(db, query))
-      .executeTakeFirstOrThrow());
+    const row = await this.reads.read((db) =>
+      db
+        .selectFrom('keys')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('version', 'in', versions)
+        .where(matches(db, query))
+        .executeTakeFirstOrThrow(),
+    );
     return Number(row.n);
   }
 
@@ -91,10 +106,14 @@ export class KeyQueries implements KeyReader {
   indexQuery(query: KeyQuery, page: Page, db: Db = this.db) {
     return this.matchingPage(db, query, page)
       .select(['id', 'fingerprint', 'key_id', 'version', 'algorithm', 'bits', 'created', 'expires', 'revoked', 'signature_facts'])
-      .select(sql<UserIdParts[]>`(select coalesce(json_agg(json_build_array(u.uid, u.created, u.expires, u.revoked) order by u.position), '[]'::json)
-        from user_ids u where u.key_row = keys.id)`.as('user_id_parts'))
-      .select(sql<SubkeyParts[]>`(select coalesce(json_agg(json_build_array(s.fingerprint, s.long_id, s.algorithm, s.bits, s.created, s.expires, s.revoked)
-        order by s.created, s.fingerprint), '[]'::json) from key_identifiers s where s.key_row = keys.id and not s.is_primary)`.as('subkey_parts'));
+      .select(
+        sql<UserIdParts[]>`(select coalesce(json_agg(json_build_array(u.uid, u.created, u.expires, u.revoked) order by u.position), '[]'::json)
+        from user_ids u where u.key_row = keys.id)`.as('user_id_parts'),
+      )
+      .select(
+        sql<SubkeyParts[]>`(select coalesce(json_agg(json_build_array(s.fingerprint, s.long_id, s.algorithm, s.bits, s.created, s.expires, s.revoked)
+        order by s.created, s.fingerprint), '[]'::json) from key_identifiers s where s.key_row = keys.id and not s.is_primary)`.as('subkey_parts'),
+      );
   }
 
   /** Index facts of the matching keys (one page), with user IDs and subkeys. */
@@ -103,10 +122,19 @@ export class KeyQueries implements KeyReader {
     return keys.map((k) => ({
       ...keySummaryColumns(k),
       userIds: k.user_id_parts.map(([text, created, expires, revoked]) => ({
-        text, created: Number(created), expires: expires === null ? null : Number(expires), revoked,
+        text,
+        created: Number(created),
+        expires: expires === null ? null : Number(expires),
+        revoked,
       })),
       subkeys: k.subkey_parts.map(([fingerprint, keyId, algorithm, bits, created, expires, revoked]) => ({
-        fingerprint, keyId, algorithm, bits, created: Number(created), expires: expires === null ? null : Number(expires), revoked,
+        fingerprint,
+        keyId,
+        algorithm,
+        bits,
+        created: Number(created),
+        expires: expires === null ? null : Number(expires),
+        revoked,
       })),
       signatureFacts: k.signature_facts as IndexRow['signatureFacts'],
     }));
@@ -115,13 +143,15 @@ export class KeyQueries implements KeyReader {
   /** Primary user IDs of stored keys by long key ID, to name signature issuers. */
   async primaryUserIds(keyIds: string[]): Promise<Map<string, string>> {
     if (keyIds.length === 0) return new Map();
-    const rows = await this.reads.read((db) => db
-      .selectFrom('key_identifiers')
-      .innerJoin('keys', 'keys.id', 'key_identifiers.key_row')
-      .select(['key_identifiers.long_id', 'keys.primary_user_id'])
-      .where('key_identifiers.long_id', 'in', keyIds)
-      .where('key_identifiers.is_primary', '=', true)
-      .execute());
+    const rows = await this.reads.read((db) =>
+      db
+        .selectFrom('key_identifiers')
+        .innerJoin('keys', 'keys.id', 'key_identifiers.key_row')
+        .select(['key_identifiers.long_id', 'keys.primary_user_id'])
+        .where('key_identifiers.long_id', 'in', keyIds)
+        .where('key_identifiers.is_primary', '=', true)
+        .execute(),
+    );
     return new Map(rows.filter((r) => r.primary_user_id !== null).map((r) => [r.long_id, r.primary_user_id!]));
   }
 }

@@ -8,7 +8,13 @@ import { toBytes } from './keyQueries.js';
 import { countChange, factRows, insertFacts, statementChunks } from './keyFactRows.js';
 import type { KeyStore, PendingWrite, StoredKey } from './keyStore.js';
 import {
-  admitPending, countPending, keysWithStoredIssuers, lockIssuerKeyIds, settlePending, type PendingAdmitter, type SweepPart,
+  admitPending,
+  countPending,
+  keysWithStoredIssuers,
+  lockIssuerKeyIds,
+  settlePending,
+  type PendingAdmitter,
+  type SweepPart,
 } from './pendingCertifications.js';
 
 // Longest primary key packet with its header: RSA 16384 (the largest key size accepted) is about 2.1 KB.
@@ -27,11 +33,16 @@ export class KeyRepository implements KeyStore {
    * `writer` names this repository's writes in their change notifications: the server passes its database
    * handle's, so that its own listener skips them (see keyChanges.ts); by default a name nobody listens as.
    */
-  constructor(private readonly db: Kysely<Database>, private readonly writer: string = newWriterId()) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly writer: string = newWriterId(),
+  ) {}
 
   async findForMerge(fingerprint: string): Promise<StoredKey | null> {
     // Every push of a key starts here: a prepared statement.
-    const { rows: [row] } = await sql<{ id: string; revision: number; packets: Uint8Array }>`${PREPARED}
+    const {
+      rows: [row],
+    } = await sql<{ id: string; revision: number; packets: Uint8Array }>`${PREPARED}
       select id, revision, packets from keys where fingerprint = ${fingerprint}`.execute(this.db);
     return row ? { row: String(row.id), revision: row.revision, packets: toBytes(row.packets) } : null;
   }
@@ -45,11 +56,16 @@ export class KeyRepository implements KeyStore {
   async insert(record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = [], pending?: PendingWrite): Promise<boolean> {
     if (!pending) return (await this.insertStatement(this.db, record, packets, audit, true)) !== null;
     if (pending.awaiting.size === 0 && !pending.deferAdmission) return this.insertAdmitting(record, packets, audit, pending);
-    return this.withPending(pending, [record.keyId], async (trx) => {
-      const row = await this.insertStatement(trx, record, packets, audit, false);
-      if (row === null) return { result: false, written: [], counts: {} };
-      return { result: true, written: [record.fingerprint], counts: { inserted: 1 } };
-    }, false);
+    return this.withPending(
+      pending,
+      [record.keyId],
+      async (trx) => {
+        const row = await this.insertStatement(trx, record, packets, audit, false);
+        if (row === null) return { result: false, written: [], counts: {} };
+        return { result: true, written: [record.fingerprint], counts: { inserted: 1 } };
+      },
+      false,
+    );
   }
 
   /**
@@ -65,8 +81,13 @@ export class KeyRepository implements KeyStore {
       const row = await this.insertStatement(trx, record, packets, audit, true);
       if (row === null) return false;
       if (row.awaited) {
-        const admitted = await admitPending(trx, [record.keyId], pending.admit, (items) => rewriteKeys(trx, items, this.writer, false),
-          (keyIds) => primaryKeysWithKeyIds(trx, keyIds));
+        const admitted = await admitPending(
+          trx,
+          [record.keyId],
+          pending.admit,
+          (items) => rewriteKeys(trx, items, this.writer, false),
+          (keyIds) => primaryKeysWithKeyIds(trx, keyIds),
+        );
         pending.admitted.push(...admitted.rewritten);
         await countPending(trx, -admitted.removed);
         if (admitted.rewritten.length > 0) await countChange(trx, 'updated', admitted.rewritten.length);
@@ -84,8 +105,13 @@ export class KeyRepository implements KeyStore {
    * The one statement of insert; the key's row and whether certifications aside name its key ID, or null when
    * the fingerprint is stored already.
    */
-  private async insertStatement(db: Kysely<Database>, record: KeyRecord, packets: Uint8Array, audit: AuditEntry[], count: boolean):
-  Promise<{ id: string; awaited: boolean } | null> {
+  private async insertStatement(
+    db: Kysely<Database>,
+    record: KeyRecord,
+    packets: Uint8Array,
+    audit: AuditEntry[],
+    count: boolean,
+  ): Promise<{ id: string; awaited: boolean } | null> {
     const k = keyColumns(record, packets);
     const facts = factRows('', record);
     // key_row comes from the inserted row; the other columns as factRows gives them.
@@ -132,16 +158,21 @@ export class KeyRepository implements KeyStore {
    * appended in the same transaction when it is written.
    */
   async update(stored: StoredKey, record: KeyRecord, packets: Uint8Array, audit: AuditEntry[] = [], pending?: PendingWrite): Promise<boolean> {
-    return this.withPending(pending, [], async (trx) => {
-      if (!(await compareAndSwap(trx, stored, record, packets))) return { result: false, written: [], counts: {} };
-      // The identifier and user-ID rows are a projection of the packets: rebuilt, never the source of truth.
-      await trx.deleteFrom('key_identifiers').where('key_row', '=', stored.row).execute();
-      await trx.deleteFrom('user_ids').where('key_row', '=', stored.row).execute();
-      await insertFacts(trx, stored.row, record);
-      if (audit.length > 0) await sql`${PREPARED}${AUDIT_INSERT} ${auditRowsSelect(audit)}`.execute(trx);
-      await notifyKeyChanges(trx, [keyChangeOf(record)], this.writer);
-      return { result: true, written: [record.fingerprint], counts: { updated: 1 } };
-    }, false);
+    return this.withPending(
+      pending,
+      [],
+      async (trx) => {
+        if (!(await compareAndSwap(trx, stored, record, packets))) return { result: false, written: [], counts: {} };
+        // The identifier and user-ID rows are a projection of the packets: rebuilt, never the source of truth.
+        await trx.deleteFrom('key_identifiers').where('key_row', '=', stored.row).execute();
+        await trx.deleteFrom('user_ids').where('key_row', '=', stored.row).execute();
+        await insertFacts(trx, stored.row, record);
+        if (audit.length > 0) await sql`${PREPARED}${AUDIT_INSERT} ${auditRowsSelect(audit)}`.execute(trx);
+        await notifyKeyChanges(trx, [keyChangeOf(record)], this.writer);
+        return { result: true, written: [record.fingerprint], counts: { updated: 1 } };
+      },
+      false,
+    );
   }
 
   /**
@@ -149,11 +180,16 @@ export class KeyRepository implements KeyStore {
    * aside whose issuer was stored meanwhile). False when the key could not be locked in time (a deadlock).
    */
   async keepAside(stored: StoredKey, fingerprint: string, pending: PendingWrite): Promise<boolean> {
-    return this.withPending(pending, [], async (trx) => {
-      // Locked as an update would: the key's count of certifications aside is read and written by one writer.
-      await sql`select 1 from keys where id = ${stored.row} for update`.execute(trx);
-      return { result: true, written: [fingerprint], counts: {} };
-    }, false);
+    return this.withPending(
+      pending,
+      [],
+      async (trx) => {
+        // Locked as an update would: the key's count of certifications aside is read and written by one writer.
+        await sql`select 1 from keys where id = ${stored.row} for update`.execute(trx);
+        return { result: true, written: [fingerprint], counts: {} };
+      },
+      false,
+    );
   }
 
   /**
@@ -180,8 +216,14 @@ export class KeyRepository implements KeyStore {
         if (pending && written.length > 0) {
           // Admitted certifications are third-party ones: they change the key row's signature facts and counts,
           // never its user-ID and identifier rows (derived from the owner's own signatures), kept as they are.
-          updated += await settlePending(trx, pending, written, ownKeyIds,
-            (items) => rewriteKeys(trx, items, this.writer, false), (keyIds) => primaryKeysWithKeyIds(trx, keyIds));
+          updated += await settlePending(
+            trx,
+            pending,
+            written,
+            ownKeyIds,
+            (items) => rewriteKeys(trx, items, this.writer, false),
+            (keyIds) => primaryKeysWithKeyIds(trx, keyIds),
+          );
         }
         // Last before the commit: concurrent writers wait for each other on this hourly row until then.
         if (counts.inserted) await countChange(trx, 'inserted', counts.inserted);
@@ -209,13 +251,21 @@ export class KeyRepository implements KeyStore {
       after = next.fingerprints.at(-1)!;
       for (let attempt = 1; ; attempt++) {
         try {
-          rewritten.push(...await this.db.transaction().execute(async (trx) => {
-            const admitted = await admitPending(trx, next.issuerKeyIds, admit, (items) => rewriteKeys(trx, items, this.writer, false),
-              (keyIds) => primaryKeysWithKeyIds(trx, keyIds), next.fingerprints);
-            await countPending(trx, -admitted.removed);
-            if (admitted.rewritten.length > 0) await countChange(trx, 'updated', admitted.rewritten.length);
-            return admitted.rewritten;
-          }));
+          rewritten.push(
+            ...(await this.db.transaction().execute(async (trx) => {
+              const admitted = await admitPending(
+                trx,
+                next.issuerKeyIds,
+                admit,
+                (items) => rewriteKeys(trx, items, this.writer, false),
+                (keyIds) => primaryKeysWithKeyIds(trx, keyIds),
+                next.fingerprints,
+              );
+              await countPending(trx, -admitted.removed);
+              if (admitted.rewritten.length > 0) await countChange(trx, 'updated', admitted.rewritten.length);
+              return admitted.rewritten;
+            })),
+          );
           break;
         } catch (e) {
           if (!isDeadlock(e) || attempt >= SWEEP_TRIES) throw e;
@@ -249,28 +299,32 @@ export class KeyRepository implements KeyStore {
     // In fingerprint order: two batches inserting some same keys wait for each other in the same order, never
     // in a circle (a deadlock).
     const rows = items.map((item) => keyColumns(item.record, item.packets)).sort((a, b) => compare(a.fingerprint, b.fingerprint));
-    return this.withPending(pending, items.map((item) => item.record.keyId), async (trx) => {
-      const ids = new Map<string, string>();
-      for (const values of statementChunks(rows, (row) => row.size)) {
-        const returned = await trx
-          .insertInto('keys')
-          .values(values)
-          .onConflict((oc) => oc.column('fingerprint').doNothing())
-          .returning(['id', 'fingerprint'])
-          .execute();
-        for (const row of returned) ids.set(row.fingerprint, String(row.id));
-      }
-      const written: { row: string; record: KeyRecord }[] = [];
-      const inserted = items.map((item) => {
-        const row = ids.get(item.record.fingerprint);
-        if (row === undefined) return false;
-        ids.delete(item.record.fingerprint); // a later item with the same fingerprint was not inserted
-        written.push({ row, record: item.record });
-        return true;
-      });
-      if (written.length > 0) await writeFactsMany(trx, written, this.writer);
-      return { result: inserted, written: written.map((w) => w.record.fingerprint), counts: { inserted: written.length } };
-    });
+    return this.withPending(
+      pending,
+      items.map((item) => item.record.keyId),
+      async (trx) => {
+        const ids = new Map<string, string>();
+        for (const values of statementChunks(rows, (row) => row.size)) {
+          const returned = await trx
+            .insertInto('keys')
+            .values(values)
+            .onConflict((oc) => oc.column('fingerprint').doNothing())
+            .returning(['id', 'fingerprint'])
+            .execute();
+          for (const row of returned) ids.set(row.fingerprint, String(row.id));
+        }
+        const written: { row: string; record: KeyRecord }[] = [];
+        const inserted = items.map((item) => {
+          const row = ids.get(item.record.fingerprint);
+          if (row === undefined) return false;
+          ids.delete(item.record.fingerprint); // a later item with the same fingerprint was not inserted
+          written.push({ row, record: item.record });
+          return true;
+        });
+        if (written.length > 0) await writeFactsMany(trx, written, this.writer);
+        return { result: inserted, written: written.map((w) => w.record.fingerprint), counts: { inserted: written.length } };
+      },
+    );
   }
 
   /**
@@ -311,7 +365,15 @@ async function primaryKeysWithKeyIds(db: Kysely<Database>, keyIds: string[]): Pr
     const rows = await db
       .selectFrom('keys')
       .select(['key_id', sql<Uint8Array>`substring(packets from 1 for ${PRIMARY_PACKET_PREFIX})`.as('packets')])
-      .where('id', 'in', db.selectFrom('key_identifiers').select('key_row').where('long_id', 'in', keyIds.slice(start, start + IN_LIST_CHUNK)).where('is_primary', '=', true))
+      .where(
+        'id',
+        'in',
+        db
+          .selectFrom('key_identifiers')
+          .select('key_row')
+          .where('long_id', 'in', keyIds.slice(start, start + IN_LIST_CHUNK))
+          .where('is_primary', '=', true),
+      )
       .execute();
     for (const row of rows) keys.push({ keyId: row.key_id, packets: toBytes(row.packets) });
   }
@@ -325,7 +387,10 @@ async function primaryKeysWithKeyIds(db: Kysely<Database>, keyIds: string[]): Pr
  * item: true when written, false when the key is no longer at that revision.
  */
 async function rewriteKeys(
-  trx: Kysely<Database>, items: { stored: StoredKey; record: KeyRecord; packets: Uint8Array }[], writer: string, rebuildFacts = true,
+  trx: Kysely<Database>,
+  items: { stored: StoredKey; record: KeyRecord; packets: Uint8Array }[],
+  writer: string,
+  rebuildFacts = true,
 ): Promise<boolean[]> {
   const order = [...items.keys()].sort((a, b) => compare(BigInt(items[a]!.stored.row), BigInt(items[b]!.stored.row)));
   const updated: boolean[] = items.map(() => false);
@@ -336,7 +401,11 @@ async function rewriteKeys(
   const written = items.flatMap((item, n) => (updated[n] ? [{ row: item.stored.row, record: item.record }] : []));
   if (written.length === 0) return updated;
   if (!rebuildFacts) {
-    await notifyKeyChanges(trx, written.map((w) => keyChangeOf(w.record)), writer);
+    await notifyKeyChanges(
+      trx,
+      written.map((w) => keyChangeOf(w.record)),
+      writer,
+    );
     return updated;
   }
   const rows = written.map((w) => w.row);
@@ -404,10 +473,13 @@ async function writeFactsMany(trx: Kysely<Database>, written: { row: string; rec
   const facts = written.map((w) => factRows(w.row, w.record));
   for (const values of statementChunks(facts.flatMap((f) => f.identifiers))) await trx.insertInto('key_identifiers').values(values).execute();
   for (const values of statementChunks(facts.flatMap((f) => f.userIds))) await trx.insertInto('user_ids').values(values).execute();
-  await notifyKeyChanges(trx, written.map((w) => keyChangeOf(w.record)), writer);
+  await notifyKeyChanges(
+    trx,
+    written.map((w) => keyChangeOf(w.record)),
+    writer,
+  );
 }
 
 function compare<T extends string | bigint>(a: T, b: T): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-

@@ -62,15 +62,20 @@ function stripeOf(keyId: string): number {
  * the store's, as read at the start of the transaction's turn). Returns, by fingerprint, what was kept, and the
  * number of rows added.
  */
-export async function keepAside(trx: Kysely<Database>, keys: Map<string, AwaitingCertification[]>, bounds: PendingBounds):
-Promise<{ kept: Map<string, KeptAside>; added: number }> {
+export async function keepAside(
+  trx: Kysely<Database>,
+  keys: Map<string, AwaitingCertification[]>,
+  bounds: PendingBounds,
+): Promise<{ kept: Map<string, KeptAside>; added: number }> {
   const kept = new Map<string, KeptAside>();
   const fingerprints = [...keys].filter(([, awaiting]) => awaiting.length > 0).map(([fingerprint]) => fingerprint);
   if (fingerprints.length === 0) return { kept, added: 0 };
   const { rows: existing } = await sql<{ key_fingerprint: string; user_id_digest: string; signature_digest: string }>`
     select key_fingerprint, user_id_digest, signature_digest from pending_certifications
     where key_fingerprint = any(${sql.val(fingerprints)}::text[])`.execute(trx);
-  const { rows: [total] } = await sql<{ count: string }>`select count from pending_certification_count where id = 1`.execute(trx);
+  const {
+    rows: [total],
+  } = await sql<{ count: string }>`select count from pending_certification_count where id = 1`.execute(trx);
   const aside = new Map<string, Set<string>>(fingerprints.map((f) => [f, new Set()]));
   for (const r of existing) aside.get(r.key_fingerprint)?.add(`${r.user_id_digest}:${r.signature_digest}`);
   let totalRoom = bounds.maxTotal - Number(total?.count ?? 0);
@@ -92,8 +97,13 @@ Promise<{ kept: Map<string, KeptAside>; added: number }> {
         keyRoom--;
         totalRoom--;
         rows.push({
-          key_fingerprint: fingerprint, user_id_digest: a.userIdDigest, issuer_key_id: a.issuerKeyId,
-          issuer_fingerprint: a.issuerFingerprint, signature: a.signature, signature_digest: digest, created: a.created,
+          key_fingerprint: fingerprint,
+          user_id_digest: a.userIdDigest,
+          issuer_key_id: a.issuerKeyId,
+          issuer_fingerprint: a.issuerFingerprint,
+          signature: a.signature,
+          signature_digest: digest,
+          created: a.created,
         });
       }
       n++;
@@ -105,7 +115,14 @@ Promise<{ kept: Map<string, KeptAside>; added: number }> {
   // 7 values a row: 4,000 rows a statement stay well within the bind-parameter limits.
   for (let start = 0; start < rows.length; start += 4000) {
     const values = rows.slice(start, start + 4000);
-    added += (await db.insertInto('pending_certifications').values(values).onConflict((oc) => oc.doNothing()).returning('id').execute()).length;
+    added += (
+      await db
+        .insertInto('pending_certifications')
+        .values(values)
+        .onConflict((oc) => oc.doNothing())
+        .returning('id')
+        .execute()
+    ).length;
   }
   return { kept, added };
 }
@@ -123,8 +140,13 @@ export async function pendingWithStoredIssuer(trx: Kysely<Database>, keyIds: str
   if (keyIds.length === 0 || on?.length === 0) return byKey;
   const onKeys = on ? sql`and p.key_fingerprint = any(${sql.val(on)}::text[])` : sql``;
   const { rows } = await sql<{
-    id: string; key_fingerprint: string; user_id_digest: string; issuer_key_id: string; issuer_fingerprint: string | null;
-    signature: Uint8Array; created: string;
+    id: string;
+    key_fingerprint: string;
+    user_id_digest: string;
+    issuer_key_id: string;
+    issuer_fingerprint: string | null;
+    signature: Uint8Array;
+    created: string;
   }>`
     select p.id, p.key_fingerprint, p.user_id_digest, p.issuer_key_id, p.issuer_fingerprint, p.signature, p.created
     from pending_certifications p
@@ -133,8 +155,13 @@ export async function pendingWithStoredIssuer(trx: Kysely<Database>, keyIds: str
     order by p.key_fingerprint, p.id`.execute(trx);
   for (const r of rows) {
     const p: PendingCertification = {
-      id: String(r.id), keyFingerprint: r.key_fingerprint, userIdDigest: r.user_id_digest, issuerKeyId: r.issuer_key_id,
-      issuerFingerprint: r.issuer_fingerprint, signature: toBytes(r.signature), created: Number(r.created),
+      id: String(r.id),
+      keyFingerprint: r.key_fingerprint,
+      userIdDigest: r.user_id_digest,
+      issuerKeyId: r.issuer_key_id,
+      issuerFingerprint: r.issuer_fingerprint,
+      signature: toBytes(r.signature),
+      created: Number(r.created),
     };
     byKey.set(p.keyFingerprint, [...(byKey.get(p.keyFingerprint) ?? []), p]);
   }
@@ -151,8 +178,12 @@ export interface SweepPart {
  * Up to `limit` keys (fingerprints, in order, after `after`) of this part with certifications aside whose issuer
  * is stored, and the issuer key IDs of those certifications: a sweep's next step (no lock taken).
  */
-export async function keysWithStoredIssuers(db: Kysely<Database>, after: string, part: SweepPart, limit: number):
-Promise<{ fingerprints: string[]; issuerKeyIds: string[] }> {
+export async function keysWithStoredIssuers(
+  db: Kysely<Database>,
+  after: string,
+  part: SweepPart,
+  limit: number,
+): Promise<{ fingerprints: string[]; issuerKeyIds: string[] }> {
   const { rows } = await sql<{ key_fingerprint: string; issuers: string[] }>`
     select p.key_fingerprint, array_agg(distinct p.issuer_key_id) as issuers
     from pending_certifications p
@@ -215,7 +246,12 @@ export async function settlePending<T>(
   const waiting: string[] = [];
   for (const [fingerprint, kept] of aside.kept) {
     pending.kept.set(fingerprint, kept);
-    waiting.push(...pending.awaiting.get(fingerprint)!.slice(0, kept.kept).map((a) => a.issuerKeyId));
+    waiting.push(
+      ...pending.awaiting
+        .get(fingerprint)!
+        .slice(0, kept.kept)
+        .map((a) => a.issuerKeyId),
+    );
   }
   const admitted = pending.deferAdmission
     ? { rewritten: [], removed: 0 }
@@ -237,8 +273,11 @@ export interface LockedKey {
  * Decides what becomes of a key's certifications aside whose issuer is stored: the key's new bytes and facts when
  * some are admitted (T: the caller's record type), and the ids of those done with (admitted or refused for good).
  */
-export type PendingAdmitter<T> = (key: LockedKey, pending: PendingCertification[], issuers: Uint8Array[]) =>
-Promise<{ write: { record: T; packets: Uint8Array } | null; settled: string[] }>;
+export type PendingAdmitter<T> = (
+  key: LockedKey,
+  pending: PendingCertification[],
+  issuers: Uint8Array[],
+) => Promise<{ write: { record: T; packets: Uint8Array } | null; settled: string[] }>;
 
 /**
  * Admits the certifications aside whose issuer, one of these long key IDs (locked by this transaction), is
@@ -277,6 +316,9 @@ export async function admitPending<T>(
   const written = writes.length > 0 ? await rewrite(writes) : [];
   // A key not rewritten (it cannot be: it is locked) keeps its certifications aside.
   const kept = new Set(writes.flatMap((w, n) => (written[n] ? [] : byKey.get(w.stored.fingerprint)!.map((p) => p.id))));
-  const removed = await removePending(trx, settled.filter((id) => !kept.has(id)));
+  const removed = await removePending(
+    trx,
+    settled.filter((id) => !kept.has(id)),
+  );
   return { rewritten: writes.filter((_, n) => written[n]).map((w) => w.record), removed };
 }

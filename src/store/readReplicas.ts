@@ -53,7 +53,9 @@ export function parseLsn(text: string): bigint {
 }
 
 // What a standby has replayed; a promoted standby (no longer in recovery) has everything it will ever have.
-const REPLAYED = sql<{ lsn: string | null }>`select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn`;
+const REPLAYED = sql<{
+  lsn: string | null;
+}>`select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn`;
 const PRIMARY_POSITION = sql<{ lsn: string }>`select pg_current_wal_lsn()::text as lsn`;
 
 export class ReadRouter implements ReadSource {
@@ -78,9 +80,13 @@ export class ReadRouter implements ReadSource {
   async start(): Promise<void> {
     await this.checkAll();
     const tick = () => {
-      this.timer = setTimeout(() => void this.checkAll().finally(() => {
-        if (!this.closed) tick();
-      }), this.options.pollMs ?? 1000);
+      this.timer = setTimeout(
+        () =>
+          void this.checkAll().finally(() => {
+            if (!this.closed) tick();
+          }),
+        this.options.pollMs ?? 1000,
+      );
       this.timer.unref();
     };
     tick();

@@ -34,7 +34,10 @@ export class StatsRepository {
 
   /** Keys stored: every insert counted (the same number as stats().totalKeys). */
   async totalKeys(): Promise<number> {
-    const row = await this.db.selectFrom('key_stats_hourly').select(sql<string>`coalesce(sum(inserted), 0)`.as('total')).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('key_stats_hourly')
+      .select(sql<string>`coalesce(sum(inserted), 0)`.as('total'))
+      .executeTakeFirstOrThrow();
     return Number(row.total);
   }
 

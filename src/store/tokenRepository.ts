@@ -31,11 +31,7 @@ export class TokenRepository {
   }
 
   async list(): Promise<TokenRow[]> {
-    const rows = await this.db
-      .selectFrom('access_tokens')
-      .select(['id', 'identity', 'created', 'revoked_at', 'last_used'])
-      .orderBy('id')
-      .execute();
+    const rows = await this.db.selectFrom('access_tokens').select(['id', 'identity', 'created', 'revoked_at', 'last_used']).orderBy('id').execute();
     return rows.map(toTokenRow);
   }
 
@@ -66,10 +62,20 @@ export class TokenRepository {
   }
 
   async touch(id: string): Promise<void> {
-    await this.db.updateTable('access_tokens').set({ last_used: sql`now()` }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('access_tokens')
+      .set({ last_used: sql`now()` })
+      .where('id', '=', id)
+      .execute();
   }
 }
 
 function toTokenRow(row: { id: string; identity: string; created: Date; revoked_at: Date | null; last_used: Date | null }): TokenRow {
-  return { id: String(row.id), identity: row.identity, created: new Date(row.created), revokedAt: row.revoked_at && new Date(row.revoked_at), lastUsed: row.last_used && new Date(row.last_used) };
+  return {
+    id: String(row.id),
+    identity: row.identity,
+    created: new Date(row.created),
+    revokedAt: row.revoked_at && new Date(row.revoked_at),
+    lastUsed: row.last_used && new Date(row.last_used),
+  };
 }

@@ -53,7 +53,10 @@ export class CertificateReloader {
         });
         this.watchers.push(watcher);
       } catch (e) {
-        this.options.logger.warn({ folder, err: e instanceof Error ? e.message : String(e) }, `cannot watch ${folder} for new certificates: send SIGHUP after a renewal`);
+        this.options.logger.warn(
+          { folder, err: e instanceof Error ? e.message : String(e) },
+          `cannot watch ${folder} for new certificates: send SIGHUP after a renewal`,
+        );
       }
     }
   }
@@ -77,8 +80,10 @@ export class CertificateReloader {
     try {
       pair = await loadCertificatePair(files);
     } catch (e) {
-      logger.error({ reason, err: e instanceof Error ? e.message : String(e), servingExpires: this.current.notAfter.toISOString() },
-        `new TLS certificate refused, still serving the previous one: ${e instanceof Error ? e.message : String(e)}`);
+      logger.error(
+        { reason, err: e instanceof Error ? e.message : String(e), servingExpires: this.current.notAfter.toISOString() },
+        `new TLS certificate refused, still serving the previous one: ${e instanceof Error ? e.message : String(e)}`,
+      );
       return 'refused';
     }
     if (pair.cert.equals(this.current.cert) && pair.key.equals(this.current.key)) return 'unchanged';
@@ -89,8 +94,10 @@ export class CertificateReloader {
       return 'refused';
     }
     this.current = pair;
-    logger.info({ reason, subject: pair.subject, names: pair.names, expires: pair.notAfter.toISOString(), fingerprint: pair.fingerprint },
-      `TLS certificate reloaded (${reason}): new connections get it`);
+    logger.info(
+      { reason, subject: pair.subject, names: pair.names, expires: pair.notAfter.toISOString(), fingerprint: pair.fingerprint },
+      `TLS certificate reloaded (${reason}): new connections get it`,
+    );
     for (const warning of pair.warnings) logger.warn({ reason }, warning);
     return 'reloaded';
   }

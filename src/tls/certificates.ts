@@ -19,9 +19,15 @@ export const TLS_PROTOCOL_OPTIONS = {
   minVersion: 'TLSv1.2',
   maxVersion: 'TLSv1.3',
   ciphers: [
-    'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
-    'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
-    'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
   ].join(':'),
   honorCipherOrder: false,
 } as const satisfies SecureContextOptions;
@@ -79,18 +85,23 @@ export function checkCertificatePair(files: CertificateFiles, cert: Buffer, key:
   }
   if (!leaf.checkPrivateKey(privateKey)) {
     const owner = chain.findIndex((c) => c.checkPrivateKey(privateKey));
-    throw invalidKey(owner > 0
-      ? `the key belongs to certificate ${owner + 1} of ${chain.length} in TLS_CERT_FILE, not the first: that file must hold the server's certificate first, then its chain`
-      : `the key does not belong to the first certificate of TLS_CERT_FILE (${leaf.subject.replace(/\n/g, ', ')})`);
+    throw invalidKey(
+      owner > 0
+        ? `the key belongs to certificate ${owner + 1} of ${chain.length} in TLS_CERT_FILE, not the first: that file must hold the server's certificate first, then its chain`
+        : `the key does not belong to the first certificate of TLS_CERT_FILE (${leaf.subject.replace(/\n/g, ', ')})`,
+    );
   }
   const notAfter = new Date(leaf.validTo);
   const notBefore = new Date(leaf.validFrom);
-  if (notAfter.getTime() <= now.getTime()) throw invalidCert(`the certificate (${leaf.subject.replace(/\n/g, ', ')}) expired on ${notAfter.toISOString()}`);
+  if (notAfter.getTime() <= now.getTime())
+    throw invalidCert(`the certificate (${leaf.subject.replace(/\n/g, ', ')}) expired on ${notAfter.toISOString()}`);
   const warnings: string[] = [];
   const daysLeft = (notAfter.getTime() - now.getTime()) / DAY_MS;
-  if (daysLeft < EXPIRY_WARNING_DAYS) warnings.push(`the certificate in TLS_CERT_FILE expires in ${daysLeft.toFixed(1)} days, on ${notAfter.toISOString()}: renew it`);
+  if (daysLeft < EXPIRY_WARNING_DAYS)
+    warnings.push(`the certificate in TLS_CERT_FILE expires in ${daysLeft.toFixed(1)} days, on ${notAfter.toISOString()}: renew it`);
   // Not an error: a certificate issued a moment ago on a machine whose clock is slightly behind.
-  if (notBefore.getTime() > now.getTime()) warnings.push(`the certificate in TLS_CERT_FILE is not valid before ${notBefore.toISOString()}: clients will refuse it until then`);
+  if (notBefore.getTime() > now.getTime())
+    warnings.push(`the certificate in TLS_CERT_FILE is not valid before ${notBefore.toISOString()}: clients will refuse it until then`);
   try {
     // What OpenSSL itself refuses (e.g. a key too weak for its security level).
     createSecureContext({ ...TLS_PROTOCOL_OPTIONS, cert, key });
@@ -105,10 +116,14 @@ async function readSetting(name: string, file: string): Promise<Buffer> {
     return await readFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file'
-      : code === 'EACCES' || code === 'EPERM' ? 'not readable by this user (permission denied)'
-      : code === 'EISDIR' ? 'is a directory, not a file'
-      : `cannot be read (${code ?? 'error'})`;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'not readable by this user (permission denied)'
+          : code === 'EISDIR'
+            ? 'is a directory, not a file'
+            : `cannot be read (${code ?? 'error'})`;
     throw new ConfigError(`invalid ${name}=${JSON.stringify(file)}: ${why}`);
   }
 }

@@ -41,8 +41,16 @@ describe.skipIf(!existsSync(CHROMIUM))(`the web interface in Chromium on ${e2eBa
       executablePath: CHROMIUM,
       headless: true,
       userDataDir: join(dir, 'profile'),
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       timeout: 30_000,
     });
     await browser.defaultBrowserContext().overridePermissions(server.url, ['clipboard-read', 'clipboard-write', 'clipboard-sanitized-write']);
@@ -50,10 +58,14 @@ describe.skipIf(!existsSync(CHROMIUM))(`the web interface in Chromium on ${e2eBa
     await page.setViewport({ width: 390, height: 844 });
     // Any script error, CSP refusal or failed load is a failure of the page.
     // (The refused upload's 422 is logged as a failed load: expected.)
-    page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('422')) problems.push(`console: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().includes('422')) problems.push(`console: ${m.text()}`);
+    });
     page.on('pageerror', (e) => problems.push(`page error: ${String(e)}`));
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-    page.on('response', (r) => { if (r.status() >= 400 && !r.url().includes('/upload')) problems.push(`${r.status()} ${r.url()}`); });
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().includes('/upload')) problems.push(`${r.status()} ${r.url()}`);
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -111,13 +123,25 @@ describe.skipIf(!existsSync(CHROMIUM))(`the web interface in Chromium on ${e2eBa
     expect(await page.$eval('.outcome a.fpr', (a) => a.getAttribute('href'))).toBe(`/keys/${fromFile.fingerprint}`);
 
     // The result page has the form again: paste the next key there.
-    await page.$eval('#keytext', (t, text) => { (t as HTMLTextAreaElement).value = text; }, pasted.armored);
+    await page.$eval(
+      '#keytext',
+      (t, text) => {
+        (t as HTMLTextAreaElement).value = text;
+      },
+      pasted.armored,
+    );
     await Promise.all([page.waitForNavigation(), page.click('form[action="/upload"] button[type=submit]')]);
     expect(await page.$eval('.outcome', (o) => o.textContent)).toContain(grouped(pasted.fingerprint));
     await expectFitsPhone('upload result');
 
     await page.goto(`${server.url}/`);
-    await page.$eval('#keytext', (t, text) => { (t as HTMLTextAreaElement).value = text; }, pasted.privateKey.armor());
+    await page.$eval(
+      '#keytext',
+      (t, text) => {
+        (t as HTMLTextAreaElement).value = text;
+      },
+      pasted.privateKey.armor(),
+    );
     await Promise.all([page.waitForNavigation(), page.click('form[action="/upload"] button[type=submit]')]);
     expect(await page.$eval('h1', (h) => h.textContent)).toBe('Nothing was published');
     expect(await page.$eval('.outcome .rejected', (o) => o.textContent)).toContain('secret key material is refused');
@@ -143,7 +167,11 @@ describe.skipIf(!existsSync(CHROMIUM))(`the web interface in Chromium on ${e2eBa
     await page.goto(`${server.url}/stats`);
     const chart = await page.$eval('svg.chart', (svg) => {
       const box = svg.getBoundingClientRect();
-      const bars = [...svg.querySelectorAll('rect')].map((r) => ({ cls: r.getAttribute('class'), height: r.getBoundingClientRect().height, fill: getComputedStyle(r).fill }));
+      const bars = [...svg.querySelectorAll('rect')].map((r) => ({
+        cls: r.getAttribute('class'),
+        height: r.getBoundingClientRect().height,
+        fill: getComputedStyle(r).fill,
+      }));
       return { width: box.width, height: box.height, bars };
     });
     expect(chart.width).toBeGreaterThan(300);

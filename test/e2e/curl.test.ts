@@ -33,7 +33,11 @@ describe(`curl against the server on ${e2eBackend}`, () => {
   beforeAll(async () => {
     server = await startTestServer(e2eBackend);
     dir = await tempDir('e2e-curl-');
-    const { privateKey } = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ name: 'Curl User', email: 'curl.user@example.org' }], format: 'object' });
+    const { privateKey } = await openpgp.generateKey({
+      type: 'curve25519',
+      userIDs: [{ name: 'Curl User', email: 'curl.user@example.org' }],
+      format: 'object',
+    });
     fingerprint = privateKey.getFingerprint().toUpperCase();
     keyFile = join(dir, 'key.asc');
     await writeFile(keyFile, privateKey.toPublic().armor());
@@ -98,7 +102,11 @@ describe(`curl against the server on ${e2eBackend}`, () => {
   });
 
   it('serves an HTML index page to a browser (Accept: text/html, no mr)', async () => {
-    const res = await curl(['-H', 'Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', `${server.url}/pks/lookup?op=index&fingerprint=on&search=curl.user%40example.org`]);
+    const res = await curl([
+      '-H',
+      'Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8',
+      `${server.url}/pks/lookup?op=index&fingerprint=on&search=curl.user%40example.org`,
+    ]);
     expect(res.status, res.body).toBe(200);
     expect(res.contentType).toMatch(/^text\/html/);
     expect(res.body.toLowerCase()).toContain('<!doctype html>');

@@ -40,7 +40,9 @@ describe(`gpg against the server on ${e2eBackend}`, () => {
     const sent = await owner.gpg(['--send-keys', fingerprint]);
     if (sent.code !== 0) {
       const armored = (await owner.gpgOk(['--export', '--armor', fingerprint])).stdout;
-      expect.fail(`gpg --send-keys exited ${sent.code}: ${sent.stderr}\nthe server answers the same push with: ${await serverAnswer(server.url, '/pks/add', { keytext: armored })}`);
+      expect.fail(
+        `gpg --send-keys exited ${sent.code}: ${sent.stderr}\nthe server answers the same push with: ${await serverAnswer(server.url, '/pks/add', { keytext: armored })}`,
+      );
     }
     expect(sent.stderr).toMatch(/sending key/);
   }

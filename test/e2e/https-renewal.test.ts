@@ -64,7 +64,10 @@ describe(`certificate renewal under load, ${workers} worker(s) on ${e2eBackend}`
       HTTPS_PORT: '0',
       RATE_LIMIT: 'off',
     });
-    const started = workers > 1 ? await proc.waitForLog((l) => l['msg'] === `all ${workers} workers listening`, 60_000) : proc.logs.find((l) => typeof l['httpsUrl'] === 'string')!;
+    const started =
+      workers > 1
+        ? await proc.waitForLog((l) => l['msg'] === `all ${workers} workers listening`, 60_000)
+        : proc.logs.find((l) => typeof l['httpsUrl'] === 'string')!;
     base = `https://localhost:${new URL(String(started['httpsUrl'])).port}`;
   });
   afterAll(async () => {
@@ -78,11 +81,13 @@ describe(`certificate renewal under load, ${workers} worker(s) on ${e2eBackend}`
   async function waitForLines(match: (line: Record<string, unknown>) => boolean, count = workers, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (proc.logs.filter(match).length < count) {
-      if (Date.now() > deadline) throw new Error(`fewer than ${count} log lines matched within ${timeoutMs} ms: ${JSON.stringify(proc.logs.slice(-20))}`);
+      if (Date.now() > deadline)
+        throw new Error(`fewer than ${count} log lines matched within ${timeoutMs} ms: ${JSON.stringify(proc.logs.slice(-20))}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  const reloaded = (reason: string) => (l: Record<string, unknown>) => l['reason'] === reason && String(l['msg']).startsWith('TLS certificate reloaded');
+  const reloaded = (reason: string) => (l: Record<string, unknown>) =>
+    l['reason'] === reason && String(l['msg']).startsWith('TLS certificate reloaded');
 
   it('keeps answering every request while the certificate is renewed three ways', { timeout: 120_000 }, async () => {
     const [first, renewed, mismatched, inPlace] = await Promise.all(pairs.map(fingerprintOf));
@@ -115,13 +120,14 @@ describe(`certificate renewal under load, ${workers} worker(s) on ${e2eBackend}`
     // A connection opened before any renewal, kept open (HTTP/2) to be used again at the end.
     const kept = http2.connect(base, { ca: caPem });
     kept.on('error', () => {});
-    const keptAnswer = (path: string) => new Promise<number>((resolve, reject) => {
-      const stream = kept.request({ ':path': path });
-      let status = 0;
-      stream.on('response', (h) => (status = Number(h[':status'])));
-      stream.on('error', reject);
-      stream.resume().on('end', () => resolve(status));
-    });
+    const keptAnswer = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const stream = kept.request({ ':path': path });
+        let status = 0;
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.on('error', reject);
+        stream.resume().on('end', () => resolve(status));
+      });
     try {
       expect(await keptAnswer('/version')).toBe(200);
       await until(() => outcomes.filter((o) => o.certificate === first).length >= 20, 'requests with the first certificate');
@@ -149,7 +155,10 @@ describe(`certificate renewal under load, ${workers} worker(s) on ${e2eBackend}`
       proc.child.kill('SIGHUP');
       await waitForLines(reloaded('SIGHUP'));
       const hupAt = Date.now();
-      await until(() => outcomes.filter((o) => o.startedAt >= hupAt && o.certificate === inPlace).length >= 10, 'requests with the certificate loaded on SIGHUP');
+      await until(
+        () => outcomes.filter((o) => o.startedAt >= hupAt && o.certificate === inPlace).length >= 10,
+        'requests with the certificate loaded on SIGHUP',
+      );
 
       // The connection opened first still has the first certificate and is still answered.
       expect((kept.socket as TLSSocket).getPeerCertificate().fingerprint256).toBe(first);

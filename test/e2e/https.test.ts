@@ -73,8 +73,9 @@ describe(`clients over HTTPS against the server on ${e2eBackend}`, () => {
     expect(await untrusting.listKey(fingerprint)).toBeUndefined();
   });
 
-  it('sq keyserver -s hkps://: sends and gets, trusting the CA through SSL_CERT_FILE (OpenSSL\'s variable)', async () => {
-    const keyserver = (args: string[], env: Record<string, string>) => run('sq', ['keyserver', '-s', `hkps://localhost:${server.httpsPort}`, ...args], { env, timeoutMs: 30_000 });
+  it("sq keyserver -s hkps://: sends and gets, trusting the CA through SSL_CERT_FILE (OpenSSL's variable)", async () => {
+    const keyserver = (args: string[], env: Record<string, string>) =>
+      run('sq', ['keyserver', '-s', `hkps://localhost:${server.httpsPort}`, ...args], { env, timeoutMs: 30_000 });
     const trusting = { SSL_CERT_FILE: ca.caFile };
     const sent = await keyserver(['send', keyFile], trusting);
     expect(sent.code, sent.stderr).toBe(0);
@@ -90,7 +91,9 @@ describe(`clients over HTTPS against the server on ${e2eBackend}`, () => {
 
   /** curl -s with the status, HTTP version and headers after a marker. */
   async function curl(args: string[]) {
-    const { stdout, code, stderr } = await run('curl', ['-s', '-D', '-', '--max-time', '20', '-w', `${MARK}%{http_code} %{http_version}`, ...args], { timeoutMs: 30_000 });
+    const { stdout, code, stderr } = await run('curl', ['-s', '-D', '-', '--max-time', '20', '-w', `${MARK}%{http_code} %{http_version}`, ...args], {
+      timeoutMs: 30_000,
+    });
     const at = stdout.lastIndexOf(MARK);
     const [status, version] = stdout.slice(at + MARK.length).split(' ');
     const text = stdout.slice(0, at);
@@ -133,7 +136,12 @@ describe(`the Singularity-protocol client over HTTPS with a token (PUSH_POLICY=t
   beforeAll(async () => {
     ca = await TestCa.create();
     const issued = await ca.issue('server');
-    server = await startTestServer(e2eBackend, { TLS_CERT_FILE: issued.certFile, TLS_KEY_FILE: issued.keyFile, HTTPS_PORT: '0', PUSH_POLICY: 'token' });
+    server = await startTestServer(e2eBackend, {
+      TLS_CERT_FILE: issued.certFile,
+      TLS_KEY_FILE: issued.keyFile,
+      HTTPS_PORT: '0',
+      PUSH_POLICY: 'token',
+    });
     base = `https://localhost:${server.httpsPort}`;
     client = new SingularityClient(base, fetchTrusting(await readFile(ca.caFile)));
     token = (await createToken(server.database.db, { email: 'sing.tls@example.org' })).secret;
@@ -148,7 +156,11 @@ describe(`the Singularity-protocol client over HTTPS with a token (PUSH_POLICY=t
     expect(services.get('keyserver')).toBe(base);
     expect(services.get('token')).toBe(base);
     const remote = new SingularityClient(services.get('keyserver')!, fetchTrusting(await readFile(ca.caFile)));
-    const { privateKey } = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ name: 'Sing Tls', email: 'sing.tls@example.org' }], format: 'object' });
+    const { privateKey } = await openpgp.generateKey({
+      type: 'curve25519',
+      userIDs: [{ name: 'Sing Tls', email: 'sing.tls@example.org' }],
+      format: 'object',
+    });
     const key = privateKey.toPublic();
     const fingerprint = key.getFingerprint().toUpperCase();
     expect((await remote.push(key.armor(), token)).status).toBe(200);
@@ -161,7 +173,11 @@ describe(`the Singularity-protocol client over HTTPS with a token (PUSH_POLICY=t
   });
 
   it('refuses a push without the token over HTTPS too (401), and a wrong token at remote login', async () => {
-    const { privateKey } = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ name: 'Sing Tls', email: 'sing.tls@example.org' }], format: 'object' });
+    const { privateKey } = await openpgp.generateKey({
+      type: 'curve25519',
+      userIDs: [{ name: 'Sing Tls', email: 'sing.tls@example.org' }],
+      format: 'object',
+    });
     await expect(client.push(privateKey.toPublic().armor())).rejects.toMatchObject({ status: 401 });
     await expect(client.remoteLogin('ks_wrong')).rejects.toThrow('Invalid Credentials');
   });

@@ -15,7 +15,10 @@ const HKP = require('@openpgp/hkp-client') as new (url: string) => {
   lookup(options: { keyId?: string; query?: string }): Promise<string | undefined>;
   upload(armored: string): Promise<Response>;
 };
-const WKD = require('@openpgp/wkd-client') as new () => { lookup(options: { email: string }): Promise<Uint8Array>; _fetch: (url: string) => Promise<Response> };
+const WKD = require('@openpgp/wkd-client') as new () => {
+  lookup(options: { email: string }): Promise<Uint8Array>;
+  _fetch: (url: string) => Promise<Response>;
+};
 
 const WKS_CLIENT = '/usr/lib/gnupg/gpg-wks-client';
 const ADDRESSES = ['Wanda.Maximoff@wkd.example', 'plain@wkd.example', 'Ünï.Code@wkd.example', 'six@wkd.example'];
@@ -67,14 +70,16 @@ describe(`newer-API clients against the server on ${e2eBackend}`, () => {
     // The client only speaks https:// (TLS is another issue's): its fetch is pointed at the server over plain HTTP on
     // loopback, keeping the URL's host as the Host header. URLs, hashes, order and status checks are the client's own.
     const asked: string[] = [];
-    const transport = (advancedResolves: boolean) => async (url: string): Promise<Response> => {
-      const target = new URL(url);
-      asked.push(`${target.host}${target.pathname}`);
-      if (target.protocol !== 'https:') throw new Error(`the client asked for ${target.protocol}`);
-      if (!advancedResolves && target.host.startsWith('openpgpkey.')) throw new TypeError('getaddrinfo ENOTFOUND');
-      const res = await rawRequest(server.url, target.pathname + target.search, { host: target.host });
-      return new Response(res.status === 204 ? null : new Uint8Array(res.body), { status: res.status });
-    };
+    const transport =
+      (advancedResolves: boolean) =>
+      async (url: string): Promise<Response> => {
+        const target = new URL(url);
+        asked.push(`${target.host}${target.pathname}`);
+        if (target.protocol !== 'https:') throw new Error(`the client asked for ${target.protocol}`);
+        if (!advancedResolves && target.host.startsWith('openpgpkey.')) throw new TypeError('getaddrinfo ENOTFOUND');
+        const res = await rawRequest(server.url, target.pathname + target.search, { host: target.host });
+        return new Response(res.status === 204 ? null : new Uint8Array(res.body), { status: res.status });
+      };
     for (const advancedResolves of [true, false]) {
       const wkd = new WKD();
       wkd._fetch = transport(advancedResolves);

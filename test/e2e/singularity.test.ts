@@ -82,7 +82,10 @@ describe(`SingularityCE key commands against the server on ${e2eBackend}`, () =>
       const direct = await fetch(`${server.url}/pks/lookup?exact=on&op=get&search=0x${unknown}`);
       const body = (await direct.json()) as { error: { code: number; message: string } };
       expect(body.error.code).toBe(404);
-      const error = await client.pull(unknown).then(() => undefined, (e: unknown) => e);
+      const error = await client.pull(unknown).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(SingularityHttpError);
       expect((error as SingularityHttpError).status).toBe(404);
       expect((error as SingularityHttpError).serverMessage).toBe(body.error.message);
@@ -178,7 +181,11 @@ describe(`SingularityCE key commands against the server on ${e2eBackend}`, () =>
       // The short view shows the last 8 characters of the fingerprint, then the bits, then the user ID.
       const line = found.output.split('\n').find((l) => l.startsWith(searchable.fingerprint.slice(-8)));
       expect(line, found.output).toBeDefined();
-      expect(line!.split(/ {2,}/)).toEqual([searchable.fingerprint.slice(-8), expect.stringMatching(/^25[56]$/), 'Singularity Searcher <sing.search@example.org>']);
+      expect(line!.split(/ {2,}/)).toEqual([
+        searchable.fingerprint.slice(-8),
+        expect.stringMatching(/^25[56]$/),
+        'Singularity Searcher <sing.search@example.org>',
+      ]);
       expect(found.output.split('\n')[2]).toMatch(/^KEY ID +BITS +NAME\/EMAIL$/);
     });
 
@@ -219,7 +226,10 @@ describe(`SingularityCE key commands against the server on ${e2eBackend}`, () =>
     });
 
     it('reports no match as a 404', async () => {
-      const error = await client.search('nobody.at.all@example.org').then(() => undefined, (e: unknown) => e);
+      const error = await client.search('nobody.at.all@example.org').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(SingularityHttpError);
       expect((error as SingularityHttpError).status).toBe(404);
     });
@@ -240,16 +250,22 @@ describe(`SingularityCE against a server that requires tokens to push (PUSH_POLI
     await server?.close();
   });
 
-  it('key push without a token (bare Bearer, or no header) fails with 401 and the server\'s message', async () => {
+  it("key push without a token (bare Bearer, or no header) fails with 401 and the server's message", async () => {
     const key = await makeKey('Singularity Owner', 'sing.owner@example.org');
     for (const options of [{}, { omitAuthorization: true }]) {
-      const error = await client.push(key.armored, undefined, options).then(() => undefined, (e: unknown) => e);
+      const error = await client.push(key.armored, undefined, options).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(SingularityHttpError);
       expect((error as SingularityHttpError).status).toBe(401);
       expect((error as SingularityHttpError).serverMessage).toMatch(/^a valid access token is required to push keys: no token was given/);
       expect((error as SingularityHttpError).message).toContain((error as SingularityHttpError).serverMessage);
     }
-    const wrong = await client.push(key.armored, 'ks_wrong').then(() => undefined, (e: unknown) => e);
+    const wrong = await client.push(key.armored, 'ks_wrong').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((wrong as SingularityHttpError).serverMessage).toMatch(/unknown or revoked/);
   });
 
@@ -263,11 +279,16 @@ describe(`SingularityCE against a server that requires tokens to push (PUSH_POLI
     expect((await remote.pull(key.fingerprint.toLowerCase())).getFingerprint().toUpperCase()).toBe(key.fingerprint);
   });
 
-  it('refuses a key without the token\'s e-mail with 403 and the Sylabs-style message', async () => {
+  it("refuses a key without the token's e-mail with 403 and the Sylabs-style message", async () => {
     const key = await makeKey('Somebody Else', 'somebody.else@example.org');
-    const error = await client.push(key.armored, token).then(() => undefined, (e: unknown) => e);
+    const error = await client.push(key.armored, token).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((error as SingularityHttpError).status).toBe(403);
-    expect((error as SingularityHttpError).serverMessage).toBe(`key ${key.fingerprint} does not contain identity with email 'sing.owner@example.org'`);
+    expect((error as SingularityHttpError).serverMessage).toBe(
+      `key ${key.fingerprint} does not contain identity with email 'sing.owner@example.org'`,
+    );
   });
 
   it('remote login with a wrong token fails as "Invalid Credentials"; keyserver login accepts only a valid token', async () => {
@@ -288,7 +309,11 @@ describe(`SingularityCE at a site whose users have account names and tokens from
     provider = await makeSigningKey('portal-1', 'EdDSA');
     jwks = await serveJwks([provider]);
     server = await startTestServer(e2eBackend, {
-      PUSH_POLICY: 'token', TOKEN_JWKS_URL: jwks.url, TOKEN_ISSUER: ISSUER, TOKEN_AUDIENCE: AUDIENCE, TOKEN_IDENTITY_CLAIM: 'preferred_username',
+      PUSH_POLICY: 'token',
+      TOKEN_JWKS_URL: jwks.url,
+      TOKEN_ISSUER: ISSUER,
+      TOKEN_AUDIENCE: AUDIENCE,
+      TOKEN_IDENTITY_CLAIM: 'preferred_username',
     });
     client = new SingularityClient(server.url);
     dir = await tempDir('keystore-tokenfile-');
@@ -333,16 +358,24 @@ describe(`SingularityCE at a site whose users have account names and tokens from
     expect((await remote.push(key.armored, token)).status).toBe(200);
     expect((await remote.pull(key.fingerprint.toLowerCase())).getFingerprint().toUpperCase()).toBe(key.fingerprint);
     const foreign = await accountKey('Someone <ccc11111aa>');
-    const refused = await remote.push(foreign.armored, token).then(() => undefined, (e: unknown) => e);
+    const refused = await remote.push(foreign.armored, token).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((refused as SingularityHttpError).status).toBe(403);
     expect((refused as SingularityHttpError).serverMessage).toBe(`key ${foreign.fingerprint} does not contain identity 'bbb67890zz'`);
   });
 
   it('refuses an expired portal token at login ("Invalid Credentials") and at push (401 with the reason)', async () => {
     const expired = await signToken(provider, { claims: { preferred_username: 'bbb67890zz' }, expiresIn: -3600 });
-    await expect(client.remoteLoginWithTokenFile(await tokenFile('expired', expired))).rejects.toThrow('error response from server: Invalid Credentials');
+    await expect(client.remoteLoginWithTokenFile(await tokenFile('expired', expired))).rejects.toThrow(
+      'error response from server: Invalid Credentials',
+    );
     const key = await accountKey('Portal User <bbb67890zz>');
-    const error = await client.push(key.armored, expired).then(() => undefined, (e: unknown) => e);
+    const error = await client.push(key.armored, expired).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((error as SingularityHttpError).status).toBe(401);
     expect((error as SingularityHttpError).serverMessage).toMatch(/the token has expired/);
   });

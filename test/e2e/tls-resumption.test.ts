@@ -37,7 +37,12 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('TLS session resumption with 
     await copyFile(pair.keyFile, keyFile);
     database = await createTestDatabase('postgresql');
     proc = await startServerProcess({
-      DATABASE_URL: database.url!, WORKERS: String(WORKERS), TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile, HTTPS_PORT: '0', RATE_LIMIT: 'off',
+      DATABASE_URL: database.url!,
+      WORKERS: String(WORKERS),
+      TLS_CERT_FILE: certFile,
+      TLS_KEY_FILE: keyFile,
+      HTTPS_PORT: '0',
+      RATE_LIMIT: 'off',
     });
     const started = await proc.waitForLog((l) => l['msg'] === `all ${WORKERS} workers listening`, 60_000);
     base = `https://localhost:${new URL(String(started['httpsUrl'])).port}`;
@@ -52,21 +57,26 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('TLS session resumption with 
   /** Bursts of parallel new connections through one session-caching agent (as node's, curl's and browsers' clients). */
   async function resumingBursts(label: string): Promise<{ id: string; resumed: boolean; status: number }[]> {
     const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 10 });
-    const fetchOne = (id: string) => new Promise<{ id: string; resumed: boolean; status: number }>((resolve, reject) => {
-      const request = https.request(`${base}/version`, { headers: { connection: 'close', 'x-request-id': id }, ca: caPem, agent, timeout: 10_000 }, (response) => {
-        response.resume();
-        response.on('end', () => resolve({ id, resumed: (response.socket as TLSSocket).isSessionReused(), status: response.statusCode! }));
+    const fetchOne = (id: string) =>
+      new Promise<{ id: string; resumed: boolean; status: number }>((resolve, reject) => {
+        const request = https.request(
+          `${base}/version`,
+          { headers: { connection: 'close', 'x-request-id': id }, ca: caPem, agent, timeout: 10_000 },
+          (response) => {
+            response.resume();
+            response.on('end', () => resolve({ id, resumed: (response.socket as TLSSocket).isSessionReused(), status: response.statusCode! }));
+          },
+        );
+        request.on('timeout', () => request.destroy(new Error('timeout')));
+        request.on('error', reject);
+        request.end();
       });
-      request.on('timeout', () => request.destroy(new Error('timeout')));
-      request.on('error', reject);
-      request.end();
-    });
     const first = await fetchOne(`${label}-first`);
     expect(first.resumed).toBe(false);
     const answers = [];
     // Parallel connections, so that the kernel hands some to each worker.
     for (let burst = 0; burst < 6; burst++) {
-      answers.push(...await Promise.all(Array.from({ length: 8 }, (_, i) => fetchOne(`${label}-${burst}-${i}`))));
+      answers.push(...(await Promise.all(Array.from({ length: 8 }, (_, i) => fetchOne(`${label}-${burst}-${i}`)))));
     }
     agent.destroy();
     return answers;

@@ -103,8 +103,15 @@ describe.skipIf(skipReason !== undefined)('gpg finds keys in the Web Key Directo
     dns = await startInNamespace([process.execPath, '-e', STUB_DNS], process.env, 'ready');
     // PostgreSQL on the host's loopback is out of the namespace's reach: always PGlite in a fresh directory.
     const env: NodeJS.ProcessEnv = {
-      ...process.env, PORT: '11371', HOST: '127.0.0.1', HTTPS_PORT: '443', TLS_CERT_FILE: issued.certFile, TLS_KEY_FILE: issued.keyFile,
-      WKD_DOMAINS: 'example.org', DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'info',
+      ...process.env,
+      PORT: '11371',
+      HOST: '127.0.0.1',
+      HTTPS_PORT: '443',
+      TLS_CERT_FILE: issued.certFile,
+      TLS_KEY_FILE: issued.keyFile,
+      WKD_DOMAINS: 'example.org',
+      DATA_DIR: join(dir, 'data'),
+      LOG_LEVEL: 'info',
     };
     delete env['DATABASE_URL'];
     server = await startInNamespace([process.execPath, '--import', 'tsx', 'src/main.ts', 'serve'], env, '"url":"http://127.0.0.1:11371"');
@@ -115,7 +122,11 @@ describe.skipIf(skipReason !== undefined)('gpg finds keys in the Web Key Directo
     await owner.addUserId(fingerprint, 'Ann Elsewhere <ann@elsewhere.example>');
     const keyFile = join(dir, 'key.asc');
     await writeFile(keyFile, (await owner.gpgOk(['--export', '--armor', fingerprint])).stdout);
-    const added = await runOk('ip', ['netns', 'exec', NS, 'curl', '-s', '--max-time', '20', '--data-urlencode', `keytext@${keyFile}`, 'http://127.0.0.1:11371/pks/add'], { timeoutMs: 30_000 });
+    const added = await runOk(
+      'ip',
+      ['netns', 'exec', NS, 'curl', '-s', '--max-time', '20', '--data-urlencode', `keytext@${keyFile}`, 'http://127.0.0.1:11371/pks/add'],
+      { timeoutMs: 30_000 },
+    );
     expect(added.stdout).toMatch(/^1 key\(s\) added/);
   }, 180_000);
 
@@ -134,15 +145,43 @@ describe.skipIf(skipReason !== undefined)('gpg finds keys in the Web Key Directo
     homes.push(home);
     await appendFile(join(home.dir, 'dirmngr.conf'), 'standard-resolver\nno-use-tor\n');
     const mounts = 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && mount --bind "$3" "$4" && shift 4 && exec "$@"';
-    const result = await run('ip', ['netns', 'exec', NS, 'unshare', '--mount', 'sh', '-c', mounts, 'sh',
-      join(dir, `hosts-${hosts}`), join(dir, 'resolv.conf'), cas, SYSTEM_CAS,
-      'gpg', '--homedir', home.dir, '--batch', '--no-tty', '--auto-key-locate', 'clear,wkd', '--locate-external-keys', address], { timeoutMs: 40_000 });
+    const result = await run(
+      'ip',
+      [
+        'netns',
+        'exec',
+        NS,
+        'unshare',
+        '--mount',
+        'sh',
+        '-c',
+        mounts,
+        'sh',
+        join(dir, `hosts-${hosts}`),
+        join(dir, 'resolv.conf'),
+        cas,
+        SYSTEM_CAS,
+        'gpg',
+        '--homedir',
+        home.dir,
+        '--batch',
+        '--no-tty',
+        '--auto-key-locate',
+        'clear,wkd',
+        '--locate-external-keys',
+        address,
+      ],
+      { timeoutMs: 40_000 },
+    );
     return { ...result, home };
   }
 
   /** How many requests keystore logged for a WKD route (by its pattern) with status 200. */
   function wkdRequests(pattern: string): number {
-    return server!.output().split('\n').filter((line) => line.includes(`"path":"${pattern}","status":200`)).length;
+    return server!
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(`"path":"${pattern}","status":200`)).length;
   }
 
   /** keystore logs a request after answering it: gpg may be done before the line is written. */
@@ -151,7 +190,7 @@ describe.skipIf(skipReason !== undefined)('gpg finds keys in the Web Key Directo
     expect(wkdRequests(pattern)).toBe(count);
   }
 
-  it('advanced method: imports the key with only the address\'s user ID', { timeout: 60_000 }, async () => {
+  it("advanced method: imports the key with only the address's user ID", { timeout: 60_000 }, async () => {
     const before = wkdRequests('/.well-known/openpgpkey/:domain/hu/:hash');
     const found = await locate('ann@example.org', 'advanced');
     expect(found.code, found.stderr).toBe(0);

@@ -32,21 +32,25 @@ export function httpsRequest(url: string, options: HttpsRequestOptions): Promise
 
 function http1Request(url: string, options: HttpsRequestOptions): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
-    const request = https.request(url, {
-      method: options.method ?? 'GET',
-      headers: options.headers ?? {},
-      ca: options.ca,
-      agent: options.agent ?? false,
-      timeout: options.timeoutMs ?? 10_000,
-    }, (res) => {
-      const socket = res.socket as TLSSocket;
-      const alpn = socket.alpnProtocol ?? false;
-      const certificate = socket.getPeerCertificate().fingerprint256;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks), alpn, certificate }));
-      res.on('error', reject);
-    });
+    const request = https.request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers ?? {},
+        ca: options.ca,
+        agent: options.agent ?? false,
+        timeout: options.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const socket = res.socket as TLSSocket;
+        const alpn = socket.alpnProtocol ?? false;
+        const certificate = socket.getPeerCertificate().fingerprint256;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks), alpn, certificate }));
+        res.on('error', reject);
+      },
+    );
     request.on('timeout', () => request.destroy(new Error(`no answer from ${url} within ${options.timeoutMs ?? 10_000} ms`)));
     request.on('error', reject);
     request.end(options.body);
@@ -71,7 +75,13 @@ function http2Request(url: string, options: HttpsRequestOptions): Promise<HttpsA
     stream.on('error', fail);
     stream.on('end', () => {
       const socket = session.socket as TLSSocket;
-      const answer = { status: Number(headers[':status']), headers, body: Buffer.concat(chunks), alpn: socket.alpnProtocol ?? false, certificate: socket.getPeerCertificate().fingerprint256 };
+      const answer = {
+        status: Number(headers[':status']),
+        headers,
+        body: Buffer.concat(chunks),
+        alpn: socket.alpnProtocol ?? false,
+        certificate: socket.getPeerCertificate().fingerprint256,
+      };
       session.close();
       resolve(answer);
     });

@@ -47,15 +47,25 @@ export async function signToken(key: SigningKey, options: TokenClaims = {}): Pro
 /** An unsigned token (`alg: none`) with otherwise valid claims. */
 export function unsignedToken(claims: JWTPayload): string {
   const now = Math.floor(Date.now() / 1000);
-  return new UnsecuredJWT(claims).setIssuer(ISSUER).setAudience(AUDIENCE).setIssuedAt(now).setExpirationTime(now + 300).encode();
+  return new UnsecuredJWT(claims)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 300)
+    .encode();
 }
 
 /** A token "signed" with HMAC keyed by the provider's public key (the classic algorithm-confusion forgery). */
 export async function hmacWithPublicKey(key: SigningKey, claims: JWTPayload): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const secret = new TextEncoder().encode(JSON.stringify(key.jwk));
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: key.kid }).setIssuer(ISSUER).setAudience(AUDIENCE)
-    .setIssuedAt(now).setExpirationTime(now + 300).sign(secret);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', kid: key.kid })
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 300)
+    .sign(secret);
 }
 
 export interface JwksServer {
@@ -87,9 +97,10 @@ export async function serveJwks(keys: SigningKey[]): Promise<JwksServer> {
     publish: (next) => {
       published = next;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -12,7 +12,10 @@ export interface TestKey {
   packets: Packet[];
 }
 
-export async function makeKey(userIDs: { name?: string; email?: string }[] = [{ name: 'Test', email: 'test@example.org' }], date?: Date): Promise<TestKey> {
+export async function makeKey(
+  userIDs: { name?: string; email?: string }[] = [{ name: 'Test', email: 'test@example.org' }],
+  date?: Date,
+): Promise<TestKey> {
   const { privateKey } = await openpgp.generateKey({ type: 'curve25519', userIDs, format: 'object', ...(date ? { date } : {}) });
   return fromPrivate(privateKey);
 }

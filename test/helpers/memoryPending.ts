@@ -19,7 +19,11 @@ type Rewrite = (tx: MemoryState, stored: StoredKey, record: KeyRecord, packets: 
  * keys rewritten.
  */
 export async function settlePendingInMemory(
-  tx: MemoryState, pending: PendingWrite, written: string[], ownKeyIds: string[], rewrite: Rewrite,
+  tx: MemoryState,
+  pending: PendingWrite,
+  written: string[],
+  ownKeyIds: string[],
+  rewrite: Rewrite,
 ): Promise<number> {
   const waiting: string[] = [];
   let totalRoom = pending.bounds.maxTotal - tx.pending.length;
@@ -70,7 +74,11 @@ function partOf(fingerprint: string, of: number): number {
 
 /** Admits the certifications aside (on keys `on` accepts) issued by one of these key IDs whose key is stored; the records rewritten. */
 async function admitInMemory(
-  tx: MemoryState, keyIds: Set<string>, on: (fingerprint: string) => boolean, admit: PendingAdmitter<KeyRecord>, rewrite: Rewrite,
+  tx: MemoryState,
+  keyIds: Set<string>,
+  on: (fingerprint: string) => boolean,
+  admit: PendingAdmitter<KeyRecord>,
+  rewrite: Rewrite,
 ): Promise<KeyRecord[]> {
   const issuersStored = new Set(primaryKeysIn(tx, [...keyIds]).map((k) => k.keyId));
   const byKey = new Map<string, MemoryPending[]>();
@@ -84,7 +92,11 @@ async function admitInMemory(
     const list = byKey.get(key.record.fingerprint)!;
     const locked: LockedKey = { row: key.row, revision: key.revision, fingerprint: key.record.fingerprint, packets: key.packets };
     const issuers = primaryKeysIn(tx, [...new Set(list.map((p) => p.issuerKeyId))]).map((k) => k.packets);
-    const decided = await admit(locked, list.map(({ dedupe: _, ...p }) => p), issuers);
+    const decided = await admit(
+      locked,
+      list.map(({ dedupe: _, ...p }) => p),
+      issuers,
+    );
     const written = decided.write === null || rewrite(tx, locked, decided.write.record, decided.write.packets);
     // A key not rewritten keeps its certifications aside.
     if (written) for (const id of decided.settled) settled.add(id);

@@ -87,15 +87,19 @@ export class MemoryKeyStore implements KeyStore, KeyReader {
 
   insertMany(items: { record: KeyRecord; packets: Uint8Array }[], pending?: PendingWrite): Promise<boolean[]> {
     if (items.length === 0) return Promise.resolve([]);
-    return this.write(pending, items.map((item) => item.record.keyId), (tx) => {
-      // Rows numbered in fingerprint order, as KeyRepository inserts them (the order ties in lookups are given in).
-      const order = [...items.keys()].sort((a, b) => compareText(items[a]!.record.fingerprint, items[b]!.record.fingerprint) || a - b);
-      const inserted: boolean[] = [];
-      for (const n of order) inserted[n] = insertKey(tx, items[n]!.record, items[n]!.packets);
-      const written = items.filter((_, n) => inserted[n]).map((item) => item.record.fingerprint);
-      count(tx, 'inserted', written.length, this.now());
-      return { result: inserted, written };
-    });
+    return this.write(
+      pending,
+      items.map((item) => item.record.keyId),
+      (tx) => {
+        // Rows numbered in fingerprint order, as KeyRepository inserts them (the order ties in lookups are given in).
+        const order = [...items.keys()].sort((a, b) => compareText(items[a]!.record.fingerprint, items[b]!.record.fingerprint) || a - b);
+        const inserted: boolean[] = [];
+        for (const n of order) inserted[n] = insertKey(tx, items[n]!.record, items[n]!.packets);
+        const written = items.filter((_, n) => inserted[n]).map((item) => item.record.fingerprint);
+        count(tx, 'inserted', written.length, this.now());
+        return { result: inserted, written };
+      },
+    );
   }
 
   updateMany(items: { stored: StoredKey; record: KeyRecord; packets: Uint8Array }[], pending?: PendingWrite): Promise<boolean[]> {
@@ -162,8 +166,9 @@ export class MemoryKeyStore implements KeyStore, KeyReader {
 
   /** Rows oldest first, optionally for one key, from a time on, the newest `limit` only. */
   async list(filter: AuditFilter = {}): Promise<AuditRow[]> {
-    const rows = this.state.audit.filter((r) => (filter.fingerprint === undefined || r.fingerprint === filter.fingerprint)
-      && (filter.since === undefined || r.at >= filter.since));
+    const rows = this.state.audit.filter(
+      (r) => (filter.fingerprint === undefined || r.fingerprint === filter.fingerprint) && (filter.since === undefined || r.at >= filter.since),
+    );
     return filter.limit === undefined ? rows : rows.slice(Math.max(0, rows.length - filter.limit));
   }
 
@@ -221,7 +226,11 @@ export class MemoryKeyStore implements KeyStore, KeyReader {
    * the certifications aside of the keys written (when `pending`), then the copy is the state and its changes
    * are announced. ownKeyIds: key IDs of keys the write may insert, whose certifications aside it admits.
    */
-  private write<R>(pending: PendingWrite | undefined, ownKeyIds: string[], change: (tx: MemoryState) => { result: R; written: string[] }): Promise<R> {
+  private write<R>(
+    pending: PendingWrite | undefined,
+    ownKeyIds: string[],
+    change: (tx: MemoryState) => { result: R; written: string[] },
+  ): Promise<R> {
     return this.transaction(async (tx) => {
       pending?.kept.clear();
       pending?.admitted.splice(0);
@@ -238,8 +247,12 @@ export class MemoryKeyStore implements KeyStore, KeyReader {
   private transaction<R>(work: (tx: MemoryState) => Promise<R>): Promise<R> {
     const run = this.writing.then(async () => {
       const tx: MemoryState = {
-        keys: new Map(this.state.keys), pending: [...this.state.pending], audit: [...this.state.audit],
-        hourly: new Map(this.state.hourly), lastId: this.state.lastId, news: [],
+        keys: new Map(this.state.keys),
+        pending: [...this.state.pending],
+        audit: [...this.state.audit],
+        hourly: new Map(this.state.hourly),
+        lastId: this.state.lastId,
+        news: [],
       };
       const result = await work(tx);
       this.state = tx;
@@ -328,12 +341,28 @@ function indexRowOf(key: MemoryKey): IndexRow {
     .filter((i) => !i.is_primary)
     .sort((a, b) => Number(a.created) - Number(b.created) || compareText(a.fingerprint, b.fingerprint));
   return {
-    fingerprint: r.fingerprint, keyId: r.keyId, version: r.version, algorithm: r.algorithm, bits: r.bits,
-    created: r.created, expires: r.expires, revoked: r.revoked,
-    userIds: key.facts.userIds.map((u) => ({ text: u.uid, created: Number(u.created), expires: u.expires === null ? null : Number(u.expires), revoked: u.revoked })),
+    fingerprint: r.fingerprint,
+    keyId: r.keyId,
+    version: r.version,
+    algorithm: r.algorithm,
+    bits: r.bits,
+    created: r.created,
+    expires: r.expires,
+    revoked: r.revoked,
+    userIds: key.facts.userIds.map((u) => ({
+      text: u.uid,
+      created: Number(u.created),
+      expires: u.expires === null ? null : Number(u.expires),
+      revoked: u.revoked,
+    })),
     subkeys: subkeys.map((s) => ({
-      fingerprint: s.fingerprint, keyId: s.long_id, algorithm: s.algorithm, bits: s.bits, created: Number(s.created),
-      expires: s.expires === null ? null : Number(s.expires), revoked: s.revoked,
+      fingerprint: s.fingerprint,
+      keyId: s.long_id,
+      algorithm: s.algorithm,
+      bits: s.bits,
+      created: Number(s.created),
+      expires: s.expires === null ? null : Number(s.expires),
+      revoked: s.revoked,
     })),
     signatureFacts: r.signatureFacts,
   };

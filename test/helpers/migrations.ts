@@ -10,7 +10,9 @@ const FOLDER = new URL('../../migrations/', import.meta.url);
 /** Every migration of migrations/ by name, in order, and a Migrator over them. */
 export async function folderMigrator(db: Kysely<unknown>): Promise<{ migrator: Migrator; names: string[] }> {
   const migrations: Record<string, Migration> = {};
-  for (const file of readdirSync(FOLDER).filter((f) => f.endsWith('.ts')).sort()) {
+  for (const file of readdirSync(FOLDER)
+    .filter((f) => f.endsWith('.ts'))
+    .sort()) {
     migrations[file.replace(/\.ts$/, '')] = (await import(new URL(file, FOLDER).href)) as Migration;
   }
   return { migrator: new Migrator({ db, provider: { getMigrations: async () => migrations } }), names: Object.keys(migrations) };

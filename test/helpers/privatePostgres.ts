@@ -14,7 +14,9 @@ const PG_ROOT = '/usr/lib/postgresql';
 /** The bin folder of the newest installed PostgreSQL with initdb and pg_ctl, or undefined. */
 export function postgresBinaries(): string | undefined {
   if (!existsSync(PG_ROOT)) return undefined;
-  const versions = readdirSync(PG_ROOT).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(PG_ROOT)
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
   return versions.map((v) => join(PG_ROOT, v, 'bin')).find((bin) => existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl')));
 }
 
@@ -59,7 +61,12 @@ export async function createPrivatePostgres(bin: string, firstPort = 55440): Pro
  * port, started. The primary's default pg_hba (initdb) lets loopback replication in with trust. Each step is
  * bounded by `timeoutMs`; when one fails, the folder is removed. (npm run bench makes its standby with it too.)
  */
-export async function createPrivateStandby(bin: string, primary: Pick<PrivatePostgres, 'port'>, firstPort = 55540, timeoutMs = 60_000): Promise<PrivatePostgres> {
+export async function createPrivateStandby(
+  bin: string,
+  primary: Pick<PrivatePostgres, 'port'>,
+  firstPort = 55540,
+  timeoutMs = 60_000,
+): Promise<PrivatePostgres> {
   const dir = await mkdtemp(join(tmpdir(), 'keystore-pg-standby-'));
   const asRoot = process.getuid?.() === 0;
   const run = async (command: string) => {
@@ -68,14 +75,17 @@ export async function createPrivateStandby(bin: string, primary: Pick<PrivatePos
   };
   const data = join(dir, 'data');
   const port = await freePort(firstPort);
-  const start = () => run(`${bin}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c hot_standby=on' -l ${dir}/log -w start >/dev/null`);
+  const start = () =>
+    run(`${bin}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c hot_standby=on' -l ${dir}/log -w start >/dev/null`);
   const stop = () => run(`${bin}/pg_ctl -D ${data} -m fast -w stop >/dev/null`);
   try {
     if (asRoot) await chown(dir, ...(await postgresIds()));
     await run(`${bin}/pg_basebackup -h 127.0.0.1 -p ${primary.port} -U postgres -D ${data} -R -X stream -c fast`);
     // A primary set up as Debian's clusters are keeps postgresql.conf and pg_hba.conf in /etc, out of the copy:
     // the standby then runs on the defaults (its port and socket are given at start) and trusts loopback.
-    await run(`test -f ${data}/postgresql.conf || { : > ${data}/postgresql.conf && printf 'local all all trust\\nhost all all 127.0.0.1/32 trust\\n' > ${data}/pg_hba.conf; }`);
+    await run(
+      `test -f ${data}/postgresql.conf || { : > ${data}/postgresql.conf && printf 'local all all trust\\nhost all all 127.0.0.1/32 trust\\n' > ${data}/pg_hba.conf; }`,
+    );
     await start();
   } catch (e) {
     await stop().catch(() => {});

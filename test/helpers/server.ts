@@ -32,7 +32,11 @@ export async function createTestDatabase(backend: Backend): Promise<TestDatabase
   return { url: url.toString(), drop: () => adminQuery(adminUrl, `drop database if exists ${name} with (force)`) };
 }
 
-export async function startTestServer(backend: Backend, env: Record<string, string> = {}, logger: Logger = pino({ level: 'silent' })): Promise<TestServer> {
+export async function startTestServer(
+  backend: Backend,
+  env: Record<string, string> = {},
+  logger: Logger = pino({ level: 'silent' }),
+): Promise<TestServer> {
   const database = await createTestDatabase(backend);
   const databaseUrl = database.url;
   const dropDatabase = database.drop;

@@ -54,10 +54,19 @@ export async function startServerProcess(env: Record<string, string>, startTimeo
         const found = logs.find(match);
         if (found) return done(() => resolve(found));
         if (child.exitCode !== null || child.signalCode !== null) {
-          done(() => reject(new Error(`server exited (${child.exitCode ?? child.signalCode}) before the awaited log line\nstderr: ${stderr}\nlogs: ${JSON.stringify(logs)}`)));
+          done(() =>
+            reject(
+              new Error(
+                `server exited (${child.exitCode ?? child.signalCode}) before the awaited log line\nstderr: ${stderr}\nlogs: ${JSON.stringify(logs)}`,
+              ),
+            ),
+          );
         }
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`no such log line within ${timeoutMs} ms\nstderr: ${stderr}\nlogs: ${JSON.stringify(logs)}`))), timeoutMs);
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`no such log line within ${timeoutMs} ms\nstderr: ${stderr}\nlogs: ${JSON.stringify(logs)}`))),
+        timeoutMs,
+      );
       const done = (settle: () => void) => {
         clearTimeout(timer);
         waiters.delete(check);

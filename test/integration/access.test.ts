@@ -61,7 +61,10 @@ describe.each(backends)('access control on %s', (backend) => {
       expect(res.json.inserted).toEqual([key.fingerprint]);
       expect(res.json.rejected).toHaveLength(3);
       const rows = (await listAudit(server.database.db)).slice(before);
-      expect(rows.map((r) => [r.outcome, r.fingerprint])).toEqual([['inserted', key.fingerprint], ['refused', null]]);
+      expect(rows.map((r) => [r.outcome, r.fingerprint])).toEqual([
+        ['inserted', key.fingerprint],
+        ['refused', null],
+      ]);
       expect(rows[1]!.detail).toEqual({
         reason: '3 parts of the upload held no usable key',
         reasons: [{ reason: expect.stringMatching(/^armored .*signature is not a public key$/), count: 3 }],
@@ -112,7 +115,7 @@ describe.each(backends)('access control on %s', (backend) => {
       expect((await lookup(server.url, { op: 'get', search: `0x${key.fingerprint}` })).status).toBe(404);
     });
 
-    it('accepts a key carrying the token\'s e-mail with Bearer, BEARER and Basic (token as user name or password)', async () => {
+    it("accepts a key carrying the token's e-mail with Bearer, BEARER and Basic (token as user name or password)", async () => {
       const forms = [bearer(alice.secret), `BEARER ${alice.secret}`, basic(alice.secret), basic('alice', alice.secret)];
       for (const authorization of forms) {
         const key = await makeKey([{ name: 'Alice', email: 'Alice@Example.org' }]);
@@ -122,16 +125,23 @@ describe.each(backends)('access control on %s', (backend) => {
       }
     });
 
-    it('refuses a new key without the token\'s e-mail with 403 and exactly the Sylabs message; the audit log shows it', async () => {
+    it("refuses a new key without the token's e-mail with 403 and exactly the Sylabs message; the audit log shows it", async () => {
       const key = await makeKey([{ name: 'Bob', email: 'bob@example.org' }]);
       const res = await push(server.url, key.armored, bearer(alice.secret));
       expect(res.status).toBe(403);
-      expect(res.json.error).toEqual({ code: 403, reason: 'key_not_owned', message: `key ${key.fingerprint} does not contain identity with email 'alice@example.org'` });
+      expect(res.json.error).toEqual({
+        code: 403,
+        reason: 'key_not_owned',
+        message: `key ${key.fingerprint} does not contain identity with email 'alice@example.org'`,
+      });
       expect((await lookup(server.url, { op: 'get', search: `0x${key.fingerprint}` })).status).toBe(404);
       const rows = await listAudit(server.database.db, { fingerprint: key.fingerprint });
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({
-        outcome: 'refused', tokenId: alice.id, remoteAddress: '127.0.0.1', source: 'http',
+        outcome: 'refused',
+        tokenId: alice.id,
+        remoteAddress: '127.0.0.1',
+        source: 'http',
         detail: { reason: `key ${key.fingerprint} does not contain identity with email 'alice@example.org'` },
       });
     });
@@ -142,14 +152,23 @@ describe.each(backends)('access control on %s', (backend) => {
       const res = await push(server.url, armorPackets([...owned.packets, ...foreign.packets]), bearer(alice.secret));
       expect(res.status).toBe(200);
       expect(res.json.inserted).toEqual([owned.fingerprint]);
-      expect(res.json.rejected).toEqual([{ fingerprint: foreign.fingerprint, reason: `key ${foreign.fingerprint} does not contain identity with email 'alice@example.org'` }]);
+      expect(res.json.rejected).toEqual([
+        { fingerprint: foreign.fingerprint, reason: `key ${foreign.fingerprint} does not contain identity with email 'alice@example.org'` },
+      ]);
     });
 
     it('accepts updates from a token of any e-mail on the stored key, refuses a token whose e-mail is not on it', async () => {
-      const key = await makeKey([{ name: 'Alice', email: 'alice@example.org' }, { name: 'Carol', email: 'carol@example.org' }]);
+      const key = await makeKey([
+        { name: 'Alice', email: 'alice@example.org' },
+        { name: 'Carol', email: 'carol@example.org' },
+      ]);
       expect((await push(server.url, key.armored, bearer(alice.secret))).json.inserted).toEqual([key.fingerprint]);
       // Dave's token may not add a user ID with Dave's address to a key that does not carry it yet.
-      const withDave = await withUserIds(key, [{ name: 'Alice', email: 'alice@example.org' }, { name: 'Carol', email: 'carol@example.org' }, { name: 'Dave', email: 'dave@example.org' }]);
+      const withDave = await withUserIds(key, [
+        { name: 'Alice', email: 'alice@example.org' },
+        { name: 'Carol', email: 'carol@example.org' },
+        { name: 'Dave', email: 'dave@example.org' },
+      ]);
       const refused = await push(server.url, withDave.armored, bearer(dave.secret));
       expect(refused.status).toBe(403);
       expect(refused.json.error.message).toBe(`key ${key.fingerprint} does not contain identity with email 'dave@example.org'`);
@@ -165,7 +184,11 @@ describe.each(backends)('access control on %s', (backend) => {
 
       const rows = await listAudit(server.database.db, { fingerprint: key.fingerprint });
       expect(rows.map((r) => [r.outcome, r.tokenId])).toEqual([
-        ['inserted', alice.id], ['refused', dave.id], ['updated', carol.id], ['updated', carol.id], ['unchanged', dave.id],
+        ['inserted', alice.id],
+        ['refused', dave.id],
+        ['updated', carol.id],
+        ['updated', carol.id],
+        ['unchanged', dave.id],
       ]);
       expect(rows.every((r) => r.remoteAddress === '127.0.0.1' && r.source === 'http')).toBe(true);
       expect(rows[0]!.detail).toEqual({ added: { userIds: 2, subkeys: 1, signatures: expect.any(Number) } });
@@ -182,10 +205,14 @@ describe.each(backends)('access control on %s', (backend) => {
       expect(refused.json.error.message).toBe(`key ${key.fingerprint} does not contain identity with email 'dave@example.org'`);
       expect((await push(server.url, key.armored, bearer(alice.secret))).json.unchanged).toEqual([key.fingerprint]);
       const rows = await listAudit(server.database.db, { fingerprint: key.fingerprint });
-      expect(rows.map((r) => [r.outcome, r.tokenId])).toEqual([['inserted', alice.id], ['refused', dave.id], ['unchanged', alice.id]]);
+      expect(rows.map((r) => [r.outcome, r.tokenId])).toEqual([
+        ['inserted', alice.id],
+        ['refused', dave.id],
+        ['unchanged', alice.id],
+      ]);
     });
 
-    it('does not count a user ID with the token\'s e-mail that the key\'s owner did not sign', async () => {
+    it("does not count a user ID with the token's e-mail that the key's owner did not sign", async () => {
       // Eve's key carries Alice's address only in a user ID self-signed by another key: it is not bound to Eve's key.
       const other = await makeKey([{ name: 'Alice', email: 'alice@example.org' }]);
       const key = await makeKey([{ name: 'Eve', email: 'eve@example.org' }]);
@@ -237,7 +264,9 @@ describe.each(backends)('access control on %s', (backend) => {
     it('answers GET /v1/token-status 200 for a valid token, 404 ("Invalid Credentials" in Singularity) otherwise', async () => {
       const ok = await get(server.url, '/v1/token-status', bearer(carol.secret));
       expect(ok.status).toBe(200);
-      expect(ok.json).toEqual({ data: { status: 'valid', source: 'local', tokenId: carol.id, identity: 'carol@example.org', email: 'carol@example.org' } });
+      expect(ok.json).toEqual({
+        data: { status: 'valid', source: 'local', tokenId: carol.id, identity: 'carol@example.org', email: 'carol@example.org' },
+      });
       const gone = await createToken(server.database.db, { email: 'gone@example.org' });
       await revokeToken(server.database.db, gone.id);
       for (const authorization of [undefined, 'Bearer', bearer('ks_wrong'), bearer(gone.secret)]) {

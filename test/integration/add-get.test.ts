@@ -110,12 +110,20 @@ describe.each(backends)('add and get on %s', (backend) => {
   });
 
   it('answers 400 for a missing keytext or data that holds no key, 413 for a body over the limit', async () => {
-    const empty = await fetch(`${server.url}/pks/add`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'other=1' });
+    const empty = await fetch(`${server.url}/pks/add`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'other=1',
+    });
     expect(empty.status).toBe(400);
     const junk = await pushKeys(server.url, 'hello, this is not a key');
     expect(junk.status).toBe(400);
     expect(junk.json.error.code).toBe(400);
-    const huge = await fetch(`${server.url}/pks/add`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'keytext=' + 'A'.repeat(9 * 1024 * 1024) });
+    const huge = await fetch(`${server.url}/pks/add`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'keytext=' + 'A'.repeat(9 * 1024 * 1024),
+    });
     expect(huge.status).toBe(413);
   });
 
@@ -142,7 +150,9 @@ describe.each(backends)('add and get on %s', (backend) => {
 
   it('never serves a v6 key on the legacy path but keeps it stored', async () => {
     const { privateKey } = await openpgp.generateKey({
-      type: 'curve25519', userIDs: [{ email: 'v6@example.org' }], format: 'object',
+      type: 'curve25519',
+      userIDs: [{ email: 'v6@example.org' }],
+      format: 'object',
       config: { v6Keys: true },
     });
     const pub = privateKey.toPublic();

@@ -29,20 +29,45 @@ async function freshStore(backend: Backend): Promise<Store> {
   const database = await createTestDatabase(backend);
   const config = loadConfig({ DATA_DIR: 'memory://', ...(database.url ? { DATABASE_URL: database.url } : {}) });
   const db = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 4 });
-  return { db, config, close: async () => { await db.close(); await database.drop(); } };
+  return {
+    db,
+    config,
+    close: async () => {
+      await db.close();
+      await database.drop();
+    },
+  };
 }
 
 /** Everything stored about keys, without row ids: keys, their identifiers and user IDs (by key fingerprint), counters. */
 async function dump(db: Kysely<Database>) {
-  const keys = (await db.selectFrom('keys').selectAll().orderBy('fingerprint').execute())
-    .map(({ id: _id, first_seen: _f, last_changed: _l, packets, ...k }) => ({ ...k, packets: Buffer.from(packets).toString('hex') }));
-  const identifiers = (await db.selectFrom('key_identifiers').innerJoin('keys', 'keys.id', 'key_identifiers.key_row')
-    .selectAll('key_identifiers').select('keys.fingerprint as key').orderBy('key').orderBy('key_identifiers.fingerprint').execute())
-    .map(({ key_row: _row, ...row }) => row);
-  const userIds = (await db.selectFrom('user_ids').innerJoin('keys', 'keys.id', 'user_ids.key_row')
-    .selectAll('user_ids').select('keys.fingerprint as key').orderBy('key').orderBy('position').execute())
-    .map(({ key_row: _row, ...row }) => row);
-  const stats = await db.selectFrom('key_stats_hourly').select((eb) => [eb.fn.sum<string>('inserted').as('inserted'), eb.fn.sum<string>('updated').as('updated')]).executeTakeFirst();
+  const keys = (await db.selectFrom('keys').selectAll().orderBy('fingerprint').execute()).map(
+    ({ id: _id, first_seen: _f, last_changed: _l, packets, ...k }) => ({ ...k, packets: Buffer.from(packets).toString('hex') }),
+  );
+  const identifiers = (
+    await db
+      .selectFrom('key_identifiers')
+      .innerJoin('keys', 'keys.id', 'key_identifiers.key_row')
+      .selectAll('key_identifiers')
+      .select('keys.fingerprint as key')
+      .orderBy('key')
+      .orderBy('key_identifiers.fingerprint')
+      .execute()
+  ).map(({ key_row: _row, ...row }) => row);
+  const userIds = (
+    await db
+      .selectFrom('user_ids')
+      .innerJoin('keys', 'keys.id', 'user_ids.key_row')
+      .selectAll('user_ids')
+      .select('keys.fingerprint as key')
+      .orderBy('key')
+      .orderBy('position')
+      .execute()
+  ).map(({ key_row: _row, ...row }) => row);
+  const stats = await db
+    .selectFrom('key_stats_hourly')
+    .select((eb) => [eb.fn.sum<string>('inserted').as('inserted'), eb.fn.sum<string>('updated').as('updated')])
+    .executeTakeFirst();
   return { keys, identifiers, userIds, stats: { inserted: Number(stats?.inserted ?? 0), updated: Number(stats?.updated ?? 0) } };
 }
 
@@ -92,7 +117,13 @@ describe.each(backends)('batch submission on %s', (backend) => {
 
   beforeAll(async () => {
     keys = [];
-    for (let i = 0; i < 12; i++) keys.push(await makeKey([{ name: `Batch ${i}`, email: `batch${i}@example.org` }, { name: `Second ${i}`, email: `second${i}@example.net` }]));
+    for (let i = 0; i < 12; i++)
+      keys.push(
+        await makeKey([
+          { name: `Batch ${i}`, email: `batch${i}@example.org` },
+          { name: `Second ${i}`, email: `second${i}@example.net` },
+        ]),
+      );
     const [a, b, c, d, e, ...others] = keys as [TestKey, TestKey, TestKey, TestKey, TestKey, ...TestKey[]];
     sequence = [
       a.packets,
@@ -116,11 +147,15 @@ describe.each(backends)('batch submission on %s', (backend) => {
 
       const written: KeyChange[] = [];
       const service = new KeyService(new KeyRepository(store.db.db), new AuditRepository(store.db.db), {
-        limits: keyLimits(store.config), onWritten: (change) => written.push(change),
+        limits: keyLimits(store.config),
+        onWritten: (change) => written.push(change),
       });
       // Two batches: the second holds new keys and keys the first stored (merged and written together).
       const half = 10;
-      const results = [...await service.submitKeys(sequence.slice(0, half), { source: 'import' }), ...await service.submitKeys(sequence.slice(half), { source: 'import' })];
+      const results = [
+        ...(await service.submitKeys(sequence.slice(0, half), { source: 'import' })),
+        ...(await service.submitKeys(sequence.slice(half), { source: 'import' })),
+      ];
       expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
       const statuses = results.map((r) => (r.status === 'fulfilled' ? r.value.status : 'rejected'));
       expect(statuses.slice(-2)).toEqual(['updated', 'unchanged']);
@@ -145,7 +180,9 @@ describe.each(backends)('batch submission on %s', (backend) => {
   }, 120_000);
 
   it('gives each key of a mixed batch what submitKey gives it: new, stored, repeated, refused; one audit row per key', async () => {
-    const [n1, n2, s1, s2, other] = await Promise.all([0, 1, 2, 3, 4].map((i) => makeKey([{ name: `Mixed ${i}`, email: `mixed${i}@example.org` }, { name: `Other ${i}` }])));
+    const [n1, n2, s1, s2, other] = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) => makeKey([{ name: `Mixed ${i}`, email: `mixed${i}@example.org` }, { name: `Other ${i}` }])),
+    );
     const secretPackets: Packet[] = [{ tag: Tag.secretKey, body: n2!.privateKey.keyPacket.write() }, ...n2!.packets.slice(1)];
     // A user ID signed only by another key: no user ID with a valid self-signature.
     const unbound: Packet[] = [other!.packets[0]!, ...withoutUserId(n1!, `Other 0`).slice(1, 3)];
@@ -173,12 +210,30 @@ describe.each(backends)('batch submission on %s', (backend) => {
       const singleResults = await oneByOne(await setUp(singleStore), batch);
       expect(batchResults.map(settledOf)).toEqual(singleResults.map(settledOf));
       expect(batchResults.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as { code: string }).code))).toEqual([
-        'inserted', 'updated', 'updated', 'no_user_id', 'unchanged', 'secret_key', 'inserted', 'not_a_public_key', 'unchanged',
+        'inserted',
+        'updated',
+        'updated',
+        'no_user_id',
+        'unchanged',
+        'secret_key',
+        'inserted',
+        'not_a_public_key',
+        'unchanged',
       ]);
       const audit = await auditRows(batchStore.db.db);
       // Two rows for the keys stored first, then one per key of the batch, in its order.
       expect(audit).toHaveLength(2 + batch.length);
-      expect(audit.slice(2).map((r) => r.outcome)).toEqual(['inserted', 'updated', 'updated', 'refused', 'unchanged', 'refused', 'inserted', 'refused', 'unchanged']);
+      expect(audit.slice(2).map((r) => r.outcome)).toEqual([
+        'inserted',
+        'updated',
+        'updated',
+        'refused',
+        'unchanged',
+        'refused',
+        'inserted',
+        'refused',
+        'unchanged',
+      ]);
       expect(audit.slice(2).map((r) => r.fingerprint)).toEqual([n1, s1, n1, other, s2, n2, n2, null, n1].map((k) => k?.fingerprint ?? null));
       expect(audit).toEqual(await auditRows(singleStore.db.db));
       expect(await dump(batchStore.db.db)).toEqual(await dump(singleStore.db.db));
@@ -193,7 +248,10 @@ describe.each(backends)('batch submission on %s', (backend) => {
     try {
       const service = importKeyService(store.db.db, store.config);
       const some = keys.map((k) => k.packets);
-      const [forward, backward] = await Promise.all([service.submitKeys(some, { source: 'import' }), service.submitKeys([...some].reverse(), { source: 'import' })]);
+      const [forward, backward] = await Promise.all([
+        service.submitKeys(some, { source: 'import' }),
+        service.submitKeys([...some].reverse(), { source: 'import' }),
+      ]);
       const status = (r: PromiseSettledResult<KeyOutcome>) => (r.status === 'fulfilled' ? r.value.status : `error: ${String(r.reason)}`);
       for (const [i, key] of keys.entries()) {
         const pair = [status(forward[i]!), status(backward[keys.length - 1 - i]!)].sort();
@@ -216,10 +274,33 @@ describe.each(backends)('batch submission on %s', (backend) => {
       // subkey each need more than 65,535 per table (PostgreSQL's limit; the embedded database takes 32,767).
       const record = (i: number, uids: number): KeyRecord => {
         const fingerprint = randomBytes(20).toString('hex').toUpperCase();
-        const facts = { keyId: fingerprint.slice(-16), algorithm: 22, bits: 255, created: 1_600_000_000 + i, expires: null, revoked: false, capabilities: 'cs', revocation: null };
+        const facts = {
+          keyId: fingerprint.slice(-16),
+          algorithm: 22,
+          bits: 255,
+          created: 1_600_000_000 + i,
+          expires: null,
+          revoked: false,
+          capabilities: 'cs',
+          revocation: null,
+        };
         return {
-          ...facts, fingerprint, version: 4, userAttributes: 0, signatures: 3,
-          userIds: Array.from({ length: uids }, (_, n) => ({ text: `Key ${i} uid ${n} <k${i}.${n}@example.org>`, email: `k${i}.${n}@example.org`, identity: `k${i}.${n}@example.org`, wkdHash: null, words: ['key', String(i), 'uid', String(n)], created: facts.created, expires: null, revoked: false, primary: n === 0 })),
+          ...facts,
+          fingerprint,
+          version: 4,
+          userAttributes: 0,
+          signatures: 3,
+          userIds: Array.from({ length: uids }, (_, n) => ({
+            text: `Key ${i} uid ${n} <k${i}.${n}@example.org>`,
+            email: `k${i}.${n}@example.org`,
+            identity: `k${i}.${n}@example.org`,
+            wkdHash: null,
+            words: ['key', String(i), 'uid', String(n)],
+            created: facts.created,
+            expires: null,
+            revoked: false,
+            primary: n === 0,
+          })),
           subkeys: [{ ...facts, fingerprint: randomBytes(20).toString('hex').toUpperCase(), keyId: randomBytes(8).toString('hex').toUpperCase() }],
           signatureFacts: { userIds: Array.from({ length: uids }, () => []), subkeys: [[]] },
         };
@@ -227,12 +308,24 @@ describe.each(backends)('batch submission on %s', (backend) => {
       const items = Array.from({ length: 4500 }, (_, i) => ({ record: record(i, 2), packets: randomBytes(64) }));
       expect(await repository.insertMany(items)).toEqual(items.map(() => true));
       expect(await repository.insertMany(items.slice(0, 10))).toEqual(items.slice(0, 10).map(() => false));
-      const count = async (table: 'keys' | 'key_identifiers' | 'user_ids') => Number((await store.db.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+      const count = async (table: 'keys' | 'key_identifiers' | 'user_ids') =>
+        Number(
+          (
+            await store.db.db
+              .selectFrom(table)
+              .select((eb) => eb.fn.countAll<string>().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
       expect([await count('keys'), await count('key_identifiers'), await count('user_ids')]).toEqual([4500, 9000, 9000]);
 
       const stored = await repository.findForMergeMany(items.map((i) => i.record.fingerprint));
       expect(stored.size).toBe(4500);
-      const updates = items.map((item, i) => ({ stored: stored.get(item.record.fingerprint)!, record: { ...item.record, userIds: record(i, 3).userIds }, packets: randomBytes(80) }));
+      const updates = items.map((item, i) => ({
+        stored: stored.get(item.record.fingerprint)!,
+        record: { ...item.record, userIds: record(i, 3).userIds },
+        packets: randomBytes(80),
+      }));
       // One is stale (its revision has moved on): not written.
       updates[7] = { ...updates[7]!, stored: { ...updates[7]!.stored, revision: updates[7]!.stored.revision + 5 } };
       const updated = await repository.updateMany(updates);

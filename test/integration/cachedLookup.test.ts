@@ -89,7 +89,7 @@ describe.each(backends)('cached lookups answered before the app (%s)', (backend)
     expect(index!.body.toString()).toContain(`pub:${key.fingerprint}:`);
   });
 
-  it('echoes a caller\'s sane X-Request-Id on a cached answer and replaces an insane one', async () => {
+  it("echoes a caller's sane X-Request-Id on a cached answer and replaces an insane one", async () => {
     const key = await makeKey([{ name: 'Fast Id', email: `fast-id-${backend}@example.org` }]);
     await pushKeys(server.url, key.armored);
     const url = `${server.url}${lookupPath({ op: 'get', options: 'mr', search: `0x${key.fingerprint}` })}`;
@@ -167,7 +167,10 @@ describe.each(backends)('cached lookups answered before the app (%s)', (backend)
     expect((await seenByApp(() => fetchRaw(index))).app).toBe(0);
     expect(listed.body.toString()).not.toContain(encodeURIComponent(second));
 
-    const grown = await withUserIds(key, [{ name: 'Fast Stale', email }, { name: 'Fast Stale', email: second }]);
+    const grown = await withUserIds(key, [
+      { name: 'Fast Stale', email },
+      { name: 'Fast Stale', email: second },
+    ]);
     expect((await pushKeys(server.url, grown.armored)).json.updated).toEqual([key.fingerprint]);
     const regrown = await fetchRaw(get);
     expect(regrown.status).toBe(200);
@@ -181,7 +184,10 @@ describe.each(backends)('cached lookups answered before the app (%s)', (backend)
     const key = await makeKey([{ name: 'Fast Page', email: `fast-page-${backend}@example.org` }]);
     await pushKeys(server.url, key.armored);
     const browser = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
-    for (const path of [lookupPath({ op: 'get', search: `0x${key.fingerprint}` }), lookupPath({ op: 'index', search: `fast-page-${backend}@example.org` })]) {
+    for (const path of [
+      lookupPath({ op: 'get', search: `0x${key.fingerprint}` }),
+      lookupPath({ op: 'index', search: `fast-page-${backend}@example.org` }),
+    ]) {
       const url = `${server.url}${path}`;
       const machine = await fetchRaw(url);
       expect(machine.status, path).toBe(200);
@@ -245,7 +251,10 @@ describe.each(backends)('cached lookups and the rate limit (%s)', (backend) => {
   let key: TestKey;
   beforeAll(async () => {
     server = await startTestServer(backend, {
-      RATE_LIMIT: 'on', RATE_LIMIT_GET_PER_MINUTE: '5', RATE_LIMIT_SEARCH_PER_MINUTE: '3', RATE_LIMIT_ADD_PER_MINUTE: '10',
+      RATE_LIMIT: 'on',
+      RATE_LIMIT_GET_PER_MINUTE: '5',
+      RATE_LIMIT_SEARCH_PER_MINUTE: '3',
+      RATE_LIMIT_ADD_PER_MINUTE: '10',
       // X-Forwarded-For from this test is believed, so clients can be told apart.
       TRUSTED_PROXIES: '127.0.0.1,::1',
     });
@@ -275,7 +284,9 @@ describe.each(backends)('cached lookups and the rate limit (%s)', (backend) => {
     expect(app).toBe(1 + 3);
     for (const limited of answers.slice(5)) {
       expect(Number(limited.header('retry-after'))).toBeGreaterThan(0);
-      expect(JSON.parse(limited.body.toString())).toEqual({ error: { code: 429, reason: 'rate_limited', message: expect.stringMatching(/too many requests/) } });
+      expect(JSON.parse(limited.body.toString())).toEqual({
+        error: { code: 429, reason: 'rate_limited', message: expect.stringMatching(/too many requests/) },
+      });
     }
     // Another fetch URL shares the bucket; another client has its own.
     expect((await fetchRaw(`${server.url}${lookupPath({ op: 'get', search: `0x${key.fingerprint}` })}`)).status).toBe(429);
@@ -294,7 +305,9 @@ describe.each(backends)('cached lookups and the rate limit (%s)', (backend) => {
     expect(absent.codes).toEqual([404, 404, 404, 429, 429]);
     expect(absent.app).toBe(1 + 2);
     // Searches do not use up fetches.
-    expect((await fetchRaw(`${server.url}${lookupPath({ op: 'get', options: 'mr', search: `0x${key.fingerprint}` })}`, { headers: client })).status).toBe(200);
+    expect(
+      (await fetchRaw(`${server.url}${lookupPath({ op: 'get', options: 'mr', search: `0x${key.fingerprint}` })}`, { headers: client })).status,
+    ).toBe(200);
   });
 });
 

@@ -43,7 +43,10 @@ function getClosing(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false, headers: { connection: 'close' } }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode!, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (body += chunk))
+        .on('end', () => resolve({ status: res.statusCode!, body }));
     });
     req.on('error', reject);
   });
@@ -112,7 +115,9 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('keystore serve with WORKERS=
   it('restarts a worker that dies', async () => {
     const [victim, survivor] = workerPids;
     process.kill(victim!, 'SIGKILL');
-    const restarted = await proc.waitForLog((l) => String(l['msg']).includes('listening on') && ![victim, survivor].includes(l['workerPid'] as number));
+    const restarted = await proc.waitForLog(
+      (l) => String(l['msg']).includes('listening on') && ![victim, survivor].includes(l['workerPid'] as number),
+    );
     expect(proc.logs.find((l) => l['workerPid'] === victim && String(l['msg']).includes('killed by SIGKILL; restarting it in'))).toBeDefined();
     workerPids = numbers([survivor, restarted['workerPid']]);
     expect(keystoreChildren(proc.child.pid!)).toEqual(workerPids);

@@ -90,28 +90,44 @@ describe.each(backends)('the command line beside keystore serve on %s', (backend
   it('migrate, stats, audit and export work beside the server, several at once', async () => {
     const out = join(dir, 'export');
     const [migrated, stats, audit, exported] = await Promise.all([
-      keystore(['migrate'], env), keystore(['stats', '--json'], env), keystore(['audit', '--json'], env), keystore(['export', out], env),
+      keystore(['migrate'], env),
+      keystore(['stats', '--json'], env),
+      keystore(['audit', '--json'], env),
+      keystore(['export', out], env),
     ]);
     for (const result of [migrated, stats, audit, exported]) expect(result.code, result.stderr).toBe(0);
     expect(migrated.stdout).toMatch(/database is up to date/);
     expect(JSON.parse(stats.stdout)).toMatchObject({ totalKeys: 5 });
-    expect(audit.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { outcome: string }).outcome)).toContain('inserted');
+    expect(
+      audit.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { outcome: string }).outcome),
+    ).toContain('inserted');
     expect(exported.stdout).toMatch(/^exported 5 keys /);
     expect((await fetch(`${server.url}/pks/health`)).status).toBe(200);
   }, 240_000);
 
-  it.skipIf(backend !== 'pglite')('refuses a second server on the folder at once, with one message naming it', async () => {
-    const started = Date.now();
-    const second = await keystore(['serve'], { ...env, PORT: '0', HOST: '127.0.0.1' });
-    expect(second.code).toBe(1);
-    expect(second.stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(new RegExp(`^keystore: ${env['DATA_DIR']!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by keystore serve \\(pid ${server.child.pid}, .*a second server cannot open it\\. Stop that server first`)),
-    ]);
-    expect(Date.now() - started).toBeLessThan(30_000);
-    // The first server goes on, its database untouched.
-    expect((await fetch(`${server.url}/pks/health`)).status).toBe(200);
-    const stats = await keystore(['stats', '--json'], env);
-    expect(stats.code, stats.stderr).toBe(0);
-    expect(JSON.parse(stats.stdout)).toMatchObject({ totalKeys: 5 });
-  }, 240_000);
+  it.skipIf(backend !== 'pglite')(
+    'refuses a second server on the folder at once, with one message naming it',
+    async () => {
+      const started = Date.now();
+      const second = await keystore(['serve'], { ...env, PORT: '0', HOST: '127.0.0.1' });
+      expect(second.code).toBe(1);
+      expect(second.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^keystore: ${env['DATA_DIR']!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by keystore serve \\(pid ${server.child.pid}, .*a second server cannot open it\\. Stop that server first`,
+          ),
+        ),
+      ]);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      // The first server goes on, its database untouched.
+      expect((await fetch(`${server.url}/pks/health`)).status).toBe(200);
+      const stats = await keystore(['stats', '--json'], env);
+      expect(stats.code, stats.stderr).toBe(0);
+      expect(JSON.parse(stats.stdout)).toMatchObject({ totalKeys: 5 });
+    },
+    240_000,
+  );
 });

@@ -86,7 +86,9 @@ describe.each(backends)('kill -9 on %s', (backend) => {
     server = await start();
     const states = await Promise.all(pushed.map((key) => stored(server!.url, key)));
     const lost = acknowledged.filter((key) => states[pushed.indexOf(key)] !== 'whole');
-    console.log(`${backend}: kill -9 after ${acknowledged.length} acknowledged pushes (of ${PUSHES} sent): ${lost.length} lost, ${states.filter((s) => s === 'whole').length} stored`);
+    console.log(
+      `${backend}: kill -9 after ${acknowledged.length} acknowledged pushes (of ${PUSHES} sent): ${lost.length} lost, ${states.filter((s) => s === 'whole').length} stored`,
+    );
     expect(lost.map((k) => k.fingerprint)).toEqual([]);
   }, 240_000);
 
@@ -105,7 +107,12 @@ describe.each(backends)('kill -9 on %s', (backend) => {
     while ((await totalKeys(url)) - before < 10) {
       if (Date.now() > deadline) throw new Error(`the import stored nothing within 60 s\n${stderr}`);
       if (sent < IMPORTED - 20) {
-        importer.stdin!.write(imported.slice(sent, sent + 5).map((k) => k.armored).join('\n'));
+        importer.stdin!.write(
+          imported
+            .slice(sent, sent + 5)
+            .map((k) => k.armored)
+            .join('\n'),
+        );
         sent += 5;
       }
       await sleep(50);
@@ -127,7 +134,9 @@ describe.each(backends)('kill -9 on %s', (backend) => {
     const rerun = await keystore(['import', '--json', file], env);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(JSON.parse(rerun.stdout)).toMatchObject({ keys: IMPORTED, inserted: IMPORTED - storedBefore, unchanged: storedBefore, rejected: 0 });
-    console.log(`${backend}: import killed after ${storedBefore} of ${IMPORTED} keys stored; the re-run inserted the other ${IMPORTED - storedBefore}`);
+    console.log(
+      `${backend}: import killed after ${storedBefore} of ${IMPORTED} keys stored; the re-run inserted the other ${IMPORTED - storedBefore}`,
+    );
     expect(await Promise.all(imported.map((key) => stored(url, key)))).toEqual(imported.map(() => 'whole'));
   }, 240_000);
 });
@@ -150,7 +159,12 @@ describe.skipIf(!backends.includes('pglite'))('kill -9 of keystore import holdin
         await sleep(100);
       }
       for (let sent = 0; sent < 30; sent += 5) {
-        importer.stdin!.write(keys.slice(sent, sent + 5).map((k) => k.armored).join('\n'));
+        importer.stdin!.write(
+          keys
+            .slice(sent, sent + 5)
+            .map((k) => k.armored)
+            .join('\n'),
+        );
         await sleep(150);
       }
       importer.kill('SIGKILL');

@@ -34,7 +34,11 @@ function gpgShowKeys(): Map<string, GpgView> {
   const views = new Map<string, GpgView>();
   try {
     for (const file of KEYRINGS) {
-      const out = execFileSync('gpg', ['--homedir', home, '--batch', '--with-colons', '--fixed-list-mode', '--show-keys', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+      const out = execFileSync('gpg', ['--homedir', home, '--batch', '--with-colons', '--fixed-list-mode', '--show-keys', file], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       let current: GpgView | null = null;
       let inPrimary = false;
       for (const line of out.split('\n')) {
@@ -149,7 +153,9 @@ describe.skipIf(!installed).each(debianBackends)('the Debian keyring on %s', (ba
       for (const id of ids) {
         const res = await lookup(one.url, { op: 'get', options: 'mr', search: `0x${id}` });
         expect(res.status, id).toBe(200);
-        const primaries = armoredPackets(res.text).filter((p) => p.tag === Tag.publicKey).map((p) => fingerprintOf(p.body));
+        const primaries = armoredPackets(res.text)
+          .filter((p) => p.tag === Tag.publicKey)
+          .map((p) => fingerprintOf(p.body));
         expect(primaries, id).toContain(key.fingerprint);
       }
     }
@@ -180,7 +186,10 @@ describe.skipIf(!installed).each(debianBackends)('the Debian keyring on %s', (ba
       for (const search of [email, name].filter((s): s is string => !!s && s.length > 0)) {
         const res = await lookup(one.url, { op: 'index', options: 'mr', search });
         expect(res.status, search).toBe(200);
-        expect(parseMr(res.text).pub.map((p) => p[1]), search).toContain(key.fingerprint);
+        expect(
+          parseMr(res.text).pub.map((p) => p[1]),
+          search,
+        ).toContain(key.fingerprint);
       }
     }
     expect(mismatches).toEqual([]);

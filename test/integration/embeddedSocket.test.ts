@@ -30,7 +30,7 @@ describe('the embedded database socket', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs the owner\'s transactions and the clients\' one after the other, each whole', async () => {
+  it("runs the owner's transactions and the clients' one after the other, each whole", async () => {
     const pause = () => new Promise((r) => setTimeout(r, 2));
     const own = async (i: number) => {
       const release = await arbiter.acquire();

@@ -39,7 +39,12 @@ describe.each(backends)('Debian fixture keys on %s', (backend) => {
     // stored here are dropped (the default certification policy) and reported.
     expect(original.filter((p) => !stored.has(p) && !isThirdParty(p, fixture.fingerprint))).toEqual([]);
     if (original.some((p) => !stored.has(p))) expect(res.json.dropped.length).toBeGreaterThan(0);
-    for (const id of [fixture.fingerprint.slice(-16), fixture.fingerprint.slice(-8), ...fixture.subkeyFingerprints, ...fixture.subkeyFingerprints.map((f) => f.slice(-16))]) {
+    for (const id of [
+      fixture.fingerprint.slice(-16),
+      fixture.fingerprint.slice(-8),
+      ...fixture.subkeyFingerprints,
+      ...fixture.subkeyFingerprints.map((f) => f.slice(-16)),
+    ]) {
       const byId = await lookup(server.url, { op: 'get', search: `0x${id}` });
       expect(byId.status, id).toBe(200);
     }

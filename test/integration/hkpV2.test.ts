@@ -20,7 +20,10 @@ describe.each(backends)('HKP v2 on %s', (backend) => {
 
   beforeAll(async () => {
     server = await startTestServer(backend);
-    alice = await makeKey([{ name: 'Alice Vee', email: 'alice@v2.example' }, { name: 'Alice at work', email: 'alice@work.example' }]);
+    alice = await makeKey([
+      { name: 'Alice Vee', email: 'alice@v2.example' },
+      { name: 'Alice at work', email: 'alice@work.example' },
+    ]);
     six = await makeV6Key([{ name: 'Sixtine', email: 'Sixtine@v2.example' }]);
     expect((await pushKeys(server.url, alice.armored)).status).toBe(200);
     expect((await pushKeys(server.url, six.armored)).status).toBe(200);
@@ -50,7 +53,9 @@ describe.each(backends)('HKP v2 on %s', (backend) => {
       expect(packetSet(readPackets(res.bytes))).toEqual(packetSet(key.packets));
     }
     // gallagher-10 clients ask for application/pgp-keys;armor=no.
-    const old = await getBytes(`${server.url}/pks/v2/certs/by-vfingerprint/04${alice.fingerprint}`, { headers: { accept: 'application/pgp-keys;armor=no' } });
+    const old = await getBytes(`${server.url}/pks/v2/certs/by-vfingerprint/04${alice.fingerprint}`, {
+      headers: { accept: 'application/pgp-keys;armor=no' },
+    });
     expect(old.headers.get('content-type')).toBe('application/pgp-keys; armor=no');
   });
 
@@ -67,7 +72,10 @@ describe.each(backends)('HKP v2 on %s', (backend) => {
 
   it('serves keys by identity: e-mail (any case, with or without <>) or the whole user ID', async () => {
     const cases: [string, TestKey][] = [
-      ['alice@work.example', alice], ['<ALICE@v2.example>', alice], ['Alice Vee <alice@v2.example>', alice], ['sixtine@v2.example', six],
+      ['alice@work.example', alice],
+      ['<ALICE@v2.example>', alice],
+      ['Alice Vee <alice@v2.example>', alice],
+      ['sixtine@v2.example', six],
     ];
     for (const [identity, key] of cases) {
       const res = await getBytes(`${server.url}/pks/v2/certs/by-identity/${encodeURIComponent(identity)}`);
@@ -78,20 +86,29 @@ describe.each(backends)('HKP v2 on %s', (backend) => {
     expect((await fetchText(`${server.url}/pks/v2/certs/by-identity/nobody@v2.example`)).status).toBe(404);
   });
 
-  it('lists keys in the index as JSON with the draft\'s and Hockeypuck\'s fields', async () => {
+  it("lists keys in the index as JSON with the draft's and Hockeypuck's fields", async () => {
     const res = await fetchText(`${server.url}/pks/v2/index/sixtine@v2.example`);
     expect(res.status).toBe(200);
     expect(res.type).toMatch(/^application\/json/);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     const [entry] = res.json as any[];
-    const created = six.publicKey.getCreationTime().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const created = six.publicKey
+      .getCreationTime()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z');
     expect(entry).toMatchObject({
-      version: 6, fingerprint: six.fingerprint.toLowerCase(), longKeyID: six.fingerprint.slice(0, 16).toLowerCase(),
-      algorithm: { code: 27, name: 'Ed25519', bitLength: 255 }, creation: created, revoked: false,
+      version: 6,
+      fingerprint: six.fingerprint.toLowerCase(),
+      longKeyID: six.fingerprint.slice(0, 16).toLowerCase(),
+      algorithm: { code: 27, name: 'Ed25519', bitLength: 255 },
+      creation: created,
+      revoked: false,
       userIDs: [{ uidString: 'Sixtine <Sixtine@v2.example>', keywords: 'Sixtine <Sixtine@v2.example>', confidence: 0, isRevoked: false }],
     });
     expect(entry.expiration).toBeUndefined();
-    expect(entry.subkeys).toEqual([expect.objectContaining({ version: 6, fingerprint: six.publicKey.getSubkeys()[0]!.getFingerprint(), isRevoked: false })]);
+    expect(entry.subkeys).toEqual([
+      expect.objectContaining({ version: 6, fingerprint: six.publicKey.getSubkeys()[0]!.getFingerprint(), isRevoked: false }),
+    ]);
     const v4 = await fetchText(`${server.url}/pks/v2/index/${alice.fingerprint}`);
     expect(v4.json.map((k: any) => [k.version, k.fingerprint, k.userIDs.length])).toEqual([[4, alice.fingerprint.toLowerCase(), 2]]);
     expect((await fetchText(`${server.url}/pks/v2/index/nobody@v2.example`)).status).toBe(404);
@@ -109,17 +126,27 @@ describe.each(backends)('HKP v2 on %s', (backend) => {
     expect([empty.status, empty.text]).toEqual([200, '']);
   });
 
-  it('takes pushes as binary or keytext and answers the draft\'s JSON, under the limits of /pks/add', async () => {
+  it("takes pushes as binary or keytext and answers the draft's JSON, under the limits of /pks/add", async () => {
     const bob = await makeKey([{ name: 'Bob', email: 'bob@v2.example' }]);
-    const first = await fetchText(`${server.url}/pks/v2/certs`, { method: 'POST', headers: { 'content-type': 'application/pgp' }, body: new Uint8Array(writePackets(bob.packets)) });
+    const first = await fetchText(`${server.url}/pks/v2/certs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/pgp' },
+      body: new Uint8Array(writePackets(bob.packets)),
+    });
     expect(first.status).toBe(200);
     expect(first.headers.get('access-control-allow-origin')).toBe('*');
     expect(first.json).toEqual({ inserted: [{ version: 4, fingerprint: bob.fingerprint.toLowerCase() }], updated: [], ignored: [], invalid: [] });
-    const again = await fetchText(`${server.url}/pks/v2/certs`, { method: 'POST', headers: { 'content-type': 'application/pgp-keys;armor=no' }, body: new Uint8Array(writePackets(bob.packets)) });
+    const again = await fetchText(`${server.url}/pks/v2/certs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/pgp-keys;armor=no' },
+      body: new Uint8Array(writePackets(bob.packets)),
+    });
     expect(again.json.ignored).toEqual([{ version: 4, fingerprint: bob.fingerprint.toLowerCase() }]);
     const carol = await makeV6Key([{ email: 'carol@v2.example' }]);
     const form = await fetchText(`${server.url}/pks/v2/certs`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ keytext: carol.armored }).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ keytext: carol.armored }).toString(),
     });
     expect(form.json.inserted).toEqual([{ version: 6, fingerprint: carol.fingerprint.toLowerCase() }]);
     expect((await getBytes(`${server.url}/pks/v2/certs/by-identity/carol@v2.example`)).status).toBe(200);
@@ -128,17 +155,32 @@ describe.each(backends)('HKP v2 on %s', (backend) => {
   });
 
   it('validates and merges v6 keys like v4 ones: a new user ID merges in, a forged one is dropped', async () => {
-    const more = await withUserIds(six, [{ name: 'Sixtine', email: 'Sixtine@v2.example' }, { name: 'Sixtine', email: 'sixtine@new.example' }]);
-    const merged = await fetchText(`${server.url}/pks/v2/certs`, { method: 'POST', headers: { 'content-type': 'application/pgp-keys' }, body: more.armored });
+    const more = await withUserIds(six, [
+      { name: 'Sixtine', email: 'Sixtine@v2.example' },
+      { name: 'Sixtine', email: 'sixtine@new.example' },
+    ]);
+    const merged = await fetchText(`${server.url}/pks/v2/certs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/pgp-keys' },
+      body: more.armored,
+    });
     expect(merged.json.updated).toEqual([{ version: 6, fingerprint: six.fingerprint.toLowerCase() }]);
     const served = readPackets((await getBytes(`${server.url}/pks/v2/certs/by-identity/sixtine@new.example`)).bytes);
-    expect(served.filter((p) => p.tag === Tag.userId).map((p) => new TextDecoder().decode(p.body)).sort())
-      .toEqual(['Sixtine <Sixtine@v2.example>', 'Sixtine <sixtine@new.example>']);
+    expect(
+      served
+        .filter((p) => p.tag === Tag.userId)
+        .map((p) => new TextDecoder().decode(p.body))
+        .sort(),
+    ).toEqual(['Sixtine <Sixtine@v2.example>', 'Sixtine <sixtine@new.example>']);
     // A user ID carrying the signature of another user ID does not verify: dropped and said so, never stored.
     const at = six.packets.findIndex((p) => p.tag === Tag.userId);
     const forged = [six.packets[0]!, { tag: Tag.userId, body: new TextEncoder().encode('Mallory <mallory@v2.example>') }, six.packets[at + 1]!];
     expect(forged[2]!.tag).toBe(Tag.signature);
-    const res = await fetchText(`${server.url}/pks/v2/certs`, { method: 'POST', headers: { 'content-type': 'application/pgp' }, body: new Uint8Array(writePackets(forged)) });
+    const res = await fetchText(`${server.url}/pks/v2/certs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/pgp' },
+      body: new Uint8Array(writePackets(forged)),
+    });
     expect(res.status).toBe(200);
     expect(res.json.ignored).toEqual([{ version: 6, fingerprint: six.fingerprint.toLowerCase(), comment: expect.stringContaining('Mallory') }]);
     expect((await fetchText(`${server.url}/pks/v2/certs/by-identity/mallory@v2.example`)).status).toBe(404);
@@ -147,12 +189,22 @@ describe.each(backends)('HKP v2 on %s', (backend) => {
   it('answers unusable pushes with 4xx, CORS and each key listed as invalid', async () => {
     const noUid = await makeKey([{ email: 'gone@v2.example' }]);
     const primaryOnly = writePackets([noUid.packets[0]!]);
-    const refused = await fetchText(`${server.url}/pks/v2/certs`, { method: 'POST', headers: { 'content-type': 'application/pgp' }, body: new Uint8Array(primaryOnly) });
+    const refused = await fetchText(`${server.url}/pks/v2/certs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/pgp' },
+      body: new Uint8Array(primaryOnly),
+    });
     expect(refused.status).toBe(422);
     expect(refused.headers.get('access-control-allow-origin')).toBe('*');
-    expect(refused.json.invalid).toEqual([expect.objectContaining({ version: 4, fingerprint: noUid.fingerprint.toLowerCase(), comment: expect.any(String) })]);
+    expect(refused.json.invalid).toEqual([
+      expect.objectContaining({ version: 4, fingerprint: noUid.fingerprint.toLowerCase(), comment: expect.any(String) }),
+    ]);
     expect(refused.json.error.code).toBe(422);
-    for (const [type, body] of [['application/pgp', 'junk'], ['application/x-www-form-urlencoded', 'other=1'], ['image/png', 'x']] as const) {
+    for (const [type, body] of [
+      ['application/pgp', 'junk'],
+      ['application/x-www-form-urlencoded', 'other=1'],
+      ['image/png', 'x'],
+    ] as const) {
       const res = await fetchText(`${server.url}/pks/v2/certs`, { method: 'POST', headers: { 'content-type': type }, body });
       expect(res.status, type).toBeGreaterThanOrEqual(400);
       expect(res.status, type).toBeLessThan(500);
@@ -161,8 +213,17 @@ describe.each(backends)('HKP v2 on %s', (backend) => {
   });
 
   it('answers OPTIONS with Allow and CORS, GET /pks/add with 405, HEAD as GET', async () => {
-    for (const [path, methods] of [['/pks/lookup', 'GET'], ['/pks/add', 'POST'], ['/pks/v2/certs', 'POST'], [`/pks/v2/certs/by-vfingerprint/04${alice.fingerprint}`, 'GET'], ['/vks/v1/upload', 'POST']] as const) {
-      const res = await fetch(`${server.url}${path}`, { method: 'OPTIONS', headers: { origin: 'https://page.example', 'access-control-request-method': methods } });
+    for (const [path, methods] of [
+      ['/pks/lookup', 'GET'],
+      ['/pks/add', 'POST'],
+      ['/pks/v2/certs', 'POST'],
+      [`/pks/v2/certs/by-vfingerprint/04${alice.fingerprint}`, 'GET'],
+      ['/vks/v1/upload', 'POST'],
+    ] as const) {
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://page.example', 'access-control-request-method': methods },
+      });
       expect(res.status, path).toBe(200);
       expect(res.headers.get('allow'), path).toContain(methods);
       expect(res.headers.get('access-control-allow-origin'), path).toBe('*');

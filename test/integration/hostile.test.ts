@@ -68,7 +68,11 @@ async function selfCertify(key: TestKey, userId: Uint8Array): Promise<Packet> {
   sig.keyFlags = new Uint8Array([openpgp.enums.keyFlags.certifyKeys | openpgp.enums.keyFlags.signData]);
   const data = { userID: { write: () => userId }, key: key.privateKey.keyPacket };
   await (sig.sign as unknown as (k: unknown, d: unknown, date: Date, detached: boolean, config: unknown) => Promise<void>)(
-    key.privateKey.keyPacket, data, new Date(), false, openpgp.config,
+    key.privateKey.keyPacket,
+    data,
+    new Date(),
+    false,
+    openpgp.config,
   );
   return packet(Tag.signature, sig.write());
 }
@@ -115,7 +119,23 @@ function junkSelfSignatures(fingerprint: string, count: number, seed: number): P
     const hashed = Buffer.concat([Buffer.from([5, 2]), u32(1_600_000_000 + i), Buffer.from([22, 33, 4]), fpr]);
     const unhashed = Buffer.concat([Buffer.from([9, 16]), fpr.subarray(12)]);
     const r = seededBytes(seed + i, 34);
-    out.push(packet(Tag.signature, bytes([4, 0x13, 22, 8], u16(hashed.length), hashed, u16(unhashed.length), unhashed, r.subarray(0, 2), [0, 255], r.subarray(2, 34), [0, 255], r.subarray(2, 34))));
+    out.push(
+      packet(
+        Tag.signature,
+        bytes(
+          [4, 0x13, 22, 8],
+          u16(hashed.length),
+          hashed,
+          u16(unhashed.length),
+          unhashed,
+          r.subarray(0, 2),
+          [0, 255],
+          r.subarray(2, 34),
+          [0, 255],
+          r.subarray(2, 34),
+        ),
+      ),
+    );
   }
   return out;
 }
@@ -141,7 +161,19 @@ function oversizedDsaKey(bits: number, seed: number): Packet[] {
   const hashed = Buffer.concat([Buffer.from([5, 2]), u32(created), Buffer.from([22, 33, 4]), fpr]);
   const sigData = Buffer.concat([Buffer.from([4, 0x13, 17, 8]), u16(hashed.length), hashed]);
   const digest = createHash('sha256')
-    .update(Buffer.concat([Buffer.from([0x99]), u16(keyBody.length), keyBody, Buffer.from([0xb4]), u32(uid.length), uid, sigData, Buffer.from([4, 0xff]), u32(sigData.length)]))
+    .update(
+      Buffer.concat([
+        Buffer.from([0x99]),
+        u16(keyBody.length),
+        keyBody,
+        Buffer.from([0xb4]),
+        u32(uid.length),
+        uid,
+        sigData,
+        Buffer.from([4, 0xff]),
+        u32(sigData.length),
+      ]),
+    )
     .digest();
   // 0 < r, s < q: q with its top bit cleared.
   const r = Buffer.from(q);
@@ -188,7 +220,11 @@ async function send(url: string, init: RequestInit & { timeoutMs?: number } = {}
  * Writes raw bytes on a new connection and reads until the server closes it (or timeoutMs). `then`:
  * 'wait' keeps the connection open, 'end' half-closes after writing, 'destroy' aborts after `abortAfterMs`.
  */
-function rawHttp(port: number, data: Uint8Array | string, opts: { then?: 'wait' | 'end' | 'destroy'; timeoutMs?: number; abortAfterMs?: number } = {}): Promise<Reply> {
+function rawHttp(
+  port: number,
+  data: Uint8Array | string,
+  opts: { then?: 'wait' | 'end' | 'destroy'; timeoutMs?: number; abortAfterMs?: number } = {},
+): Promise<Reply> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let error: string | undefined;
@@ -208,9 +244,11 @@ function rawHttp(port: number, data: Uint8Array | string, opts: { then?: 'wait' 
       const rest = split < 0 ? Buffer.alloc(0) : all.subarray(split + 4);
       const body = (length === undefined ? rest : rest.subarray(0, Number(length))).toString('utf8');
       const type = /^content-type:\s*(.*)$/im.exec(head)?.[1]?.trim() ?? '';
-      resolve(match
-        ? { status: Number(match[1]), type, text: body, json: parseJson(body), raw: text }
-        : { status: null, type: '', text: '', json: undefined, error: error ?? 'connection closed without a response' });
+      resolve(
+        match
+          ? { status: Number(match[1]), type, text: body, json: parseJson(body), raw: text }
+          : { status: null, type: '', text: '', json: undefined, error: error ?? 'connection closed without a response' },
+      );
     };
     const timer = setTimeout(() => {
       error ??= 'timeout';
@@ -225,10 +263,11 @@ function rawHttp(port: number, data: Uint8Array | string, opts: { then?: 'wait' 
     socket.on('connect', () => {
       socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data, () => {
         if (opts.then === 'end') socket.end();
-        if (opts.then === 'destroy') setTimeout(() => {
-          error = 'aborted by the client';
-          finish();
-        }, opts.abortAfterMs ?? 100);
+        if (opts.then === 'destroy')
+          setTimeout(() => {
+            error = 'aborted by the client';
+            finish();
+          }, opts.abortAfterMs ?? 100);
       });
     });
   });
@@ -292,7 +331,13 @@ function assertAnswer(c: Case, reply: Reply): void {
  * statistics chart (only numbers and dates) are taken out before looking; they have no other script, svg, image or frame.
  */
 const HTML_INJECTION = /<\s*\/?\s*(script|img|svg|iframe)\b/i;
-const withoutOwnMarkup = (page: string) => page.replace(/<script src="\/static\/keystore\.js\?v=[0-9a-f]+" defer><\/script>/, '').replace(/<svg class="chart" viewBox="[\d ]+" role="img" aria-labelledby="chart-title" xmlns="http:\/\/www\.w3\.org\/2000\/svg">[^]*?<\/svg>/, '');
+const withoutOwnMarkup = (page: string) =>
+  page
+    .replace(/<script src="\/static\/keystore\.js\?v=[0-9a-f]+" defer><\/script>/, '')
+    .replace(
+      /<svg class="chart" viewBox="[\d ]+" role="img" aria-labelledby="chart-title" xmlns="http:\/\/www\.w3\.org\/2000\/svg">[^]*?<\/svg>/,
+      '',
+    );
 
 describe.each(backends)('hostile input on %s', (backend) => {
   let server: TestServer;
@@ -331,7 +376,10 @@ describe.each(backends)('hostile input on %s', (backend) => {
     const elapsed = performance.now() - started;
     const errors = logLines.slice(logsBefore).filter((l) => l.includes('"level":50'));
     try {
-      if (c.budgetMs !== undefined) expect(elapsed, `${c.name}: answered in ${Math.round(elapsed)} ms, over the budget of ${c.budgetMs} ms (${summarize(reply)})`).toBeLessThan(c.budgetMs);
+      if (c.budgetMs !== undefined)
+        expect(elapsed, `${c.name}: answered in ${Math.round(elapsed)} ms, over the budget of ${c.budgetMs} ms (${summarize(reply)})`).toBeLessThan(
+          c.budgetMs,
+        );
       assertAnswer(c, reply);
       if (reply.status !== null && c.check) await c.check(reply);
     } catch (e) {
@@ -373,7 +421,11 @@ describe.each(backends)('hostile input on %s', (backend) => {
     for (const type of ['application/octet-stream', 'application/pgp-keys', 'text/plain']) {
       addCase({ name: `random bytes (${size} B) as ${type}`, send: () => addBinary(seededBytes(size, size), type), allow: [400, 422] });
     }
-    addCase({ name: `random bytes (${size} B) as keytext`, send: () => addForm(`keytext=${percentAll(seededBytes(size + 1, Math.min(size, 300_000)))}`), allow: [400] });
+    addCase({
+      name: `random bytes (${size} B) as keytext`,
+      send: () => addForm(`keytext=${percentAll(seededBytes(size + 1, Math.min(size, 300_000)))}`),
+      allow: [400],
+    });
   }
   for (let seed = 1; seed <= 12; seed++) {
     // Random bodies behind a plausible public-key packet header, with the version and algorithm bytes set.
@@ -383,7 +435,11 @@ describe.each(backends)('hostile input on %s', (backend) => {
         const body = seededBytes(1000 + seed, 20 + seed * 37);
         body[0] = [3, 4, 5, 6][seed % 4]!;
         body[5] = [1, 16, 17, 18, 19, 22, 25, 27][seed % 8]!;
-        return addPackets([packet(Tag.publicKey, body), packet(Tag.userId, bytes('Fuzz <fuzz@example.org>')), ...junkSelfSignatures(fingerprintOrZero(body), 1, seed)]);
+        return addPackets([
+          packet(Tag.publicKey, body),
+          packet(Tag.userId, bytes('Fuzz <fuzz@example.org>')),
+          ...junkSelfSignatures(fingerprintOrZero(body), 1, seed),
+        ]);
       },
       allow: [400, 422],
     });
@@ -432,7 +488,15 @@ describe.each(backends)('hostile input on %s', (backend) => {
     allow: [400],
   });
   addCase({ name: 'armor with a CRC line that is not base64', send: () => addKeytext(aArmor.replace(/^=(.{4})$/m, '=!!!!')), allow: [400] });
-  for (const [label, bad] of [['!', '!'], ['*', '*'], ['é', 'é'], ['NUL', '\u0000'], ['inner space', 'A B'], ['-', '-'], ['=', '=']] as const) {
+  for (const [label, bad] of [
+    ['!', '!'],
+    ['*', '*'],
+    ['é', 'é'],
+    ['NUL', '\u0000'],
+    ['inner space', 'A B'],
+    ['-', '-'],
+    ['=', '='],
+  ] as const) {
     addCase({
       name: `armor with bad base64 character ${label}`,
       send: () => {
@@ -459,32 +523,78 @@ describe.each(backends)('hostile input on %s', (backend) => {
   // Work amplification: each unreadable block or unusable key of one request must not cost a database write.
   addCase({
     name: 'an armor BEGIN line only, 2,000 times (74 KB)',
-    send: () => add({ headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ keytext: '-----BEGIN PGP PUBLIC KEY BLOCK-----\n'.repeat(2000) }), timeoutMs: 2500 }),
+    send: () =>
+      add({
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form({ keytext: '-----BEGIN PGP PUBLIC KEY BLOCK-----\n'.repeat(2000) }),
+        timeoutMs: 2500,
+      }),
     allow: [400, 413, 422],
     budgetMs: 1500,
   });
-  addCase({ name: 'armor headers only (no body)', send: () => addKeytext('-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: x\n\n-----END PGP PUBLIC KEY BLOCK-----\n'), allow: [400, 422] });
+  addCase({
+    name: 'armor headers only (no body)',
+    send: () => addKeytext('-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: x\n\n-----END PGP PUBLIC KEY BLOCK-----\n'),
+    allow: [400, 422],
+  });
 
   // Content types.
-  addCase({ name: 'application/json body with a keytext', send: () => add({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keytext: aArmor }) }), allow: [415] });
-  addCase({ name: 'text/xml body', send: () => add({ headers: { 'content-type': 'text/xml' }, body: `<keytext>${aArmor}</keytext>` }), allow: [415] });
-  addCase({ name: 'image/png body', send: () => add({ headers: { 'content-type': 'image/png' }, body: bytes([0x89], 'PNG\r\n\x1a\n', seededBytes(9, 200)) }), allow: [415] });
+  addCase({
+    name: 'application/json body with a keytext',
+    send: () => add({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keytext: aArmor }) }),
+    allow: [415],
+  });
+  addCase({
+    name: 'text/xml body',
+    send: () => add({ headers: { 'content-type': 'text/xml' }, body: `<keytext>${aArmor}</keytext>` }),
+    allow: [415],
+  });
+  addCase({
+    name: 'image/png body',
+    send: () => add({ headers: { 'content-type': 'image/png' }, body: bytes([0x89], 'PNG\r\n\x1a\n', seededBytes(9, 200)) }),
+    allow: [415],
+  });
   addCase({ name: 'content type ";;;"', send: () => add({ headers: { 'content-type': ';;;' }, body: aArmor }), allow: [415] });
-  addCase({ name: 'content type with 2,000 parameters', send: () => add({ headers: { 'content-type': 'application/x-www-form-urlencoded' + '; a=b'.repeat(2_000) }, body: form({ keytext: 'x' }) }), allow: [400, 415, 431], nodeAnswerOk: true, connectionErrorOk: true });
+  addCase({
+    name: 'content type with 2,000 parameters',
+    send: () => add({ headers: { 'content-type': 'application/x-www-form-urlencoded' + '; a=b'.repeat(2_000) }, body: form({ keytext: 'x' }) }),
+    allow: [400, 415, 431],
+    nodeAnswerOk: true,
+    connectionErrorOk: true,
+  });
   addCase({ name: 'no content type, binary body', send: () => add({ body: seededBytes(11, 500) }), allow: [400, 415] });
   addCase({ name: 'no content type, no body', send: () => add({}), allow: [400, 415] });
-  addCase({ name: 'form content type with charset=utf-16 and binary', send: () => add({ headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-16' }, body: seededBytes(12, 400) }), allow: [400, 415] });
+  addCase({
+    name: 'form content type with charset=utf-16 and binary',
+    send: () => add({ headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-16' }, body: seededBytes(12, 400) }),
+    allow: [400, 415],
+  });
 
   // keytext in the query string only, empty bodies.
-  addCase({ name: 'keytext in the query string, empty body', send: () => addForm('', `?options=mr&keytext=${encodeURIComponent(aArmor)}`), allow: [400] });
+  addCase({
+    name: 'keytext in the query string, empty body',
+    send: () => addForm('', `?options=mr&keytext=${encodeURIComponent(aArmor)}`),
+    allow: [400],
+  });
   addCase({ name: 'keytext=junk in the query string, empty body', send: () => addForm('', '?keytext=hello'), allow: [400] });
-  for (const [label, body] of [['empty', ''], ['keytext=', 'keytext='], ['keytext of whitespace', 'keytext=%20%0D%0A%09'], ['only "&"', '&&&&'], ['only "="', '====='], ['keytext without "="', 'keytext']] as const) {
+  for (const [label, body] of [
+    ['empty', ''],
+    ['keytext=', 'keytext='],
+    ['keytext of whitespace', 'keytext=%20%0D%0A%09'],
+    ['only "&"', '&&&&'],
+    ['only "="', '====='],
+    ['keytext without "="', 'keytext'],
+  ] as const) {
     addCase({ name: `form body: ${label}`, send: () => addForm(body), allow: [400] });
   }
   for (const type of ['application/octet-stream', 'application/pgp-keys', 'text/plain']) {
     addCase({ name: `empty ${type} body`, send: () => addBinary(new Uint8Array(0), type), allow: [400] });
   }
-  addCase({ name: 'empty multipart body', send: () => add({ headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: '' }), allow: [400] });
+  addCase({
+    name: 'empty multipart body',
+    send: () => add({ headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: '' }),
+    allow: [400],
+  });
 
   // Gigantic fields.
   addCase({ name: 'keytext of 20 MB (Content-Length declared)', send: () => addForm('keytext=' + 'A'.repeat(20 * 1024 * 1024)), allow: [413] });
@@ -507,19 +617,49 @@ describe.each(backends)('hostile input on %s', (backend) => {
     // The server may answer 413 and close while the client still streams.
     connectionErrorOk: true,
   });
-  addCase({ name: 'a known key plus an other field of 9 MB', send: () => addForm(form({ keytext: aArmor, comment: 'x'.repeat(9 * 1024 * 1024) })), allow: [413] });
+  addCase({
+    name: 'a known key plus an other field of 9 MB',
+    send: () => addForm(form({ keytext: aArmor, comment: 'x'.repeat(9 * 1024 * 1024) })),
+    allow: [413],
+  });
   addCase({ name: 'an other field of 7 MB and no keytext', send: () => addForm(form({ comment: 'x'.repeat(7 * 1024 * 1024) })), allow: [400] });
   addCase({ name: 'a field name of 1 MB', send: () => addForm(`${'k'.repeat(1024 * 1024)}=1`), allow: [400] });
   addCase({ name: 'a binary body of 9 MB', send: () => addBinary(seededBytes(99, 9 * 1024 * 1024)), allow: [413] });
 
   // Multipart.
-  const multipart = (boundary: string, parts: string) => add({ headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: parts });
-  addCase({ name: 'multipart without keytext', send: () => multipart('b0', '--b0\r\nContent-Disposition: form-data; name="other"\r\n\r\nvalue\r\n--b0--\r\n'), allow: [400] });
-  addCase({ name: 'multipart with a boundary that is not in the body', send: () => multipart('nothere', `--b0\r\nContent-Disposition: form-data; name="keytext"\r\n\r\n${aArmor}\r\n--b0--\r\n`), allow: [400] });
-  addCase({ name: 'multipart without a boundary parameter', send: () => add({ headers: { 'content-type': 'multipart/form-data' }, body: `--b0\r\nContent-Disposition: form-data; name="keytext"\r\n\r\nx\r\n--b0--\r\n` }), allow: [400] });
+  const multipart = (boundary: string, parts: string) =>
+    add({ headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: parts });
+  addCase({
+    name: 'multipart without keytext',
+    send: () => multipart('b0', '--b0\r\nContent-Disposition: form-data; name="other"\r\n\r\nvalue\r\n--b0--\r\n'),
+    allow: [400],
+  });
+  addCase({
+    name: 'multipart with a boundary that is not in the body',
+    send: () => multipart('nothere', `--b0\r\nContent-Disposition: form-data; name="keytext"\r\n\r\n${aArmor}\r\n--b0--\r\n`),
+    allow: [400],
+  });
+  addCase({
+    name: 'multipart without a boundary parameter',
+    send: () =>
+      add({
+        headers: { 'content-type': 'multipart/form-data' },
+        body: `--b0\r\nContent-Disposition: form-data; name="keytext"\r\n\r\nx\r\n--b0--\r\n`,
+      }),
+    allow: [400],
+  });
   addCase({ name: 'multipart with an empty boundary', send: () => multipart('', '--\r\n\r\n----\r\n'), allow: [400] });
-  addCase({ name: 'multipart with a 1,000-character boundary', send: () => multipart('q'.repeat(1000), `--${'q'.repeat(1000)}\r\nContent-Disposition: form-data; name="keytext"\r\n\r\nx\r\n--${'q'.repeat(1000)}--\r\n`), allow: [400] });
-  addCase({ name: 'multipart never closed', send: () => multipart('b0', `--b0\r\nContent-Disposition: form-data; name="keytext"\r\n\r\n${aArmor.slice(0, 200)}`), allow: [400] });
+  addCase({
+    name: 'multipart with a 1,000-character boundary',
+    send: () =>
+      multipart('q'.repeat(1000), `--${'q'.repeat(1000)}\r\nContent-Disposition: form-data; name="keytext"\r\n\r\nx\r\n--${'q'.repeat(1000)}--\r\n`),
+    allow: [400],
+  });
+  addCase({
+    name: 'multipart never closed',
+    send: () => multipart('b0', `--b0\r\nContent-Disposition: form-data; name="keytext"\r\n\r\n${aArmor.slice(0, 200)}`),
+    allow: [400],
+  });
   addCase({ name: 'multipart part without headers', send: () => multipart('b0', '--b0\r\n\r\nkeytext\r\n--b0--\r\n'), allow: [400] });
   addCase({
     name: 'multipart keytext file of random bytes',
@@ -541,25 +681,76 @@ describe.each(backends)('hostile input on %s', (backend) => {
   });
 
   // Invalid UTF-8 in the body.
-  addCase({ name: 'raw invalid UTF-8 bytes as keytext', send: () => addForm(bytes('keytext=', [0xff, 0xfe, 0xc3, 0x28, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0xc0, 0x80])), allow: [400] });
+  addCase({
+    name: 'raw invalid UTF-8 bytes as keytext',
+    send: () => addForm(bytes('keytext=', [0xff, 0xfe, 0xc3, 0x28, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0xc0, 0x80])),
+    allow: [400],
+  });
   addCase({ name: 'percent-encoded invalid UTF-8 as keytext', send: () => addForm('keytext=%FF%FE%C3%28%ED%A0%80%C0%80%00'), allow: [400] });
-  addCase({ name: 'raw invalid UTF-8 in an armor header line of a known key', send: () => addForm(bytes('keytext=', encodeURIComponent(aArmor.split('\n')[0]!), '%0A', 'Comment: ', [0xff, 0xfe, 0xc3, 0x28], '%0A', encodeURIComponent(aArmor.split('\n').slice(1).join('\n')))), allow: [200, 400] });
-  addCase({ name: 'latin-1 garbage before a known key in a binary body', send: () => addBinary(bytes([0xff, 0xfe, 0xa9, 0x00], '\n', aArmor)), allow: [200, 400] });
+  addCase({
+    name: 'raw invalid UTF-8 in an armor header line of a known key',
+    send: () =>
+      addForm(
+        bytes(
+          'keytext=',
+          encodeURIComponent(aArmor.split('\n')[0]!),
+          '%0A',
+          'Comment: ',
+          [0xff, 0xfe, 0xc3, 0x28],
+          '%0A',
+          encodeURIComponent(aArmor.split('\n').slice(1).join('\n')),
+        ),
+      ),
+    allow: [200, 400],
+  });
+  addCase({
+    name: 'latin-1 garbage before a known key in a binary body',
+    send: () => addBinary(bytes([0xff, 0xfe, 0xa9, 0x00], '\n', aArmor)),
+    allow: [200, 400],
+  });
 
   // Injection strings as keytext.
-  for (const text of ["' OR 1=1 --", "'; DROP TABLE keys; --", '%\' OR \'1\'=\'1', '\\', '%_%', '<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', '${jndi:ldap://x/a}', '{{7*7}}', '\u0000']) {
+  for (const text of [
+    "' OR 1=1 --",
+    "'; DROP TABLE keys; --",
+    "%' OR '1'='1",
+    '\\',
+    '%_%',
+    '<script>alert(1)</script>',
+    '"><img src=x onerror=alert(1)>',
+    '${jndi:ldap://x/a}',
+    '{{7*7}}',
+    '\u0000',
+  ]) {
     addCase({ name: `keytext ${JSON.stringify(text)}`, send: () => addKeytext(text), allow: [400] });
     addCase({ name: `binary body ${JSON.stringify(text)}`, send: () => addBinary(bytes(Buffer.from(text))), allow: [400] });
   }
 
   // Repeated parameters.
-  addCase({ name: 'keytext=a&keytext=b ×1000', send: () => addForm(Array.from({ length: 1000 }, (_, i) => `keytext=${i % 2 ? 'b' : 'a'}`).join('&')), allow: [400] });
-  addCase({ name: 'a known key then keytext=junk ×1000', send: () => addForm(`${form({ keytext: aArmor })}&${'keytext=junk&'.repeat(1000)}`), allow: [200] });
+  addCase({
+    name: 'keytext=a&keytext=b ×1000',
+    send: () => addForm(Array.from({ length: 1000 }, (_, i) => `keytext=${i % 2 ? 'b' : 'a'}`).join('&')),
+    allow: [400],
+  });
+  addCase({
+    name: 'a known key then keytext=junk ×1000',
+    send: () => addForm(`${form({ keytext: aArmor })}&${'keytext=junk&'.repeat(1000)}`),
+    allow: [200],
+  });
   addCase({ name: 'options=mr ×1000 in the query, no keytext', send: () => addForm('other=1', `?${'options=mr&'.repeat(1000)}`), allow: [400] });
-  addCase({ name: '10,000 distinct form fields, no keytext', send: () => addForm(Array.from({ length: 10_000 }, (_, i) => `f${i}=${i}`).join('&')), allow: [400] });
+  addCase({
+    name: '10,000 distinct form fields, no keytext',
+    send: () => addForm(Array.from({ length: 10_000 }, (_, i) => `f${i}=${i}`).join('&')),
+    allow: [400],
+  });
 
   // Secret keys, odd key packets, odd framing.
-  addCase({ name: 'the secret key of a known key (armored)', send: () => addKeytext(a.privateKey.armor()), allow: [422], check: (r) => expect(r.text).toMatch(/secret key/) });
+  addCase({
+    name: 'the secret key of a known key (armored)',
+    send: () => addKeytext(a.privateKey.armor()),
+    allow: [422],
+    check: (r) => expect(r.text).toMatch(/secret key/),
+  });
   addCase({ name: 'the secret key of a known key (binary)', send: () => addBinary(a.privateKey.write()), allow: [422] });
   addCase({ name: 'a known public key followed by its secret key', send: () => addKeytext(aArmor + '\n' + a.privateKey.armor()), allow: [200, 422] });
   addCase({
@@ -575,44 +766,80 @@ describe.each(backends)('hostile input on %s', (backend) => {
     send: () => {
       const n = seededBytes(31, 128);
       n[0]! |= 0x80;
-      return addPackets([packet(Tag.publicKey, bytes([3], u32(1_000_000_000), [0, 0, 1], mpi(n), mpi(new Uint8Array([1, 0, 1])))), packet(Tag.userId, bytes('Old <v3@example.org>'))]);
+      return addPackets([
+        packet(Tag.publicKey, bytes([3], u32(1_000_000_000), [0, 0, 1], mpi(n), mpi(new Uint8Array([1, 0, 1])))),
+        packet(Tag.userId, bytes('Old <v3@example.org>')),
+      ]);
     },
     allow: [422],
   });
   for (const version of [0, 2, 5, 7, 9, 255]) {
     addCase({
       name: `a key packet of version ${version}`,
-      send: () => addPackets([packet(Tag.publicKey, bytes([version], u32(1_600_000_000), [22], seededBytes(version, 60))), packet(Tag.userId, bytes('V <v@example.org>'))]),
+      send: () =>
+        addPackets([
+          packet(Tag.publicKey, bytes([version], u32(1_600_000_000), [22], seededBytes(version, 60))),
+          packet(Tag.userId, bytes('V <v@example.org>')),
+        ]),
       allow: [400, 422],
     });
   }
   for (const algorithm of [0, 99, 100, 110, 255]) {
     addCase({
       name: `a v4 key packet with unknown algorithm ${algorithm}`,
-      send: () => addPackets([packet(Tag.publicKey, bytes([4], u32(1_600_000_000), [algorithm], mpi(seededBytes(algorithm + 1, 32)))), packet(Tag.userId, bytes('A <alg@example.org>')), ...junkSelfSignatures('00'.repeat(20), 1, algorithm)]),
+      send: () =>
+        addPackets([
+          packet(Tag.publicKey, bytes([4], u32(1_600_000_000), [algorithm], mpi(seededBytes(algorithm + 1, 32)))),
+          packet(Tag.userId, bytes('A <alg@example.org>')),
+          ...junkSelfSignatures('00'.repeat(20), 1, algorithm),
+        ]),
       allow: [400, 422],
     });
   }
   addCase({
     name: 'an EdDSA key packet with an unknown curve OID',
-    send: () => addPackets([packet(Tag.publicKey, bytes([4], u32(1_600_000_000), [22, 5, 1, 2, 3, 4, 5], mpi(bytes([0x40], seededBytes(5, 32))))), packet(Tag.userId, bytes('C <curve@example.org>'))]),
+    send: () =>
+      addPackets([
+        packet(Tag.publicKey, bytes([4], u32(1_600_000_000), [22, 5, 1, 2, 3, 4, 5], mpi(bytes([0x40], seededBytes(5, 32))))),
+        packet(Tag.userId, bytes('C <curve@example.org>')),
+      ]),
     allow: [400, 422],
   });
   addCase({
     name: 'a known key with its subkey packet replaced by one of an unknown algorithm',
-    send: () => addPackets(a.packets.map((p) => (p.tag === Tag.publicSubkey ? packet(Tag.publicSubkey, bytes(p.body.subarray(0, 5), [99], p.body.subarray(6))) : p))),
+    send: () =>
+      addPackets(
+        a.packets.map((p) => (p.tag === Tag.publicSubkey ? packet(Tag.publicSubkey, bytes(p.body.subarray(0, 5), [99], p.body.subarray(6))) : p)),
+      ),
     allow: [200, 422],
   });
-  addCase({ name: 'old-format key packet with indeterminate length', send: () => addBinary(bytes([0x80 | (Tag.publicKey << 2) | 3], a.packets[0]!.body)), allow: [400] });
-  addCase({ name: 'old-format 4-byte length of 4 GB', send: () => addBinary(bytes([0x80 | (Tag.publicKey << 2) | 2, 0xff, 0xff, 0xff, 0xff], a.packets[0]!.body)), allow: [400] });
-  addCase({ name: 'new-format 5-byte length of 4 GB', send: () => addBinary(bytes([0xc0 | Tag.publicKey, 255, 0xff, 0xff, 0xff, 0xff], a.packets[0]!.body)), allow: [400] });
+  addCase({
+    name: 'old-format key packet with indeterminate length',
+    send: () => addBinary(bytes([0x80 | (Tag.publicKey << 2) | 3], a.packets[0]!.body)),
+    allow: [400],
+  });
+  addCase({
+    name: 'old-format 4-byte length of 4 GB',
+    send: () => addBinary(bytes([0x80 | (Tag.publicKey << 2) | 2, 0xff, 0xff, 0xff, 0xff], a.packets[0]!.body)),
+    allow: [400],
+  });
+  addCase({
+    name: 'new-format 5-byte length of 4 GB',
+    send: () => addBinary(bytes([0xc0 | Tag.publicKey, 255, 0xff, 0xff, 0xff, 0xff], a.packets[0]!.body)),
+    allow: [400],
+  });
   addCase({ name: 'new-format partial body length', send: () => addBinary(bytes([0xc0 | Tag.publicKey, 0xe5], a.packets[0]!.body)), allow: [400] });
   addCase({ name: 'a packet header alone', send: () => addBinary(bytes([0xc6])), allow: [400] });
   addCase({ name: 'a byte without the packet bit', send: () => addBinary(bytes([0x06, 0x01, 0x04])), allow: [400] });
   addCase({ name: '100,000 empty marker packets', send: () => addBinary(bytes(...Array.from({ length: 100_000 }, () => [0xca, 0]))), allow: [400] });
   addCase({
     name: '2,000 empty key packets (4 KB)',
-    send: () => add({ headers: { 'content-type': 'application/octet-stream' }, body: bytes(...Array.from({ length: 2000 }, () => [0xc6, 0])), timeoutMs: 2500 }),
+    send: () =>
+      add({
+        headers: { 'content-type': 'application/octet-stream' },
+        body: bytes(...Array.from({ length: 2000 }, () => [0xc6, 0])),
+        timeoutMs: 2500,
+      }),
     allow: [400, 413, 422],
     budgetMs: 1500,
   });
@@ -625,7 +852,12 @@ describe.each(backends)('hostile input on %s', (backend) => {
     ['CR LF and a fake index line', bytes('x\r\npub:0000000000000000000000000000000000000000:1:2048:0::\r\nuid:forged')],
   ];
   for (const [label, uid] of oddUserIds) {
-    addCase({ name: `an unsigned user ID with ${label} on a known key`, send: () => addPackets(withUserId(a, uid)), allow: [200], check: (r) => expect(r.json.unchanged).toEqual([a.fingerprint]) });
+    addCase({
+      name: `an unsigned user ID with ${label} on a known key`,
+      send: () => addPackets(withUserId(a, uid)),
+      allow: [200],
+      check: (r) => expect(r.json.unchanged).toEqual([a.fingerprint]),
+    });
     addCase({
       name: `a user ID with ${label} on a known key, with a self-signature copied from its real user ID`,
       send: () => {
@@ -636,22 +868,38 @@ describe.each(backends)('hostile input on %s', (backend) => {
       check: (r) => expect(r.json.unchanged).toEqual([a.fingerprint]),
     });
   }
-  addCase({ name: 'a known key with 2,000 junk self-signatures on its user ID', send: () => addPackets(withUserId(a, a.packets.find((p) => p.tag === Tag.userId)!.body, junkSelfSignatures(a.fingerprint, 2000, 7))), allow: [200] });
-  addCase({ name: 'a known key with a 2 MB user ID', send: () => addPackets(withUserId(a, new Uint8Array(2 * 1024 * 1024).fill(0x41))), allow: [200] });
-  addCase({ name: 'a known key with 5,000 unsigned user IDs', send: () => addPackets([...a.packets, ...Array.from({ length: 5000 }, (_, i) => packet(Tag.userId, bytes(`u${i} <u${i}@example.org>`)))]), allow: [200] });
+  addCase({
+    name: 'a known key with 2,000 junk self-signatures on its user ID',
+    send: () => addPackets(withUserId(a, a.packets.find((p) => p.tag === Tag.userId)!.body, junkSelfSignatures(a.fingerprint, 2000, 7))),
+    allow: [200],
+  });
+  addCase({
+    name: 'a known key with a 2 MB user ID',
+    send: () => addPackets(withUserId(a, new Uint8Array(2 * 1024 * 1024).fill(0x41))),
+    allow: [200],
+  });
+  addCase({
+    name: 'a known key with 5,000 unsigned user IDs',
+    send: () => addPackets([...a.packets, ...Array.from({ length: 5000 }, (_, i) => packet(Tag.userId, bytes(`u${i} <u${i}@example.org>`)))]),
+    allow: [200],
+  });
   addCase({
     name: 'a known key with one byte flipped outside unhashed areas (40 positions)',
     send: async () => {
       // Many variants in one case: each must be refused or change nothing; the first bad answer is returned.
       const all = writePackets(a.packets);
       const skip = unhashedRanges(a.packets);
-      const positions = [...seededBytes(4242, 200)].map((x, i) => (x * 257 + i * 7919) % all.length).filter((p) => !skip.some(([s, e]) => p >= s && p < e)).slice(0, 40);
+      const positions = [...seededBytes(4242, 200)]
+        .map((x, i) => (x * 257 + i * 7919) % all.length)
+        .filter((p) => !skip.some(([s, e]) => p >= s && p < e))
+        .slice(0, 40);
       let last: Reply | undefined;
       for (const position of positions) {
         const mutated = new Uint8Array(all);
         mutated[position]! ^= 0x5a;
         last = await addBinary(mutated);
-        const bad = last.status === null || last.status >= 500 || (last.status === 200 && (last.json.updated.length > 0 || last.json.inserted.length > 0));
+        const bad =
+          last.status === null || last.status >= 500 || (last.status === 200 && (last.json.updated.length > 0 || last.json.inserted.length > 0));
         if (bad) return { ...last, text: `(byte ${position}) ${last.text}` };
       }
       return last!;
@@ -668,7 +916,11 @@ describe.each(backends)('hostile input on %s', (backend) => {
   });
 
   it('POST /pks/add: Content-Length larger than the body, client aborts', async () => {
-    const reply = await rawHttp(port, `POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nkeytext=abc`, { then: 'destroy', abortAfterMs: 200 });
+    const reply = await rawHttp(
+      port,
+      `POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nkeytext=abc`,
+      { then: 'destroy', abortAfterMs: 200 },
+    );
     expect(reply.status === null || reply.status < 500, summarize(reply)).toBe(true);
     await assertAlive('a client abort');
   });
@@ -676,7 +928,12 @@ describe.each(backends)('hostile input on %s', (backend) => {
   it('POST /pks/add: Content-Length larger than the body, client half-closes', async () => {
     await runCase({
       name: 'Content-Length 100000 with 11 bytes, then FIN',
-      send: () => rawHttp(port, `POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\nConnection: close\r\n\r\nkeytext=abc`, { then: 'end', timeoutMs: 5000 }),
+      send: () =>
+        rawHttp(
+          port,
+          `POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\nConnection: close\r\n\r\nkeytext=abc`,
+          { then: 'end', timeoutMs: 5000 },
+        ),
       allow: [400],
       nodeAnswerOk: true,
       connectionErrorOk: true,
@@ -687,7 +944,12 @@ describe.each(backends)('hostile input on %s', (backend) => {
     const body = form({ keytext: 'x' });
     await runCase({
       name: 'Content-Length smaller than the body',
-      send: () => rawHttp(port, `POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}GET /pks/health HTTP/1.1\r\nHost: x\r\n\r\n`, { timeoutMs: 5000 }),
+      send: () =>
+        rawHttp(
+          port,
+          `POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}GET /pks/health HTTP/1.1\r\nHost: x\r\n\r\n`,
+          { timeoutMs: 5000 },
+        ),
       allow: [400],
       nodeAnswerOk: true,
       connectionErrorOk: true,
@@ -697,7 +959,12 @@ describe.each(backends)('hostile input on %s', (backend) => {
   it('POST /pks/add: both Content-Length and chunked Transfer-Encoding', async () => {
     await runCase({
       name: 'Content-Length with Transfer-Encoding: chunked',
-      send: () => rawHttp(port, 'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n9\r\nkeytext=x\r\n0\r\n\r\n', { timeoutMs: 5000 }),
+      send: () =>
+        rawHttp(
+          port,
+          'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n9\r\nkeytext=x\r\n0\r\n\r\n',
+          { timeoutMs: 5000 },
+        ),
       allow: [400],
       nodeAnswerOk: true,
       connectionErrorOk: true,
@@ -716,7 +983,19 @@ describe.each(backends)('hostile input on %s', (backend) => {
       // Nothing lost silently: each user ID is stored byte for byte, or reported as dropped.
       const stored = await getKey(key.fingerprint);
       expect(stored.status).toBe(200);
-      const storedIds = readPackets(new Uint8Array(Buffer.from(stored.text.split('\n').filter((l) => /^[A-Za-z0-9+/=]+$/.test(l) && !l.startsWith('=')).join(''), 'base64'))).filter((p) => p.tag === Tag.userId).map((p) => Buffer.from(p.body).toString('hex'));
+      const storedIds = readPackets(
+        new Uint8Array(
+          Buffer.from(
+            stored.text
+              .split('\n')
+              .filter((l) => /^[A-Za-z0-9+/=]+$/.test(l) && !l.startsWith('='))
+              .join(''),
+            'base64',
+          ),
+        ),
+      )
+        .filter((p) => p.tag === Tag.userId)
+        .map((p) => Buffer.from(p.body).toString('hex'));
       for (const [label, uid] of oddUserIds) {
         const kept = storedIds.includes(Buffer.from(uid).toString('hex'));
         const dropped = (reply.json.dropped as { component: string }[]).length > 0;
@@ -770,13 +1049,23 @@ describe.each(backends)('hostile input on %s', (backend) => {
     const elapsed = performance.now() - started;
     clearInterval(ticker);
     assertAnswer({ name: 'oversized DSA key', send: async () => reply, allow: [400, 422] }, reply);
-    expect(maxGap, `the event loop (server and test share it) was blocked for ${Math.round(maxGap)} ms by one push of ${writePackets(packets).length} bytes (answered in ${Math.round(elapsed)} ms: ${summarize(reply)})`).toBeLessThan(500);
+    expect(
+      maxGap,
+      `the event loop (server and test share it) was blocked for ${Math.round(maxGap)} ms by one push of ${writePackets(packets).length} bytes (answered in ${Math.round(elapsed)} ms: ${summarize(reply)})`,
+    ).toBeLessThan(500);
     await assertAlive('oversized DSA key');
   });
 
   // ---- GET /pks/lookup ----------------------------------------------------------------------------------------
   const lookupCases: Case[] = [];
-  const lookupCase = (name: string, query: string | (() => string), allow: number[], headers: Record<string, string> = {}, check?: Case['check'], budgetMs?: number) => {
+  const lookupCase = (
+    name: string,
+    query: string | (() => string),
+    allow: number[],
+    headers: Record<string, string> = {},
+    check?: Case['check'],
+    budgetMs?: number,
+  ) => {
     const shown = typeof query === 'string' ? query : name;
     lookupCases.push({
       name: typeof query === 'string' ? `${name} [${shown.length > 120 ? shown.slice(0, 120) + '…' : shown}]` : name,
@@ -807,7 +1096,11 @@ describe.each(backends)('hostile input on %s', (backend) => {
     // Invalid UTF-8 decodes to U+FFFD, which a stored user ID of invalid UTF-8 holds too (200 is fine).
     for (const escape of ['%C3%28', '%FF', '%C0%80', '%ED%A0%80', '%F4%90%80%80', '%E0%A4%A', '%', '%ZZ', '%FF%FE%FD']) {
       lookupCase(`op=${op} search with invalid UTF-8 / bad escape ${escape}`, `op=${op}&options=mr&search=${escape}`, [200, 400, 404]);
-      lookupCase(`op=${op} exact=on search with invalid UTF-8 / bad escape ${escape}`, `op=${op}&options=mr&exact=on&search=${escape}`, [200, 400, 404]);
+      lookupCase(
+        `op=${op} exact=on search with invalid UTF-8 / bad escape ${escape}`,
+        `op=${op}&options=mr&exact=on&search=${escape}`,
+        [200, 400, 404],
+      );
     }
     // A NUL matches nothing (stored user IDs have it replaced): 400 or 404.
     for (const escape of ['%00', 'known%00', 'known1%40example.org%00', '0x%00', '%00%00%00%00%00%00%00%00', 'a%00b%20c']) {
@@ -816,9 +1109,33 @@ describe.each(backends)('hostile input on %s', (backend) => {
     }
     lookupCase(`op=${op} search of 10,000 characters`, `op=${op}&options=mr&search=${'a'.repeat(10_000)}`, [400, 404, 414]);
     lookupCase(`op=${op} search of 10,000 hex digits after 0x`, `op=${op}&options=mr&search=0x${'A'.repeat(10_000)}`, [400, 404, 414]);
-    lookupCase(`op=${op} search of 2,000 words (under the length limit)`, `op=${op}&options=mr&search=${'a%20'.repeat(2000)}`, [200, 400, 404], {}, undefined, 2000);
+    lookupCase(
+      `op=${op} search of 2,000 words (under the length limit)`,
+      `op=${op}&options=mr&search=${'a%20'.repeat(2000)}`,
+      [200, 400, 404],
+      {},
+      undefined,
+      2000,
+    );
     lookupCase(`op=${op} search of 4,096 "%" (one LIKE word)`, `op=${op}&options=mr&search=${'%25'.repeat(4096)}`, [400, 404]);
-    for (const sqli of ["' OR 1=1 --", "%' OR '1'='1", '\\', '\\\\', '%_%', '%', '_', '*', '.*', "'; DROP TABLE keys; --", '" OR ""="', '1) OR (1=1', "known' --", "known1@example.org' OR '1'='1", '$1', '?']) {
+    for (const sqli of [
+      "' OR 1=1 --",
+      "%' OR '1'='1",
+      '\\',
+      '\\\\',
+      '%_%',
+      '%',
+      '_',
+      '*',
+      '.*',
+      "'; DROP TABLE keys; --",
+      '" OR ""="',
+      '1) OR (1=1',
+      "known' --",
+      "known1@example.org' OR '1'='1",
+      '$1',
+      '?',
+    ]) {
       const q = encodeURIComponent(sqli);
       // Word searches split on punctuation: "known' --" is the word "known" and "$1" the word "1" (B's alert(1)),
       // which the known keys hold as whole words; text without letters or digits is refused (400).
@@ -826,15 +1143,39 @@ describe.each(backends)('hostile input on %s', (backend) => {
       lookupCase(`op=${op} SQL-ish search ${JSON.stringify(sqli)}`, `op=${op}&options=mr&search=${q}`, matchesKnown ? [200] : [400, 404]);
       lookupCase(`op=${op} exact=on SQL-ish search ${JSON.stringify(sqli)}`, `op=${op}&options=mr&exact=on&search=${q}`, [400, 404]);
     }
-    for (const hex of ['0x', '0x1', '0x123', '0x12345', '0x1234567', '0x' + 'A'.repeat(17), '0x' + 'A'.repeat(39), '0x' + 'A'.repeat(41), '0x' + 'A'.repeat(63), '0x' + 'A'.repeat(65), '0xZZZZZZZZ', '0x%201234', '0X%20%20', '0x0x12345678']) {
+    for (const hex of [
+      '0x',
+      '0x1',
+      '0x123',
+      '0x12345',
+      '0x1234567',
+      '0x' + 'A'.repeat(17),
+      '0x' + 'A'.repeat(39),
+      '0x' + 'A'.repeat(41),
+      '0x' + 'A'.repeat(63),
+      '0x' + 'A'.repeat(65),
+      '0xZZZZZZZZ',
+      '0x%201234',
+      '0X%20%20',
+      '0x0x12345678',
+    ]) {
       lookupCase(`op=${op} odd hex ${hex.slice(0, 20)}`, `op=${op}&options=mr&search=${hex}`, [400, 404]);
     }
   }
-  const injections = ['<script>alert(1)</script>', '"><script>alert(1)</script>', '</title><script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "javascript:alert(1)", '<svg/onload=alert(1)>'];
+  const injections = [
+    '<script>alert(1)</script>',
+    '"><script>alert(1)</script>',
+    '</title><script>alert(1)</script>',
+    '"><img src=x onerror=alert(1)>',
+    'javascript:alert(1)',
+    '<svg/onload=alert(1)>',
+  ];
   for (const op of ['index', 'vindex'] as const) {
     for (const html of injections) {
       const q = encodeURIComponent(html);
-      lookupCase(`op=${op} HTML injection (mr)`, `op=${op}&options=mr&search=${q}`, [200, 404], {}, (r) => expect(r.text.startsWith('<')).toBe(false));
+      lookupCase(`op=${op} HTML injection (mr)`, `op=${op}&options=mr&search=${q}`, [200, 404], {}, (r) =>
+        expect(r.text.startsWith('<')).toBe(false),
+      );
       lookupCase(`op=${op} HTML injection (browser)`, `op=${op}&search=${q}`, [200, 404], { accept: 'text/html' }, noHtml);
       lookupCase(`op=${op} HTML injection (browser, exact=on)`, `op=${op}&exact=on&search=${q}`, [200, 404], { accept: 'text/html' }, noHtml);
     }
@@ -844,17 +1185,47 @@ describe.each(backends)('hostile input on %s', (backend) => {
       expect(r.text).not.toMatch(HTML_INJECTION);
       expect(r.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     };
-    lookupCase(`op=${op} search matching the known key with a script in its user ID (browser)`, `op=${op}&search=${encodeURIComponent('<script>alert(1)</script>')}`, [200], { accept: 'text/html' }, shownEscaped);
-    lookupCase(`op=${op} the known key with a script in its user ID, by e-mail (browser)`, `op=${op}&search=known2%40example.org`, [200], { accept: 'text/html' }, shownEscaped);
+    lookupCase(
+      `op=${op} search matching the known key with a script in its user ID (browser)`,
+      `op=${op}&search=${encodeURIComponent('<script>alert(1)</script>')}`,
+      [200],
+      { accept: 'text/html' },
+      shownEscaped,
+    );
+    lookupCase(
+      `op=${op} the known key with a script in its user ID, by e-mail (browser)`,
+      `op=${op}&search=known2%40example.org`,
+      [200],
+      { accept: 'text/html' },
+      shownEscaped,
+    );
     // A is certified by B: vindex names B (script and all) as the issuer.
-    lookupCase(`op=${op} the key certified by the one with a script (browser)`, `op=${op}&fingerprint=on&search=known1%40example.org`, [200], { accept: 'text/html' }, op === 'vindex' ? shownEscaped : noHtml);
+    lookupCase(
+      `op=${op} the key certified by the one with a script (browser)`,
+      `op=${op}&fingerprint=on&search=known1%40example.org`,
+      [200],
+      { accept: 'text/html' },
+      op === 'vindex' ? shownEscaped : noHtml,
+    );
     lookupCase(`op=${op} the known keys (mr)`, `op=${op}&options=mr&search=known`, [200], {}, (r) => {
       expect(r.text.startsWith('info:1:2\n'), r.text).toBe(true);
       for (const line of r.text.split('\n').filter((l) => l !== '')) expect(line).toMatch(/^(info|pub|uid):[\x20-\x7e]*$/);
     });
   }
-  lookupCase('op=get of the key with a script in its user ID (browser)', 'op=get&search=known2%40example.org', [200], { accept: 'text/html' }, noHtml);
-  lookupCase('op=stats (browser) with junk parameters', 'op=stats&search=%3Cscript%3E&x-pagesize=abc&x-pagetoken=%3Cscript%3E', [200, 400], { accept: 'text/html' }, noHtml);
+  lookupCase(
+    'op=get of the key with a script in its user ID (browser)',
+    'op=get&search=known2%40example.org',
+    [200],
+    { accept: 'text/html' },
+    noHtml,
+  );
+  lookupCase(
+    'op=stats (browser) with junk parameters',
+    'op=stats&search=%3Cscript%3E&x-pagesize=abc&x-pagetoken=%3Cscript%3E',
+    [200, 400],
+    { accept: 'text/html' },
+    noHtml,
+  );
 
   // Repeated parameters.
   lookupCase('search=a&search=b', 'op=get&options=mr&search=nothing-matches-a&search=b', [400, 404]);
@@ -864,16 +1235,37 @@ describe.each(backends)('hostile input on %s', (backend) => {
   lookupCase('search repeated 1,000 times', `op=index&options=mr&${'search=known&'.repeat(1000)}`, [200, 400, 404]);
   lookupCase('options repeated 1,000 times', `op=index&search=known&${'options=mr&'.repeat(1000)}`, [200, 400]);
   lookupCase('exact repeated with junk', 'op=get&options=mr&search=known&exact=on&exact=junk&exact=', [200, 400, 404]);
-  lookupCase('10,000 distinct junk parameters', `op=index&options=mr&search=known&${Array.from({ length: 1500 }, (_, i) => `p${i}=1`).join('&')}`, [200, 400]);
+  lookupCase(
+    '10,000 distinct junk parameters',
+    `op=index&options=mr&search=known&${Array.from({ length: 1500 }, (_, i) => `p${i}=1`).join('&')}`,
+    [200, 400],
+  );
   lookupCase('parameter names with brackets (qs-style objects)', 'op[]=get&search[a]=b&op=index&search=known', [200, 400, 404]);
 
   // Pagination parameters.
   for (const size of ['0', '-1', '1e9', 'abc', '1.5', '', '%20', '0x10', 'Infinity', 'NaN', '100001', '99999999999999999999', '%00', '1%00', '+5']) {
     lookupCase(`x-pagesize=${size}`, `op=index&options=mr&search=known&x-pagesize=${size}`, [200, 400]);
   }
-  for (const token of ['garbage', '!!!', '%00', '..%2F..%2Fetc%2Fpasswd', Buffer.from('o1:-1').toString('base64url'), Buffer.from('o1:99999999').toString('base64url'), Buffer.from('o1:1000000').toString('base64url'), Buffer.from("o1:0' OR 1=1").toString('base64url'), 'A'.repeat(5000), '%3Cscript%3E']) {
+  for (const token of [
+    'garbage',
+    '!!!',
+    '%00',
+    '..%2F..%2Fetc%2Fpasswd',
+    Buffer.from('o1:-1').toString('base64url'),
+    Buffer.from('o1:99999999').toString('base64url'),
+    Buffer.from('o1:1000000').toString('base64url'),
+    Buffer.from("o1:0' OR 1=1").toString('base64url'),
+    'A'.repeat(5000),
+    '%3Cscript%3E',
+  ]) {
     lookupCase(`x-pagetoken=${token.slice(0, 30)}`, `op=index&options=mr&search=known&x-pagesize=1&x-pagetoken=${token}`, [200, 400]);
-    lookupCase(`x-pagetoken=${token.slice(0, 30)} (browser)`, `op=index&search=known&x-pagesize=1&x-pagetoken=${token}`, [200, 400], { accept: 'text/html' }, noHtml);
+    lookupCase(
+      `x-pagetoken=${token.slice(0, 30)} (browser)`,
+      `op=index&search=known&x-pagesize=1&x-pagetoken=${token}`,
+      [200, 400],
+      { accept: 'text/html' },
+      noHtml,
+    );
   }
   for (const exact of ['on%00', 'ON', '1', 'yes', '%3Cscript%3E', 'on&exact=on']) {
     lookupCase(`exact=${exact} with junk search`, `op=get&options=mr&exact=${exact}&search=%3Cscript%3E%00`, [400, 404]);
@@ -894,43 +1286,242 @@ describe.each(backends)('hostile input on %s', (backend) => {
     { name: 'PATCH /pks/add', send: () => send(`${url}/pks/add`, { method: 'PATCH', body: 'keytext=x' }), allow: [404, 405] },
     { name: 'DELETE /pks/add', send: () => send(`${url}/pks/add`, { method: 'DELETE' }), allow: [404, 405] },
     { name: 'OPTIONS /pks/lookup', send: () => send(`${url}/pks/lookup`, { method: 'OPTIONS' }), allow: [200, 204, 404, 405] },
-    { name: 'HEAD /pks/lookup of a missing key', send: () => send(`${url}/pks/lookup?op=get&search=0x${'AB'.repeat(20)}`, { method: 'HEAD' }), allow: [404], bodyless: true },
+    {
+      name: 'HEAD /pks/lookup of a missing key',
+      send: () => send(`${url}/pks/lookup?op=get&search=0x${'AB'.repeat(20)}`, { method: 'HEAD' }),
+      allow: [404],
+      bodyless: true,
+    },
     { name: 'POST /pks/lookup', send: () => send(`${url}/pks/lookup?op=get&search=known`, { method: 'POST', body: 'x' }), allow: [404, 405] },
     { name: 'GET /pks/lookup/', send: () => send(`${url}/pks/lookup/?op=get&search=nothing-matches`), allow: [404] },
     { name: 'GET /pks/LOOKUP', send: () => send(`${url}/pks/LOOKUP?op=get&search=nothing-matches`), allow: [400, 404] },
     { name: 'GET /pks/lookup%00', send: () => send(`${url}/pks/lookup%00?op=get&search=known`), allow: [400, 404] },
-    { name: 'GET /pks/lookup%ZZ', send: () => rawHttp(port, 'GET /pks/lookup%ZZ?op=get&search=known HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), allow: [400, 404] },
-    { name: 'GET /pks/%2e%2e/version', send: () => rawHttp(port, 'GET /pks/%2e%2e/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), allow: [400, 404] },
-    { name: 'GET /../../etc/passwd', send: () => rawHttp(port, 'GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), allow: [400, 404] },
-    { name: 'GET //pks//lookup', send: () => rawHttp(port, 'GET //pks//lookup?op=get&search=known HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), allow: [400, 404] },
-    { name: 'GET with an absolute-form URL', send: () => rawHttp(port, 'GET http://evil.example/pks/lookup?op=get&search=nothing-matches HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), allow: [400, 404] },
-    { name: 'GET /pks/lookup with a raw UTF-8 / latin-1 request target', send: () => rawHttp(port, bytes('GET /pks/lookup?op=get&search=', [0xff, 0xc3, 0x28], ' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')), allow: [400, 404], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'GET / with a hostile Host header', send: () => rawHttp(port, 'GET / HTTP/1.1\r\nHost: "><script>alert(1)</script>\r\nConnection: close\r\n\r\n'), allow: [200, 400], nodeAnswerOk: true, check: noHtml },
-    { name: 'GET / with a hostile X-Forwarded-Host', send: () => send(`${url}/`, { headers: { 'x-forwarded-host': '"><script>alert(1)</script>' } }), allow: [200], check: noHtml },
-    { name: 'GET /assets/config/config.prod.json with a hostile Host header', send: () => rawHttp(port, 'GET /assets/config/config.prod.json HTTP/1.1\r\nHost: evil.example"><x\r\nConnection: close\r\n\r\n'), allow: [200, 400], nodeAnswerOk: true },
-    { name: 'an unknown method', send: () => rawHttp(port, 'FROBNICATE /pks/lookup HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), allow: [400, 404, 405, 501], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'a request line of garbage', send: () => rawHttp(port, '\u0000\u0001\u0002 garbage\r\n\r\n'), allow: [400], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'HTTP/0.9-style request', send: () => rawHttp(port, 'GET /pks/health\r\n\r\n'), allow: [200, 400, 505], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'HTTP/3.0 version', send: () => rawHttp(port, 'GET /pks/health HTTP/3.0\r\nHost: x\r\n\r\n'), allow: [200, 400, 505], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'a header with a NUL in its value', send: () => rawHttp(port, 'GET /pks/health HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\nConnection: close\r\n\r\n'), allow: [200, 400], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'an X-Request-Id of 10,000 characters and HTML', send: () => send(`${url}/pks/lookup?op=get&search=nothing-matches`, { headers: { 'x-request-id': '<script>' + 'r'.repeat(10_000) } }), allow: [404] },
-    { name: 'Authorization headers of junk', send: () => send(`${url}/pks/lookup?op=get&search=nothing-matches`, { headers: { authorization: 'Basic %%%%' + 'x'.repeat(5000) } }), allow: [400, 401, 404] },
-    { name: 'Authorization: Bearer with a 10 KB token on /pks/add', send: () => add({ headers: { authorization: `Bearer ${'t'.repeat(10_000)}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'keytext=x' }), allow: [400, 401] },
-    { name: 'Accept header of 10 KB', send: () => send(`${url}/pks/lookup?op=index&search=known`, { headers: { accept: 'text/html,'.repeat(1000) } }), allow: [200], check: noHtml },
-    { name: 'a query of 64 KB', send: () => rawHttp(port, `GET /pks/lookup?op=index&search=${'a'.repeat(64 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), allow: [400, 414, 431], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'a query of 64 KB (fetch)', send: () => send(`${url}/pks/lookup?op=get&search=${'b'.repeat(64 * 1024)}`), allow: [400, 414, 431], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'a header flood: 5,000 headers', send: () => rawHttp(port, `GET /pks/health HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 5000 }, (_, i) => `X-H${i}: ${i}\r\n`).join('')}Connection: close\r\n\r\n`), allow: [200, 400, 431], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'a header flood under the size limit: 1,500 tiny headers', send: () => rawHttp(port, `GET /pks/health HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 1500 }, (_, i) => `a${i}:1\r\n`).join('')}Connection: close\r\n\r\n`), allow: [200, 431], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'one header of 100 KB', send: () => rawHttp(port, `GET /pks/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'v'.repeat(100 * 1024)}\r\nConnection: close\r\n\r\n`), allow: [400, 431], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: '200 repeated Content-Type headers on /pks/add', send: () => rawHttp(port, `POST /pks/add HTTP/1.1\r\nHost: x\r\n${'Content-Type: application/json\r\n'.repeat(100)}${'Content-Type: application/x-www-form-urlencoded\r\n'.repeat(100)}Content-Length: 9\r\nConnection: close\r\n\r\nkeytext=x`), allow: [400, 415], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'two Content-Length headers that disagree', send: () => rawHttp(port, 'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\nContent-Length: 3\r\nConnection: close\r\n\r\nkeytext=x'), allow: [400], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'a negative Content-Length', send: () => rawHttp(port, 'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: -1\r\nConnection: close\r\n\r\nkeytext=x'), allow: [400], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'a Content-Length of 10^30', send: () => rawHttp(port, `POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1${'0'.repeat(30)}\r\nConnection: close\r\n\r\nkeytext=x`), allow: [400, 413], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'a chunked body with a bad chunk size', send: () => rawHttp(port, 'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZZZ\r\nkeytext=x\r\n0\r\n\r\n'), allow: [400], nodeAnswerOk: true, connectionErrorOk: true },
-    { name: 'a chunked body with a chunk size of 2^64', send: () => rawHttp(port, 'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n10000000000000000\r\nkeytext=x\r\n0\r\n\r\n'), allow: [400, 413], nodeAnswerOk: true, connectionErrorOk: true },
+    {
+      name: 'GET /pks/lookup%ZZ',
+      send: () => rawHttp(port, 'GET /pks/lookup%ZZ?op=get&search=known HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      allow: [400, 404],
+    },
+    {
+      name: 'GET /pks/%2e%2e/version',
+      send: () => rawHttp(port, 'GET /pks/%2e%2e/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      allow: [400, 404],
+    },
+    {
+      name: 'GET /../../etc/passwd',
+      send: () => rawHttp(port, 'GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      allow: [400, 404],
+    },
+    {
+      name: 'GET //pks//lookup',
+      send: () => rawHttp(port, 'GET //pks//lookup?op=get&search=known HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      allow: [400, 404],
+    },
+    {
+      name: 'GET with an absolute-form URL',
+      send: () => rawHttp(port, 'GET http://evil.example/pks/lookup?op=get&search=nothing-matches HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      allow: [400, 404],
+    },
+    {
+      name: 'GET /pks/lookup with a raw UTF-8 / latin-1 request target',
+      send: () => rawHttp(port, bytes('GET /pks/lookup?op=get&search=', [0xff, 0xc3, 0x28], ' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')),
+      allow: [400, 404],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'GET / with a hostile Host header',
+      send: () => rawHttp(port, 'GET / HTTP/1.1\r\nHost: "><script>alert(1)</script>\r\nConnection: close\r\n\r\n'),
+      allow: [200, 400],
+      nodeAnswerOk: true,
+      check: noHtml,
+    },
+    {
+      name: 'GET / with a hostile X-Forwarded-Host',
+      send: () => send(`${url}/`, { headers: { 'x-forwarded-host': '"><script>alert(1)</script>' } }),
+      allow: [200],
+      check: noHtml,
+    },
+    {
+      name: 'GET /assets/config/config.prod.json with a hostile Host header',
+      send: () => rawHttp(port, 'GET /assets/config/config.prod.json HTTP/1.1\r\nHost: evil.example"><x\r\nConnection: close\r\n\r\n'),
+      allow: [200, 400],
+      nodeAnswerOk: true,
+    },
+    {
+      name: 'an unknown method',
+      send: () => rawHttp(port, 'FROBNICATE /pks/lookup HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      allow: [400, 404, 405, 501],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'a request line of garbage',
+      send: () => rawHttp(port, '\u0000\u0001\u0002 garbage\r\n\r\n'),
+      allow: [400],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'HTTP/0.9-style request',
+      send: () => rawHttp(port, 'GET /pks/health\r\n\r\n'),
+      allow: [200, 400, 505],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'HTTP/3.0 version',
+      send: () => rawHttp(port, 'GET /pks/health HTTP/3.0\r\nHost: x\r\n\r\n'),
+      allow: [200, 400, 505],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'a header with a NUL in its value',
+      send: () => rawHttp(port, 'GET /pks/health HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\nConnection: close\r\n\r\n'),
+      allow: [200, 400],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'an X-Request-Id of 10,000 characters and HTML',
+      send: () => send(`${url}/pks/lookup?op=get&search=nothing-matches`, { headers: { 'x-request-id': '<script>' + 'r'.repeat(10_000) } }),
+      allow: [404],
+    },
+    {
+      name: 'Authorization headers of junk',
+      send: () => send(`${url}/pks/lookup?op=get&search=nothing-matches`, { headers: { authorization: 'Basic %%%%' + 'x'.repeat(5000) } }),
+      allow: [400, 401, 404],
+    },
+    {
+      name: 'Authorization: Bearer with a 10 KB token on /pks/add',
+      send: () =>
+        add({ headers: { authorization: `Bearer ${'t'.repeat(10_000)}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'keytext=x' }),
+      allow: [400, 401],
+    },
+    {
+      name: 'Accept header of 10 KB',
+      send: () => send(`${url}/pks/lookup?op=index&search=known`, { headers: { accept: 'text/html,'.repeat(1000) } }),
+      allow: [200],
+      check: noHtml,
+    },
+    {
+      name: 'a query of 64 KB',
+      send: () => rawHttp(port, `GET /pks/lookup?op=index&search=${'a'.repeat(64 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      allow: [400, 414, 431],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'a query of 64 KB (fetch)',
+      send: () => send(`${url}/pks/lookup?op=get&search=${'b'.repeat(64 * 1024)}`),
+      allow: [400, 414, 431],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'a header flood: 5,000 headers',
+      send: () =>
+        rawHttp(
+          port,
+          `GET /pks/health HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 5000 }, (_, i) => `X-H${i}: ${i}\r\n`).join('')}Connection: close\r\n\r\n`,
+        ),
+      allow: [200, 400, 431],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'a header flood under the size limit: 1,500 tiny headers',
+      send: () =>
+        rawHttp(
+          port,
+          `GET /pks/health HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 1500 }, (_, i) => `a${i}:1\r\n`).join('')}Connection: close\r\n\r\n`,
+        ),
+      allow: [200, 431],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'one header of 100 KB',
+      send: () => rawHttp(port, `GET /pks/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'v'.repeat(100 * 1024)}\r\nConnection: close\r\n\r\n`),
+      allow: [400, 431],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: '200 repeated Content-Type headers on /pks/add',
+      send: () =>
+        rawHttp(
+          port,
+          `POST /pks/add HTTP/1.1\r\nHost: x\r\n${'Content-Type: application/json\r\n'.repeat(100)}${'Content-Type: application/x-www-form-urlencoded\r\n'.repeat(100)}Content-Length: 9\r\nConnection: close\r\n\r\nkeytext=x`,
+        ),
+      allow: [400, 415],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'two Content-Length headers that disagree',
+      send: () =>
+        rawHttp(
+          port,
+          'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\nContent-Length: 3\r\nConnection: close\r\n\r\nkeytext=x',
+        ),
+      allow: [400],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'a negative Content-Length',
+      send: () =>
+        rawHttp(
+          port,
+          'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: -1\r\nConnection: close\r\n\r\nkeytext=x',
+        ),
+      allow: [400],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'a Content-Length of 10^30',
+      send: () =>
+        rawHttp(
+          port,
+          `POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1${'0'.repeat(30)}\r\nConnection: close\r\n\r\nkeytext=x`,
+        ),
+      allow: [400, 413],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'a chunked body with a bad chunk size',
+      send: () =>
+        rawHttp(
+          port,
+          'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZZZ\r\nkeytext=x\r\n0\r\n\r\n',
+        ),
+      allow: [400],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
+    {
+      name: 'a chunked body with a chunk size of 2^64',
+      send: () =>
+        rawHttp(
+          port,
+          'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n10000000000000000\r\nkeytext=x\r\n0\r\n\r\n',
+        ),
+      allow: [400, 413],
+      nodeAnswerOk: true,
+      connectionErrorOk: true,
+    },
     {
       name: '50 pipelined requests on one connection',
-      send: () => rawHttp(port, 'GET /pks/lookup?op=get&search=nothing-matches HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(49) + 'GET /pks/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { timeoutMs: 15_000 }),
+      send: () =>
+        rawHttp(
+          port,
+          'GET /pks/lookup?op=get&search=nothing-matches HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(49) +
+            'GET /pks/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+          { timeoutMs: 15_000 },
+        ),
       allow: [404],
       check: (r) => {
         const statuses = [...r.raw!.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);

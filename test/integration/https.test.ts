@@ -35,7 +35,13 @@ afterAll(async () => {
 const HANDSHAKE_TIMEOUT_MS = 600;
 
 function tlsEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { TLS_CERT_FILE: issued.certFile, TLS_KEY_FILE: issued.keyFile, HTTPS_PORT: '0', TLS_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS), ...extra };
+  return {
+    TLS_CERT_FILE: issued.certFile,
+    TLS_KEY_FILE: issued.keyFile,
+    HTTPS_PORT: '0',
+    TLS_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS),
+    ...extra,
+  };
 }
 
 /** A raw TCP connection to `port`: what it receives, and how long until the server closed it. */
@@ -67,7 +73,12 @@ function clientHello(): Promise<Buffer> {
       });
     });
     server.listen(0, '127.0.0.1', () => {
-      const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', servername: 'localhost', ALPNProtocols: ['h2', 'http/1.1'] });
+      const client = tls.connect({
+        port: (server.address() as net.AddressInfo).port,
+        host: '127.0.0.1',
+        servername: 'localhost',
+        ALPNProtocols: ['h2', 'http/1.1'],
+      });
       client.on('error', () => {});
     });
   });
@@ -100,16 +111,23 @@ describe.each(backends)('HTTPS (%s)', (backend) => {
   });
 
   it('speaks TLS 1.3 and 1.2 with forward-secret AEAD suites only', async () => {
-    const handshake = (options: tls.ConnectionOptions) => new Promise<{ protocol: string | null; cipher: string } | Error>((resolve) => {
-      const socket = tls.connect({ port: server.httpsPort!, host: '127.0.0.1', servername: 'localhost', ca: caPem, ...options }, () => {
-        const result = { protocol: socket.getProtocol(), cipher: socket.getCipher().name };
-        socket.destroy();
-        resolve(result);
+    const handshake = (options: tls.ConnectionOptions) =>
+      new Promise<{ protocol: string | null; cipher: string } | Error>((resolve) => {
+        const socket = tls.connect({ port: server.httpsPort!, host: '127.0.0.1', servername: 'localhost', ca: caPem, ...options }, () => {
+          const result = { protocol: socket.getProtocol(), cipher: socket.getCipher().name };
+          socket.destroy();
+          resolve(result);
+        });
+        socket.on('error', (e) => resolve(e));
       });
-      socket.on('error', (e) => resolve(e));
+    expect(await handshake({})).toEqual({
+      protocol: 'TLSv1.3',
+      cipher: expect.stringMatching(/^TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305)_SHA(256|384)$/),
     });
-    expect(await handshake({})).toEqual({ protocol: 'TLSv1.3', cipher: expect.stringMatching(/^TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305)_SHA(256|384)$/) });
-    expect(await handshake({ maxVersion: 'TLSv1.2' })).toEqual({ protocol: 'TLSv1.2', cipher: expect.stringMatching(/^ECDHE-ECDSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/) });
+    expect(await handshake({ maxVersion: 'TLSv1.2' })).toEqual({
+      protocol: 'TLSv1.2',
+      cipher: expect.stringMatching(/^ECDHE-ECDSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/),
+    });
     // Suites without forward secrecy or without AEAD, and TLS 1.1, find nothing in common with the server.
     for (const ciphers of ['AES128-GCM-SHA256', 'ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA384']) {
       expect(await handshake({ maxVersion: 'TLSv1.2', ciphers }), ciphers).toBeInstanceOf(Error);
@@ -141,7 +159,11 @@ describe.each(backends)('HTTPS (%s)', (backend) => {
     for (const http2 of [false, true]) {
       const key = await makeKey([{ name: 'Tls Push', email: `tls-push-${http2}-${backend}@example.org` }]);
       const answer = await httpsRequest(`${base}/pks/add`, {
-        ca: caPem, http2, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ keytext: key.armored }).toString(),
+        ca: caPem,
+        http2,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ keytext: key.armored }).toString(),
       });
       expect(answer.status, answer.body.toString()).toBe(200);
       expect(answer.body.toString()).toBe('1 key(s) added, 0 updated, 0 unchanged\n');
@@ -153,7 +175,13 @@ describe.each(backends)('HTTPS (%s)', (backend) => {
     try {
       for (const http2 of [false, true]) {
         const big = `keytext=${'A'.repeat(9 * 1024 * 1024)}`;
-        const answer = await httpsRequest(`${base}/pks/add`, { ca: caPem, http2, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: big });
+        const answer = await httpsRequest(`${base}/pks/add`, {
+          ca: caPem,
+          http2,
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: big,
+        });
         expect(answer.status, `http2=${http2}`).toBe(413);
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -223,7 +251,10 @@ describe('HTTPS with PUBLIC_URL, PORT=off, reloads, and at shutdown', () => {
       expect(server.url).toBe(server.httpsUrl);
       expect(server.url).toMatch(/^https:/);
       const answer = await httpsRequest(`https://localhost:${server.httpsPort}/assets/config/config.prod.json`, { ca: caPem });
-      expect(JSON.parse(answer.body.toString())).toEqual({ keystoreAPI: { uri: 'https://keys.example.org' }, tokenAPI: { uri: 'https://keys.example.org' } });
+      expect(JSON.parse(answer.body.toString())).toEqual({
+        keystoreAPI: { uri: 'https://keys.example.org' },
+        tokenAPI: { uri: 'https://keys.example.org' },
+      });
     } finally {
       await server.close();
     }
@@ -250,7 +281,9 @@ describe('HTTPS with PUBLIC_URL, PORT=off, reloads, and at shutdown', () => {
       await copyFile(third.keyFile, files.key);
       expect(await server.reloadCertificates('test')).toBe('refused');
       expect(await presented()).toBe(await fingerprint(second));
-      const refused = lines.find((l) => String(l['msg']).startsWith('new TLS certificate refused, still serving the previous one: invalid TLS_KEY_FILE='));
+      const refused = lines.find((l) =>
+        String(l['msg']).startsWith('new TLS certificate refused, still serving the previous one: invalid TLS_KEY_FILE='),
+      );
       expect(refused?.['level']).toBe(50);
       expect(lines.filter((l) => String(l['msg']).startsWith('TLS certificate reloaded (test)'))).toHaveLength(1);
     } finally {

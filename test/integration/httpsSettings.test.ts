@@ -69,18 +69,26 @@ describe('HTTPS settings checked at start', () => {
     const encrypted = join(dir, 'encrypted.key');
     await promisify(execFile)('openssl', ['pkcs8', '-topk8', '-in', good.keyFile, '-passout', 'pass:secret', '-out', encrypted]);
     expect(await readFile(encrypted, 'utf8')).toContain('ENCRYPTED PRIVATE KEY');
-    expect(await refusal(good.certFile, encrypted)).toMatch(/^invalid TLS_KEY_FILE=".*encrypted.key": holds no readable private key .*not encrypted with a passphrase/);
-    expect(await refusal(good.certFile, other.keyFile)).toMatch(/^invalid TLS_KEY_FILE=".*other-2.key": the key does not belong to the first certificate of TLS_CERT_FILE \(CN=localhost\)/);
+    expect(await refusal(good.certFile, encrypted)).toMatch(
+      /^invalid TLS_KEY_FILE=".*encrypted.key": holds no readable private key .*not encrypted with a passphrase/,
+    );
+    expect(await refusal(good.certFile, other.keyFile)).toMatch(
+      /^invalid TLS_KEY_FILE=".*other-2.key": the key does not belong to the first certificate of TLS_CERT_FILE \(CN=localhost\)/,
+    );
   });
 
-  it('refuses a chain written before the server\'s certificate', async () => {
+  it("refuses a chain written before the server's certificate", async () => {
     const reversed = await file('reversed.pem', Buffer.concat([await readFile(ca.caFile), await readFile(good.leafFile)]));
-    expect(await refusal(reversed, good.keyFile)).toMatch(/^invalid TLS_KEY_FILE=".*good-1.key": the key belongs to certificate 2 of 2 in TLS_CERT_FILE, not the first: that file must hold the server's certificate first, then its chain$/);
+    expect(await refusal(reversed, good.keyFile)).toMatch(
+      /^invalid TLS_KEY_FILE=".*good-1.key": the key belongs to certificate 2 of 2 in TLS_CERT_FILE, not the first: that file must hold the server's certificate first, then its chain$/,
+    );
   });
 
   it('refuses an expired certificate, naming when it expired', async () => {
     const expired = await ca.issue('expired', { notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2024-03-01T00:00:00Z') });
-    expect(await refusal(expired.certFile, expired.keyFile)).toBe(`invalid TLS_CERT_FILE=${JSON.stringify(expired.certFile)}: the certificate (CN=localhost) expired on 2024-03-01T00:00:00.000Z`);
+    expect(await refusal(expired.certFile, expired.keyFile)).toBe(
+      `invalid TLS_CERT_FILE=${JSON.stringify(expired.certFile)}: the certificate (CN=localhost) expired on 2024-03-01T00:00:00.000Z`,
+    );
     // The same check with the clock moved past the end of a good certificate.
     const later = new Date(Date.now() + 60 * 86_400_000);
     await expect(loadCertificatePair(good, later)).rejects.toThrow(/^invalid TLS_CERT_FILE=".*": the certificate \(CN=localhost\) expired on /);
@@ -89,24 +97,34 @@ describe('HTTPS settings checked at start', () => {
   it('starts with a certificate expiring within 14 days, with a warning line; not before 14 days', async () => {
     const soon = await ca.issue('soon', { notAfter: new Date(Date.now() + 3 * 86_400_000) });
     const lines: Record<string, unknown>[] = [];
-    const server = await startTestServer('pglite', { TLS_CERT_FILE: soon.certFile, TLS_KEY_FILE: soon.keyFile, HTTPS_PORT: '0' }, capturingLogger(lines));
+    const server = await startTestServer(
+      'pglite',
+      { TLS_CERT_FILE: soon.certFile, TLS_KEY_FILE: soon.keyFile, HTTPS_PORT: '0' },
+      capturingLogger(lines),
+    );
     try {
       expect(server.httpsUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const warnings = lines.filter((l) => l['level'] === 40);
-      expect(warnings.map((l) => l['msg'])).toEqual([expect.stringMatching(/^the certificate in TLS_CERT_FILE expires in (2\.9|3\.0) days, on .*: renew it$/)]);
+      expect(warnings.map((l) => l['msg'])).toEqual([
+        expect.stringMatching(/^the certificate in TLS_CERT_FILE expires in (2\.9|3\.0) days, on .*: renew it$/),
+      ]);
     } finally {
       await server.close();
     }
     expect((await loadCertificatePair(good)).warnings).toEqual([]);
     const future = await ca.issue('future', { notBefore: new Date(Date.now() + 86_400_000) });
-    expect((await loadCertificatePair(future)).warnings).toEqual([expect.stringMatching(/is not valid before .*: clients will refuse it until then$/)]);
+    expect((await loadCertificatePair(future)).warnings).toEqual([
+      expect.stringMatching(/is not valid before .*: clients will refuse it until then$/),
+    ]);
   });
 
   /** `keystore serve` as a process: its exit code and standard error. */
   function serve(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
-        cwd: ROOT, env: { ...process.env, PORT: '0', HTTPS_PORT: '0', HOST: '127.0.0.1', DATA_DIR: 'memory://', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: ROOT,
+        env: { ...process.env, PORT: '0', HTTPS_PORT: '0', HOST: '127.0.0.1', DATA_DIR: 'memory://', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';
       let stdout = '';
@@ -124,9 +142,16 @@ describe('HTTPS settings checked at start', () => {
   it('keystore serve exits 2 with one line naming the variable, alone and as a cluster primary', { timeout: 120_000 }, async () => {
     const single = await serve({ TLS_CERT_FILE: good.certFile, TLS_KEY_FILE: other.keyFile });
     expect(single.code).toBe(2);
-    expect(single.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^keystore: invalid TLS_KEY_FILE=".*other-2.key": the key does not belong/)]);
+    expect(single.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^keystore: invalid TLS_KEY_FILE=".*other-2.key": the key does not belong/),
+    ]);
     // The primary checks the files before forking (it never connects to this database).
-    const primary = await serve({ TLS_CERT_FILE: join(dir, 'absent.pem'), TLS_KEY_FILE: good.keyFile, WORKERS: '2', DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none' });
+    const primary = await serve({
+      TLS_CERT_FILE: join(dir, 'absent.pem'),
+      TLS_KEY_FILE: good.keyFile,
+      WORKERS: '2',
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
+    });
     expect(primary.code).toBe(2);
     expect(primary.stderr.trim().split('\n')).toEqual([`keystore: invalid TLS_CERT_FILE=${JSON.stringify(join(dir, 'absent.pem'))}: no such file`]);
     expect(primary.stdout).not.toContain('starting 2 workers');

@@ -5,7 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken, revokeToken } from '../../src/cli/token.js';
 import { listAudit } from '../../src/cli/audit.js';
 import { fetchText, lookup } from '../helpers/hkp.js';
-import { AUDIENCE, ISSUER, hmacWithPublicKey, makeSigningKey, serveJwks, signToken, unsignedToken, type JwksServer, type SigningKey } from '../helpers/identityProvider.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  hmacWithPublicKey,
+  makeSigningKey,
+  serveJwks,
+  signToken,
+  unsignedToken,
+  type JwksServer,
+  type SigningKey,
+} from '../helpers/identityProvider.js';
 import { makeKey } from '../helpers/keys.js';
 import { backends, capturingLogger, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -31,15 +41,19 @@ describe.each(backends)('identities and identity-provider tokens on %s', (backen
   beforeAll(async () => {
     provider = await makeSigningKey('site-key-1');
     jwks = await serveJwks([provider]);
-    server = await startTestServer(backend, {
-      PUSH_POLICY: 'token',
-      TOKEN_JWKS_URL: jwks.url,
-      TOKEN_ISSUER: ISSUER,
-      TOKEN_AUDIENCE: `other-client, ${AUDIENCE}`,
-      TOKEN_IDENTITY_CLAIM: 'preferred_username',
-      TOKENS_HELP_TEXT: 'Run get_singularity_token on the login node.\n\nAsk <support> if it fails.',
-      TOKENS_HELP_URL: 'https://portal.example/tokens?a=1&b=2',
-    }, capturingLogger(logLines));
+    server = await startTestServer(
+      backend,
+      {
+        PUSH_POLICY: 'token',
+        TOKEN_JWKS_URL: jwks.url,
+        TOKEN_ISSUER: ISSUER,
+        TOKEN_AUDIENCE: `other-client, ${AUDIENCE}`,
+        TOKEN_IDENTITY_CLAIM: 'preferred_username',
+        TOKENS_HELP_TEXT: 'Run get_singularity_token on the login node.\n\nAsk <support> if it fails.',
+        TOKENS_HELP_URL: 'https://portal.example/tokens?a=1&b=2',
+      },
+      capturingLogger(logLines),
+    );
   });
   afterAll(async () => {
     await server?.close();
@@ -98,7 +112,7 @@ describe.each(backends)('identities and identity-provider tokens on %s', (backen
       ['alg none', unsignedToken(claims), /not signed with RS256, ES256, EdDSA/],
       ['HMAC keyed with the public key', await hmacWithPublicKey(provider, claims), /not signed with RS256, ES256, EdDSA/],
       ['signed by another key', await signToken(other, { claims }), /not signed by a key of this site's identity provider/],
-      ['another key under the provider\'s kid', await signToken(impostor, { claims }), /signature does not verify/],
+      ["another key under the provider's kid", await signToken(impostor, { claims }), /signature does not verify/],
     ];
     for (const [label, token, why] of cases) {
       const res = await push(server.url, key.armored, token);
@@ -116,7 +130,11 @@ describe.each(backends)('identities and identity-provider tokens on %s', (backen
     for (const token of [await jwtFor('eee33333cc'), (await createToken(server.database.db, { identity: 'eee33333cc' })).secret]) {
       const res = await push(server.url, key.armored, token);
       expect(res.status).toBe(403);
-      expect(res.json.error).toEqual({ code: 403, reason: 'key_not_owned', message: `key ${key.fingerprint} does not contain identity 'eee33333cc'` });
+      expect(res.json.error).toEqual({
+        code: 403,
+        reason: 'key_not_owned',
+        message: `key ${key.fingerprint} does not contain identity 'eee33333cc'`,
+      });
     }
     // An account name in a key does not make an e-mail token's owner its owner, nor the other way round.
     const mail = await createToken(server.database.db, { email: 'ddd22222bb@example.org' });
@@ -148,7 +166,7 @@ describe.each(backends)('identities and identity-provider tokens on %s', (backen
     expect(config.json).toEqual({ keystoreAPI: { uri: server.url }, tokenAPI: { uri: server.url } });
   });
 
-  it('serves /auth/tokens with the administrator\'s text and link, escaped, and the provider named', async () => {
+  it("serves /auth/tokens with the administrator's text and link, escaped, and the provider named", async () => {
     const page = await get(`${server.url}/auth/tokens`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
@@ -175,7 +193,11 @@ describe.each(backends)('identities and identity-provider tokens on %s', (backen
     let private_: TestServer;
     beforeAll(async () => {
       private_ = await startTestServer(backend, {
-        LOOKUP_POLICY: 'token', TOKEN_JWKS_URL: jwks.url, TOKEN_ISSUER: ISSUER, TOKEN_AUDIENCE: AUDIENCE, TOKEN_IDENTITY_CLAIM: 'preferred_username',
+        LOOKUP_POLICY: 'token',
+        TOKEN_JWKS_URL: jwks.url,
+        TOKEN_ISSUER: ISSUER,
+        TOKEN_AUDIENCE: AUDIENCE,
+        TOKEN_IDENTITY_CLAIM: 'preferred_username',
       });
     });
     afterAll(async () => {

@@ -33,7 +33,7 @@ describe.each(backends)('the identities migration on %s', (backend) => {
     await store?.drop();
   });
 
-  it('fills user_ids.identity for rows stored before, renames the tokens\' column, and keeps old audit rows readable', async () => {
+  it("fills user_ids.identity for rows stored before, renames the tokens' column, and keeps old audit rows readable", async () => {
     const db = database.db;
     const uids = ['山田太郎 (test key 03) <AAA12345xy>', 'Alice <Alice@Example.org>', 'No Identity', 'bob@example.org'];
     const key = await sql<{ id: string }>`insert into keys (fingerprint, key_id, version, algorithm, bits, created, revoked, packets, size,
@@ -43,7 +43,12 @@ describe.each(backends)('the identities migration on %s', (backend) => {
     const row = key.rows[0]!.id;
     for (const [position, uid] of uids.entries()) {
       await sql`insert into user_ids (key_row, position, uid, email, words, created, revoked, is_primary)
-        values (${row}, ${position}, ${uid}, null, ${sql.val(uid.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean))}::text[],
+        values (${row}, ${position}, ${uid}, null, ${sql.val(
+          uid
+            .toLowerCase()
+            .split(/[^\p{L}\p{N}]+/u)
+            .filter(Boolean),
+        )}::text[],
           1600000000, false, ${position === 0})`.execute(db);
     }
     const token = await sql<{ id: string }>`insert into access_tokens (secret_sha256, email) values (${'0'.repeat(64)}, 'alice@example.org')

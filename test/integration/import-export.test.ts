@@ -36,9 +36,15 @@ async function freshStore(backend: Backend, env: Record<string, string> = {}): P
   const database = await createTestDatabase(backend);
   const config = loadConfig({ DATA_DIR: 'memory://', ...(database.url ? { DATABASE_URL: database.url } : {}), ...env });
   const db = await openMigratedDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 4 });
-  return { db, config, close: async () => { await db.close(); await database.drop(); } };
+  return {
+    db,
+    config,
+    close: async () => {
+      await db.close();
+      await database.drop();
+    },
+  };
 }
-
 
 /**
  * Worker threads with PostgreSQL (as the command does by default) for the tests that ask for them (starting
@@ -79,7 +85,11 @@ function gpgFingerprints(files: string[]): string[] {
   try {
     const fprs: string[] = [];
     for (const file of files) {
-      const out = execFileSync('gpg', ['--homedir', home, '--batch', '--with-colons', '--fixed-list-mode', '--show-keys', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+      const out = execFileSync('gpg', ['--homedir', home, '--batch', '--with-colons', '--fixed-list-mode', '--show-keys', file], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       let primary = false;
       for (const line of out.split('\n')) {
         const f = line.split(':');
@@ -129,7 +139,18 @@ describe.skipIf(!installed).each(backends)('keystore import and export on %s', (
     try {
       const { summary, reports } = await importInto(store, RINGS, { workers: true });
       expect(reports).toEqual([]);
-      expect(summary).toMatchObject({ files: 4, keys: 1178, inserted: 1178, updated: 0, unchanged: 0, rejected: 0, failed: 0, skippedRegions: 0, interrupted: false, error: null });
+      expect(summary).toMatchObject({
+        files: 4,
+        keys: 1178,
+        inserted: 1178,
+        updated: 0,
+        unchanged: 0,
+        rejected: 0,
+        failed: 0,
+        skippedRegions: 0,
+        interrupted: false,
+        error: null,
+      });
       expect(summary.bytesRead).toBe(RINGS.reduce((n, f) => n + readFileSync(f).length, 0));
       expect([...(await storedKeys(store)).keys()].sort()).toEqual(gpgFingerprints(RINGS));
     } finally {
@@ -189,7 +210,13 @@ describe.skipIf(!installed).each(backends)('keystore import and export on %s', (
     const dir = path.join(scratch, `${backend}-export`);
     const exported = await runExport(new ExportQueries(reference.db.db), dir, { keysPerFile: 10, pageSize: 7 });
     expect(exported.keys).toBe(42);
-    expect(exported.files.map((f) => f.name)).toEqual(['keystore-0000.pgp', 'keystore-0001.pgp', 'keystore-0002.pgp', 'keystore-0003.pgp', 'keystore-0004.pgp']);
+    expect(exported.files.map((f) => f.name)).toEqual([
+      'keystore-0000.pgp',
+      'keystore-0001.pgp',
+      'keystore-0002.pgp',
+      'keystore-0003.pgp',
+      'keystore-0004.pgp',
+    ]);
     expect(exported.files.map((f) => f.keys)).toEqual([10, 10, 10, 10, 2]);
     expect(readdirSync(dir).sort()).toEqual([...exported.files.map((f) => f.name), CHECKSUM_FILE, MANIFEST_FILE].sort());
     expect(execFileSync('sha256sum', ['--check', '--strict', CHECKSUM_FILE], { cwd: dir, encoding: 'utf8' })).toMatch(/keystore-0004.pgp: OK/);
@@ -224,11 +251,18 @@ describe.skipIf(!installed).each(backends)('keystore import and export on %s', (
     const { summary, reports } = await importInto(misc, [file]);
     expect(summary).toMatchObject({ keys: 5, inserted: 5, skippedRegions: 1, skippedBytes: broken.length, interrupted: false, error: null });
     const corrupt = fingerprintOf(readPackets(keys[3]!)[0]!.body);
-    expect(reports).toEqual([expect.objectContaining({ kind: 'skipped', source: file, fingerprint: corrupt, bytes: broken.length, reason: 'packet of tag 0 in key data' })]);
+    expect(reports).toEqual([
+      expect.objectContaining({ kind: 'skipped', source: file, fingerprint: corrupt, bytes: broken.length, reason: 'packet of tag 0 in key data' }),
+    ]);
     expect(summary.reasons).toEqual({ 'packet of tag 0 in key data': 1 });
     const stored = await storedKeys(misc);
     expect(stored.has(corrupt)).toBe(false);
-    expect([...stored.keys()].sort()).toEqual(keys.filter((_, i) => i !== 3).map((k) => fingerprintOf(readPackets(k)[0]!.body)).sort());
+    expect([...stored.keys()].sort()).toEqual(
+      keys
+        .filter((_, i) => i !== 3)
+        .map((k) => fingerprintOf(readPackets(k)[0]!.body))
+        .sort(),
+    );
   }, 120_000);
 
   it('reads armored keys from stdin ("-") and key files from nested folders', async () => {
@@ -252,10 +286,11 @@ describe.skipIf(!installed).each(backends)('keystore import and export on %s', (
 function commandLine(): string[] {
   const built = 'dist/src/main.js';
   if (!existsSync(built)) return ['--import', 'tsx', 'src/main.ts'];
-  const newest = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((t, e) => {
-    const file = path.join(dir, e.name);
-    return Math.max(t, e.isDirectory() ? newest(file) : statSync(file).mtimeMs);
-  }, 0);
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((t, e) => {
+      const file = path.join(dir, e.name);
+      return Math.max(t, e.isDirectory() ? newest(file) : statSync(file).mtimeMs);
+    }, 0);
   return statSync(built).mtimeMs > Math.max(newest('src'), newest('migrations')) ? [built] : ['--import', 'tsx', 'src/main.ts'];
 }
 
@@ -304,7 +339,9 @@ describe.skipIf(!installed)('the keystore command line', () => {
     expect(exported.code, exported.stderr).toBe(0);
     expect(exported.stdout).toMatch(/^exported 36 keys .* in 2 file\(s\)/);
     execFileSync('sha256sum', ['--check', '--strict', CHECKSUM_FILE], { cwd: out });
-    const exportedFprs = readdirSync(out).filter((f) => f.endsWith('.pgp')).flatMap((f) => ringKeys(path.join(out, f)).map((k) => fingerprintOf(readPackets(k)[0]!.body)));
+    const exportedFprs = readdirSync(out)
+      .filter((f) => f.endsWith('.pgp'))
+      .flatMap((f) => ringKeys(path.join(out, f)).map((k) => fingerprintOf(readPackets(k)[0]!.body)));
     expect(exportedFprs.sort()).toEqual(keys.map((k) => fingerprintOf(readPackets(k)[0]!.body)).sort());
   }, 120_000);
 });

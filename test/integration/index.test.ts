@@ -46,7 +46,12 @@ function expectedBits(f: FixtureFacts): number {
   return bits;
 }
 
-async function request(server: TestServer, path: string, params: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<TextResponse> {
+async function request(
+  server: TestServer,
+  path: string,
+  params: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): Promise<TextResponse> {
   const query = Object.keys(params).length > 0 ? `?${new URLSearchParams(params)}` : '';
   return fetchText(`${server.url}${path}${query}`, { headers });
 }
@@ -138,7 +143,12 @@ function grouped(fpr: string): string {
 }
 
 function unescapeHtml(s: string): string {
-  return s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** Every link on a page that points to /pks/lookup, as parsed query parameters. */
@@ -218,7 +228,13 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
         flag: '',
       });
       expect(k!.uids).toEqual([
-        { raw: 'Generated Facts <facts@gen.example>', text: 'Generated Facts <facts@gen.example>', created: unixSeconds(created), expires: null, flag: '' },
+        {
+          raw: 'Generated Facts <facts@gen.example>',
+          text: 'Generated Facts <facts@gen.example>',
+          created: unixSeconds(created),
+          expires: null,
+          flag: '',
+        },
       ]);
     });
 
@@ -237,8 +253,10 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
       const raw = arabic!.uids.find((u) => u.text === 'أبو المنتصر لدين اللّه <abou.almontacir@gmail.com>');
       expect(raw, 'the Arabic user ID is listed').toBeDefined();
       expect(raw!.raw).toBe(
-        [...new TextEncoder().encode('أبو المنتصر لدين اللّه')].map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')).join('').replace(/%20/g, ' ') +
-          ' <abou.almontacir@gmail.com>',
+        [...new TextEncoder().encode('أبو المنتصر لدين اللّه')]
+          .map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0'))
+          .join('')
+          .replace(/%20/g, ' ') + ' <abou.almontacir@gmail.com>',
       );
       const [czech] = await mrIndex(server, `0x${fixture('non-ascii-uid.gpg').fingerprint}`);
       expect(czech!.uids.map((u) => u.raw)).toEqual(['Jakub Ru%C5%BEi%C4%8Dka (packaging) <jakub.ruzicka@nic.cz>']);
@@ -426,8 +444,11 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
 
     it("shows 'e' on a generated key that has expired", async () => {
       const { privateKey } = await openpgp.generateKey({
-        type: 'curve25519', userIDs: [{ name: 'Short Lived', email: 'short@flags.example' }], format: 'object',
-        date: new Date(Date.now() - 10 * 86400_000), keyExpirationTime: 86400,
+        type: 'curve25519',
+        userIDs: [{ name: 'Short Lived', email: 'short@flags.example' }],
+        format: 'object',
+        date: new Date(Date.now() - 10 * 86400_000),
+        keyExpirationTime: 86400,
       });
       const key = fromPrivate(privateKey);
       await push(server, key);
@@ -440,11 +461,11 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
       // gpg --show-keys lists two revoked user IDs on this key.
       const f = fixture('designated-revoker.gpg');
       const [k] = await mrIndex(server, `0x${f.fingerprint}`);
-      const revoked = k!.uids.filter((u) => u.flag === 'r').map((u) => u.text).sort();
-      expect(revoked).toEqual([
-        'Giovanni Mascellani <giovanni.mascellani@ulb.ac.be>',
-        'Giovanni Mascellani <mascellani@poisson.phc.unipi.it>',
-      ]);
+      const revoked = k!.uids
+        .filter((u) => u.flag === 'r')
+        .map((u) => u.text)
+        .sort();
+      expect(revoked).toEqual(['Giovanni Mascellani <giovanni.mascellani@ulb.ac.be>', 'Giovanni Mascellani <mascellani@poisson.phc.unipi.it>']);
       expect(k!.uids.find((u) => u.text === 'Giovanni Mascellani <gio@debian.org>')!.flag).not.toBe('r');
     });
   });
@@ -503,7 +524,9 @@ describe.each(backends)('op=index and op=vindex on %s', (backend) => {
   it('never lists v6 keys, and does not count them', async () => {
     const v4 = await makeKey([{ name: 'Sextus Versionis', email: 'sextus4@v6.example' }]);
     const { privateKey } = await openpgp.generateKey({
-      type: 'curve25519', userIDs: [{ name: 'Sextus Versionis', email: 'sextus6@v6.example' }], format: 'object',
+      type: 'curve25519',
+      userIDs: [{ name: 'Sextus Versionis', email: 'sextus6@v6.example' }],
+      format: 'object',
       config: { v6Keys: true },
     });
     const v6 = privateKey.toPublic();
@@ -649,8 +672,7 @@ describe.each(backends)('op=stats on %s', (backend) => {
       daily: { inserted: number; updated: number }[];
     };
   };
-  const sum = (rows: { inserted: number; updated: number }[], field: 'inserted' | 'updated') =>
-    rows.reduce((n, r) => n + Number(r[field]), 0);
+  const sum = (rows: { inserted: number; updated: number }[], field: 'inserted' | 'updated') => rows.reduce((n, r) => n + Number(r[field]), 0);
 
   it('counts keys, inserts and updates as keys are pushed', async () => {
     const empty = await stats();
@@ -676,7 +698,10 @@ describe.each(backends)('op=stats on %s', (backend) => {
     // An update: the same key with a second user ID.
     const { privateKey } = await openpgp.reformatKey({
       privateKey: a.privateKey,
-      userIDs: [{ name: 'Stats One', email: 'one@stats.example' }, { name: 'Stats One', email: 'second@stats.example' }],
+      userIDs: [
+        { name: 'Stats One', email: 'one@stats.example' },
+        { name: 'Stats One', email: 'second@stats.example' },
+      ],
       format: 'object',
     });
     const res = await pushKeys(server.url, privateKey.toPublic().armor());

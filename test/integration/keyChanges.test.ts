@@ -44,7 +44,12 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('key change notifications bet
     own = await openStore(database);
     other = await openStore(database);
     let listening = false;
-    listener = own.listenForKeyChanges!({ change: (news) => heard.push(news), listening: (on) => { listening = on; } });
+    listener = own.listenForKeyChanges!({
+      change: (news) => heard.push(news),
+      listening: (on) => {
+        listening = on;
+      },
+    });
     await eventually(() => listening);
   });
   afterAll(async () => {
@@ -54,11 +59,18 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('key change notifications bet
     await database?.drop();
   });
 
-  it('hears the other instance\'s writes and writers that do not name themselves, never its own', async () => {
-    const service = (handle: DatabaseHandle) => new KeyService(new KeyRepository(handle.db, handle.writerId), new AuditRepository(handle.db), { limits });
-    const [mine, theirs, last] = [await makeKey([{ email: 'mine@changes.example' }]), await makeKey([{ email: 'theirs@changes.example' }]), await makeKey()];
+  it("hears the other instance's writes and writers that do not name themselves, never its own", async () => {
+    const service = (handle: DatabaseHandle) =>
+      new KeyService(new KeyRepository(handle.db, handle.writerId), new AuditRepository(handle.db), { limits });
+    const [mine, theirs, last] = [
+      await makeKey([{ email: 'mine@changes.example' }]),
+      await makeKey([{ email: 'theirs@changes.example' }]),
+      await makeKey(),
+    ];
     await service(own).submit(mine.armored, { source: 'import' });
-    await service(own).submit((await withUserIds(mine, [{ email: 'mine@changes.example' }, { email: 'more@changes.example' }])).armored, { source: 'import' });
+    await service(own).submit((await withUserIds(mine, [{ email: 'mine@changes.example' }, { email: 'more@changes.example' }])).armored, {
+      source: 'import',
+    });
     await service(other).submit(theirs.armored, { source: 'import' });
     // As an earlier version sends it: no writer named.
     const client = new pg.Client({ connectionString: database.url });
@@ -67,8 +79,14 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('key change notifications bet
       await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, JSON.stringify({ f: [last.fingerprint], e: [] })]);
       await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, '*']);
       // Its own name, from anywhere, is skipped; what comes after it still heard.
-      await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, encodeKeyChange({ fingerprints: [mine.fingerprint], identities: [] }, own.writerId)]);
-      await client.query('select pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, encodeKeyChange({ fingerprints: ['F'.repeat(40)], identities: ['x@y'.repeat(3000)] }, other.writerId)]);
+      await client.query('select pg_notify($1, $2)', [
+        KEY_CHANGES_CHANNEL,
+        encodeKeyChange({ fingerprints: [mine.fingerprint], identities: [] }, own.writerId),
+      ]);
+      await client.query('select pg_notify($1, $2)', [
+        KEY_CHANGES_CHANNEL,
+        encodeKeyChange({ fingerprints: ['F'.repeat(40)], identities: ['x@y'.repeat(3000)] }, other.writerId),
+      ]);
     } finally {
       await client.end();
     }
@@ -76,7 +94,10 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('key change notifications bet
     await eventually(() => heard.length >= 4);
     await new Promise((r) => setTimeout(r, 50));
     expect(fingerprintsOf(heard)).toEqual([theirs.fingerprint, last.fingerprint, 'all', 'all']);
-    expect(heard[0]).toEqual({ fingerprints: [theirs.fingerprint, ...theirs.publicKey.getSubkeys().map((s) => s.getFingerprint().toUpperCase())], identities: ['theirs@changes.example'] });
+    expect(heard[0]).toEqual({
+      fingerprints: [theirs.fingerprint, ...theirs.publicKey.getSubkeys().map((s) => s.getFingerprint().toUpperCase())],
+      identities: ['theirs@changes.example'],
+    });
   });
 });
 
@@ -118,9 +139,11 @@ describe.each(backends)('writes that may have committed (%s)', (backend: Backend
   it('reports a key as written when its write fails, one key or a batch, new or stored', async () => {
     const written: string[] = [];
     const service = new KeyService(new CommitThenFail(store.db), new AuditRepository(store.db), {
-      limits, onWritten: (change) => written.push(change.fingerprints[0]!),
+      limits,
+      onWritten: (change) => written.push(change.fingerprints[0]!),
     });
-    const grown = async (key: TestKey) => withUserIds(key, [{ email: `${key.fingerprint}@changes.example` }, { email: `more-${key.fingerprint}@changes.example` }]);
+    const grown = async (key: TestKey) =>
+      withUserIds(key, [{ email: `${key.fingerprint}@changes.example` }, { email: `more-${key.fingerprint}@changes.example` }]);
     const one = await makeKey([{ email: 'one@changes.example' }]);
     await expect(service.submit(one.armored, { source: 'import' })).rejects.toThrow();
     expect(written).toEqual([one.fingerprint]);
@@ -130,7 +153,10 @@ describe.each(backends)('writes that may have committed (%s)', (backend: Backend
     written.length = 0;
     const batch = [await makeKey([{ email: 'a@changes.example' }]), await makeKey([{ email: 'b@changes.example' }])];
     // insertMany fails: then each key on its own, found stored (the failed write did commit), unchanged.
-    const first = await service.submitKeys(batch.map((k) => k.packets), { source: 'import' });
+    const first = await service.submitKeys(
+      batch.map((k) => k.packets),
+      { source: 'import' },
+    );
     expect(first.map((r) => r.status === 'fulfilled' && r.value.status)).toEqual(['unchanged', 'unchanged']);
     expect(written).toEqual(batch.map((k) => k.fingerprint));
 

@@ -15,7 +15,14 @@ function floodSignature(created: number): Packet {
   const unhashed = Buffer.concat([Buffer.from([9, 16]), fpr.subarray(12)]);
   const mpi = () => Buffer.concat([Buffer.from([0x01, 0x00]), randomBytes(32)]);
   const body = Buffer.concat([
-    Buffer.from([4, 0x10, 22, 8]), u16(hashed.length), hashed, u16(unhashed.length), unhashed, randomBytes(2), mpi(), mpi(),
+    Buffer.from([4, 0x10, 22, 8]),
+    u16(hashed.length),
+    hashed,
+    u16(unhashed.length),
+    unhashed,
+    randomBytes(2),
+    mpi(),
+    mpi(),
   ]);
   return { tag: Tag.signature, body: new Uint8Array(body) };
 }
@@ -81,7 +88,14 @@ describe.each(backends)('limits and certification policy on %s', (backend) => {
     const genuine = (await certifiedBy(alice, carol, [new Date(Date.now() - 60_000)])).filter((p) => p.tag === Tag.signature).at(-1)!;
     const forgedBody = new Uint8Array(genuine.body);
     forgedBody[forgedBody.length - 1]! ^= 0xff;
-    const res = await pushKeys(server.url, armorPackets([...alice.packets.slice(0, 2), ...userIdPackets(alice.packets, 'Alice <alice@example.org>').slice(1), { tag: Tag.signature, body: forgedBody }]));
+    const res = await pushKeys(
+      server.url,
+      armorPackets([
+        ...alice.packets.slice(0, 2),
+        ...userIdPackets(alice.packets, 'Alice <alice@example.org>').slice(1),
+        { tag: Tag.signature, body: forgedBody },
+      ]),
+    );
     expect(res.status).toBe(200);
     expect(packetSet(await stored(server, alice.fingerprint))).toEqual(before);
   });
@@ -118,10 +132,7 @@ describe.each(backends)('limits and certification policy on %s', (backend) => {
     const flooded = [...bob.packets.slice(0, uidEnd), ...flood, ...bob.packets.slice(uidEnd)];
     const bytes = writePackets(flooded);
     expect(bytes.length).toBeGreaterThan(500_000);
-    const [res, other] = await Promise.all([
-      pushKeys(server.url, bytes),
-      lookup(server.url, { op: 'get', search: `0x${alice.fingerprint}` }),
-    ]);
+    const [res, other] = await Promise.all([pushKeys(server.url, bytes), lookup(server.url, { op: 'get', search: `0x${alice.fingerprint}` })]);
     expect(other.status).toBe(200);
     expect(res.status).toBe(200);
     expect(res.json.inserted).toEqual([bob.fingerprint]);
@@ -135,7 +146,13 @@ describe.each(backends)('limits and certification policy on %s', (backend) => {
 
   it('drops over-long user IDs and user IDs beyond the maximum, and never grows a stored key past it', async () => {
     const long = 'L'.repeat(300);
-    const key = await makeKey([{ name: 'One', email: 'one@example.org' }, { name: long, email: 'long@example.org' }, { name: 'Two', email: 'two@example.org' }, { name: 'Three', email: 'three@example.org' }, { name: 'Four', email: 'four@example.org' }]);
+    const key = await makeKey([
+      { name: 'One', email: 'one@example.org' },
+      { name: long, email: 'long@example.org' },
+      { name: 'Two', email: 'two@example.org' },
+      { name: 'Three', email: 'three@example.org' },
+      { name: 'Four', email: 'four@example.org' },
+    ]);
     const res = await pushKeys(capped.url, key.armored);
     expect(res.status).toBe(200);
     const reasons = res.json.dropped.map((d: { reason: string }) => d.reason).join('\n');
@@ -143,7 +160,11 @@ describe.each(backends)('limits and certification policy on %s', (backend) => {
     expect(reasons).toMatch(/more than 3 user IDs/);
     const uids = (await stored(capped, key.fingerprint)).filter((p) => p.tag === Tag.userId);
     expect(uids).toHaveLength(3);
-    const { privateKey } = await openpgp.reformatKey({ privateKey: key.privateKey, userIDs: [{ name: 'Five', email: 'five@example.org' }], format: 'object' });
+    const { privateKey } = await openpgp.reformatKey({
+      privateKey: key.privateKey,
+      userIDs: [{ name: 'Five', email: 'five@example.org' }],
+      format: 'object',
+    });
     const grown = await pushKeys(capped.url, fromPrivate(privateKey).armored);
     expect(grown.status).toBe(200);
     expect(grown.json.dropped.map((d: { reason: string }) => d.reason).join()).toMatch(/more than 3 user IDs/);

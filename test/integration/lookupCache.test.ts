@@ -57,7 +57,10 @@ describe.each(backends)('lookup cache (%s)', (backend) => {
     expect(indexBefore.text).not.toContain('second%40cache.example');
     expect((await mrIndex(server.url, 'second@cache.example')).status).toBe(404);
 
-    const grown = await withUserIds(key, [{ name: 'Cache Grow', email: 'grow@cache.example' }, { name: 'Cache Grow', email: 'second@cache.example' }]);
+    const grown = await withUserIds(key, [
+      { name: 'Cache Grow', email: 'grow@cache.example' },
+      { name: 'Cache Grow', email: 'second@cache.example' },
+    ]);
     expect((await pushKeys(server.url, grown.armored)).json.updated).toEqual([key.fingerprint]);
     const after = await lookup(server.url, { op: 'get', options: 'mr', search: `0x${subkeyId}` });
     expect(after.text).not.toBe(before.text);
@@ -76,11 +79,8 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('lookup cache across servers 
   let database: TestDatabase;
   let a: RunningServer;
   let b: RunningServer;
-  const start = () => startServer(
-    loadConfig({ PORT: '0', HOST: '127.0.0.1', RATE_LIMIT: 'off', DATABASE_URL: database.url! }),
-    pino({ level: 'silent' }),
-    'test',
-  );
+  const start = () =>
+    startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', RATE_LIMIT: 'off', DATABASE_URL: database.url! }), pino({ level: 'silent' }), 'test');
 
   beforeAll(async () => {
     database = await createTestDatabase('postgresql');
@@ -114,12 +114,17 @@ describe.skipIf(!process.env['TEST_DATABASE_URL'])('lookup cache across servers 
     const admin = new pg.Client({ connectionString: database.url });
     await admin.connect();
     try {
-      const cut = await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen %'`);
+      const cut = await admin.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen %'`,
+      );
       expect(cut.rowCount).toBe(2);
     } finally {
       await admin.end();
     }
-    const grown = await withUserIds(key, [{ name: 'Cache Cut', email: 'cut@cache.example' }, { name: 'Cache Cut', email: 'cut2@cache.example' }]);
+    const grown = await withUserIds(key, [
+      { name: 'Cache Cut', email: 'cut@cache.example' },
+      { name: 'Cache Cut', email: 'cut2@cache.example' },
+    ]);
     await pushKeys(a.url, grown.armored);
     await eventually(async () => (await mrIndex(b.url, 'cut@cache.example')).text.includes('cut2@cache.example'));
   });

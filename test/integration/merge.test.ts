@@ -40,9 +40,15 @@ function padUnhashed(sig: Packet): Packet {
   const newLength = length + extra.length;
   return {
     tag: sig.tag,
-    body: new Uint8Array(Buffer.concat([
-      body.subarray(0, at), Buffer.from([newLength >> 8, newLength & 0xff]), body.subarray(at + 2, at + 2 + length), extra, body.subarray(at + 2 + length),
-    ])),
+    body: new Uint8Array(
+      Buffer.concat([
+        body.subarray(0, at),
+        Buffer.from([newLength >> 8, newLength & 0xff]),
+        body.subarray(at + 2, at + 2 + length),
+        extra,
+        body.subarray(at + 2 + length),
+      ]),
+    ),
   };
 }
 
@@ -112,7 +118,10 @@ describe.each(backends)('merging on %s', (backend) => {
     expect((await pushKeys(server.url, key.armored)).json.inserted).toEqual([key.fingerprint]);
     const { privateKey } = await openpgp.reformatKey({
       privateKey: key.privateKey,
-      userIDs: [{ name: 'Bob', email: 'bob@example.org' }, { name: 'Bob at work', email: 'bob@work.example' }],
+      userIDs: [
+        { name: 'Bob', email: 'bob@example.org' },
+        { name: 'Bob at work', email: 'bob@work.example' },
+      ],
       format: 'object',
     });
     const extended = fromPrivate(privateKey);
@@ -151,7 +160,10 @@ describe.each(backends)('merging on %s', (backend) => {
     expect((await pushKeys(server.url, key.armored)).json.inserted).toEqual([key.fingerprint]);
     const { privateKey } = await openpgp.reformatKey({
       privateKey: key.privateKey,
-      userIDs: [{ name: 'Grows', email: 'grows@example.org' }, { name: 'Grows at work', email: 'grows@work.example' }],
+      userIDs: [
+        { name: 'Grows', email: 'grows@example.org' },
+        { name: 'Grows at work', email: 'grows@work.example' },
+      ],
       format: 'object',
     });
     const extra = userIdPackets(fromPrivate(privateKey).packets, 'Grows at work <grows@work.example>');
@@ -162,7 +174,9 @@ describe.each(backends)('merging on %s', (backend) => {
     expect(after.key.revision).toBe(before.key.revision + 1);
     expect(after.userIds.map((u) => u.email)).toEqual(['grows@example.org', 'grows@work.example']);
     expect(packetSet(await storedPackets(server, key.fingerprint))).toEqual(packetSet([...key.packets, ...extra]));
-    expect((await auditOf(server, key.fingerprint)).slice(1)).toEqual([{ outcome: 'updated', detail: { added: { userIds: 1, subkeys: 0, signatures: 1 } } }]);
+    expect((await auditOf(server, key.fingerprint)).slice(1)).toEqual([
+      { outcome: 'updated', detail: { added: { userIds: 1, subkeys: 0, signatures: 1 } } },
+    ]);
   });
 
   it('answers unchanged when a stored signature comes back with more in its unsigned area, and stores nothing of it', async () => {
@@ -181,17 +195,29 @@ describe.each(backends)('merging on %s', (backend) => {
     const stored = await makeKey([{ email: 'order-stored@example.org' }]);
     const fresh = await makeKey([{ email: 'order-new@example.org' }]);
     expect((await pushKeys(server.url, stored.armored)).json.inserted).toEqual([stored.fingerprint]);
-    const { privateKey } = await openpgp.reformatKey({ privateKey: stored.privateKey, userIDs: [{ email: 'order-stored@example.org' }, { email: 'order-more@example.org' }], format: 'object' });
+    const { privateKey } = await openpgp.reformatKey({
+      privateKey: stored.privateKey,
+      userIDs: [{ email: 'order-stored@example.org' }, { email: 'order-more@example.org' }],
+      format: 'object',
+    });
     const grown = fromPrivate(privateKey);
     const unbound = [mallory.packets[0]!, ...userIdPackets(alice.packets, 'Alice <alice@example.org>')];
     const audit = new AuditRepository(server.database.db);
     const start = (await audit.list()).length;
     const res = await pushKeys(server.url, armorPackets([...stored.packets, ...unbound, ...fresh.packets, ...grown.packets, ...stored.packets]));
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ inserted: [fresh.fingerprint], updated: [stored.fingerprint], unchanged: [stored.fingerprint, stored.fingerprint] });
+    expect(res.json).toMatchObject({
+      inserted: [fresh.fingerprint],
+      updated: [stored.fingerprint],
+      unchanged: [stored.fingerprint, stored.fingerprint],
+    });
     const rows = (await audit.list()).slice(start);
     expect(rows.map((r) => [r.outcome, r.fingerprint])).toEqual([
-      ['unchanged', stored.fingerprint], ['refused', mallory.fingerprint], ['inserted', fresh.fingerprint], ['updated', stored.fingerprint], ['unchanged', stored.fingerprint],
+      ['unchanged', stored.fingerprint],
+      ['refused', mallory.fingerprint],
+      ['inserted', fresh.fingerprint],
+      ['updated', stored.fingerprint],
+      ['unchanged', stored.fingerprint],
     ]);
     expect(new Set(rows.map((r) => r.id)).size).toBe(5);
   });

@@ -56,18 +56,26 @@ describe('npm start', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('stops the server gracefully on %s sent to the npm process alone', async (signal) => {
-    // --ignore-scripts skips prestart's build (dist/ is built already); the start script runs as it is.
-    await stopsOn(signal, 'npm', ['start', '--ignore-scripts'], join(dir, signal));
-  }, 120_000);
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'stops the server gracefully on %s sent to the npm process alone',
+    async (signal) => {
+      // --ignore-scripts skips prestart's build (dist/ is built already); the start script runs as it is.
+      await stopsOn(signal, 'npm', ['start', '--ignore-scripts'], join(dir, signal));
+    },
+    120_000,
+  );
 
   // The image's CMD, from the Dockerfile itself, as PID 1 (unshare needs root, as CI has; skipped otherwise).
   const canUnshare = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
-  it.skipIf(!canUnshare)('stops the Docker image\'s command, run as PID 1, gracefully on SIGTERM', async () => {
-    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
-    const [file, ...args] = JSON.parse(cmd!) as string[];
-    await stopsOn('SIGTERM', 'unshare', ['--pid', '--fork', '--mount-proc', file!, ...args], join(dir, 'docker'), 1);
-  }, 120_000);
+  it.skipIf(!canUnshare)(
+    "stops the Docker image's command, run as PID 1, gracefully on SIGTERM",
+    async () => {
+      const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+      const [file, ...args] = JSON.parse(cmd!) as string[];
+      await stopsOn('SIGTERM', 'unshare', ['--pid', '--fork', '--mount-proc', file!, ...args], join(dir, 'docker'), 1);
+    },
+    120_000,
+  );
 
   /** Starts `file args`, which runs the server as a child (or deeper), signals `file` alone, and checks the stop. */
   async function stopsOn(signal: NodeJS.Signals, file: string, args: string[], dataDir: string, pidInside?: number) {
@@ -99,9 +107,8 @@ describe('npm start', () => {
     const started = await listening;
     if (pidInside !== undefined) expect(started['pid']).toBe(pidInside);
     // The server's pid as seen from here: the logged one, or (in its own PID namespace) the child of `file`.
-    const serverPid = pidInside === undefined
-      ? started['pid'] as number
-      : Number(readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim());
+    const serverPid =
+      pidInside === undefined ? (started['pid'] as number) : Number(readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim());
     serverPids.push(serverPid);
     expect(serverPid).not.toBe(parent.pid); // the signal goes to the parent, not to the server
     expect(await refused(port)).toBe(false);

@@ -53,7 +53,9 @@ describe.each(backends)('metrics and request ids on %s', (backend) => {
     expect(requests({ route: 'health', method: 'GET', status: '200' })).toBe(1);
     expect(requests({ route: 'metrics', method: 'GET', status: '200' })).toBe(2);
     expect(growth(before, after, 'keystore_http_request_duration_seconds_count', { route: 'lookup:get', method: 'GET' })).toBe(1);
-    expect(sampleValue(after, 'keystore_http_request_duration_seconds_bucket', { route: 'lookup:get', method: 'GET', le: '+Inf' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sampleValue(after, 'keystore_http_request_duration_seconds_bucket', { route: 'lookup:get', method: 'GET', le: '+Inf' }),
+    ).toBeGreaterThanOrEqual(1);
     // Process metrics of prom-client, on this instance's registry.
     expect(sampleValue(after, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(sampleValue(after, 'keystore_build_info', { version: 'test' })).toBe(1);
@@ -193,10 +195,12 @@ describe('closing the server', () => {
     const agent = new http.Agent({ keepAlive: true });
     try {
       const status = await new Promise<number>((resolve, reject) => {
-        http.get(`${server.url}/version`, { agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        }).on('error', reject);
+        http
+          .get(`${server.url}/version`, { agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          })
+          .on('error', reject);
       });
       expect(status).toBe(200);
       expect(Object.values(agent.freeSockets).flat()).toHaveLength(1); // kept alive, idle
@@ -212,7 +216,10 @@ describe('closing the server', () => {
     const lines: Record<string, unknown>[] = [];
     const server = await startTestServer('pglite', { SHUTDOWN_TIMEOUT_MS: '300' }, capturingLogger(lines));
     const stalled = new Promise<string>((resolve) => {
-      const req = http.request(`${server.url}/pks/add`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '1000' } });
+      const req = http.request(`${server.url}/pks/add`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '1000' },
+      });
       req.on('response', () => resolve('answered'));
       req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
       req.write('keytext='); // and never the rest
@@ -245,14 +252,20 @@ describe('keystore serve stopped by SIGTERM', () => {
     const key = await makeKey([{ name: 'Shutdown Example', email: 'shutdown@example.org' }]);
     const body = Buffer.from(new URLSearchParams({ keytext: key.armored }).toString());
     let signalledAt = 0;
-    const res = await slowPost(`${proc.url}/pks/add?options=mr`, body,
-      { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'slow-add' }, 8, 200, async () => {
+    const res = await slowPost(
+      `${proc.url}/pks/add?options=mr`,
+      body,
+      { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'slow-add' },
+      8,
+      200,
+      async () => {
         await sleep(500); // the server has read the headers: the request is in flight
         signalledAt = Date.now();
         proc.child.kill('SIGTERM');
         await proc.waitForLog((l) => l['signal'] === 'SIGTERM');
         await expect(tryConnect(proc.port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-      });
+      },
+    );
     expect(res.status, res.text).toBe(200);
     expect(JSON.parse(res.text)).toMatchObject({ inserted: [key.fingerprint] });
     expect(res.headers['connection']).toBe('close');
@@ -332,7 +345,10 @@ describe.skipIf(!pgBin)('database stopped and started while keystore serve runs'
         const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(conn);
         await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(database.db);
         await sleep(300); // the client sees its connection end while no query runs on it
-        failure = await sql`select 1`.execute(conn).then(() => undefined, (e: unknown) => e);
+        failure = await sql`select 1`.execute(conn).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       });
       expect(failure).toBeInstanceOf(Error);
       expect(isDatabaseUnavailable(failure)).toBe(true);

@@ -31,7 +31,9 @@ async function certifyingSet(keys: TestKey[]): Promise<Packet[][]> {
 function certifiers(packets: Packet[], issuers: TestKey[]): string[] {
   const own = packets[0] ? fingerprintOf(packets[0].body) : '';
   return issuers
-    .filter((i) => i.fingerprint !== own && packets.some((p) => p.tag === Tag.signature && Buffer.from(p.body).includes(Buffer.from(i.fingerprint, 'hex'))))
+    .filter(
+      (i) => i.fingerprint !== own && packets.some((p) => p.tag === Tag.signature && Buffer.from(p.body).includes(Buffer.from(i.fingerprint, 'hex'))),
+    )
     .map((i) => i.fingerprint)
     .sort();
 }
@@ -44,13 +46,19 @@ async function storedPackets(server: TestServer, fingerprint: string): Promise<P
 
 async function pendingRows(server: TestServer): Promise<{ rows: number; counted: number }> {
   const db = server.database.db;
-  const { rows: [n] } = await sql<{ n: string }>`select count(*) as n from pending_certifications`.execute(db);
-  const { rows: [c] } = await sql<{ count: string }>`select count from pending_certification_count`.execute(db);
+  const {
+    rows: [n],
+  } = await sql<{ n: string }>`select count(*) as n from pending_certifications`.execute(db);
+  const {
+    rows: [c],
+  } = await sql<{ count: string }>`select count from pending_certification_count`.execute(db);
   return { rows: Number(n!.n), counted: Number(c!.count) };
 }
 
 async function revision(server: TestServer, fingerprint: string): Promise<number> {
-  const { rows: [r] } = await sql<{ revision: number }>`select revision from keys where fingerprint = ${fingerprint}`.execute(server.database.db);
+  const {
+    rows: [r],
+  } = await sql<{ revision: number }>`select revision from keys where fingerprint = ${fingerprint}`.execute(server.database.db);
   return r!.revision;
 }
 
@@ -82,9 +90,18 @@ describe.each(backends)('certifications awaiting their issuer on %s', (backend) 
       // Its certifications by keys not pushed yet wait aside, reported; none is served yet.
       const waiting = i;
       if (waiting > 0) {
-        expect(res.json.dropped).toEqual([expect.objectContaining({ reason: expect.stringMatching(new RegExp(`kept aside until its issuer is stored${waiting > 1 ? ` \\(${waiting} signatures\\)` : '$'}`)) })]);
+        expect(res.json.dropped).toEqual([
+          expect.objectContaining({
+            reason: expect.stringMatching(new RegExp(`kept aside until its issuer is stored${waiting > 1 ? ` \\(${waiting} signatures\\)` : '$'}`)),
+          }),
+        ]);
       }
-      expect(certifiers(await storedPackets(server, keys[i]!.fingerprint), keys)).toEqual(keys.slice(i + 1).map((k) => k.fingerprint).sort());
+      expect(certifiers(await storedPackets(server, keys[i]!.fingerprint), keys)).toEqual(
+        keys
+          .slice(i + 1)
+          .map((k) => k.fingerprint)
+          .sort(),
+      );
       revisions[i] = await revision(server, keys[i]!.fingerprint);
     }
     // Each key was fetched (and cached) before its certifiers arrived: what lookups answer now is the whole set.
@@ -105,7 +122,8 @@ describe.each(backends)('certifications awaiting their issuer on %s', (backend) 
     const order = keys.map((_, i) => i).sort(() => Math.random() - 0.5);
     const results = await Promise.all(order.map((i) => pushKeys(server.url, writePackets(certified[i]!))));
     expect(results.map((r) => r.status)).toEqual(order.map(() => 200));
-    for (const [i, key] of keys.entries()) expect(packetSet(await storedPackets(server, key.fingerprint)), `key ${i}`).toEqual(packetSet(certified[i]!));
+    for (const [i, key] of keys.entries())
+      expect(packetSet(await storedPackets(server, key.fingerprint)), `key ${i}`).toEqual(packetSet(certified[i]!));
     expect(await pendingRows(server)).toEqual({ rows: 0, counted: 0 });
 
     // The batch path (keystore import): one batch, each key certified by keys after it in the input.
@@ -123,7 +141,8 @@ describe.each(backends)('certifications awaiting their issuer on %s', (backend) 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    for (const [i, key] of keys.entries()) expect(packetSet(await storedPackets(imported, key.fingerprint)), `key ${i}`).toEqual(packetSet(certified[i]!));
+    for (const [i, key] of keys.entries())
+      expect(packetSet(await storedPackets(imported, key.fingerprint)), `key ${i}`).toEqual(packetSet(certified[i]!));
     expect(await pendingRows(imported)).toEqual({ rows: 0, counted: 0 });
   }, 180_000);
 
@@ -162,7 +181,10 @@ describe.each(backends)('certifications awaiting their issuer on %s', (backend) 
   it('never admits a forged certification aside, and serves none of them meanwhile', async () => {
     const server = await start();
     const [issuer] = keys;
-    const victim = await makeKey([{ name: 'Victim', email: 'victim@example.org' }, { name: 'Other', email: 'other@example.org' }]);
+    const victim = await makeKey([
+      { name: 'Victim', email: 'victim@example.org' },
+      { name: 'Other', email: 'other@example.org' },
+    ]);
     // A genuine certification by `issuer`, moved onto the victim's other user ID (it does not verify there),
     // and one with its signature value altered.
     const signed = armoredPackets((await victim.publicKey.signAllUsers([issuer!.privateKey])).armor());

@@ -45,9 +45,19 @@ describe.skipIf(!bin)('reads from a streaming standby', () => {
   beforeAll(async () => {
     primary = await createPrivatePostgres(bin!);
     standby = await createPrivateStandby(bin!, primary);
-    const start = () => startServer(loadConfig({
-      PORT: '0', HOST: '127.0.0.1', RATE_LIMIT: 'off', DATABASE_URL: primary.url, DATABASE_READ_URL: standby.url, DB_POOL_SIZE: '4',
-    }), pino({ level: 'silent' }), 'test');
+    const start = () =>
+      startServer(
+        loadConfig({
+          PORT: '0',
+          HOST: '127.0.0.1',
+          RATE_LIMIT: 'off',
+          DATABASE_URL: primary.url,
+          DATABASE_READ_URL: standby.url,
+          DB_POOL_SIZE: '4',
+        }),
+        pino({ level: 'silent' }),
+        'test',
+      );
     // One after the other: the first migrates the schema.
     a = await start();
     b = await start();
@@ -141,6 +151,10 @@ describe.skipIf(!bin)('reads from a streaming standby', () => {
     const third = await makeKey([{ name: 'Third', email: 'third@example.org' }]);
     expect((await pushKeys(b.url, third.armored)).status).toBe(200);
     expect((await lookup(b.url, { op: 'get', options: 'mr', search: `0x${third.fingerprint}` })).status).toBe(200);
-    await until('the other instance finds it', async () => (await lookup(a.url, { op: 'get', options: 'mr', search: `0x${third.fingerprint}` })).status === 200, 10_000);
+    await until(
+      'the other instance finds it',
+      async () => (await lookup(a.url, { op: 'get', options: 'mr', search: `0x${third.fingerprint}` })).status === 200,
+      10_000,
+    );
   }, 90_000);
 });

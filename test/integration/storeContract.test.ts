@@ -70,11 +70,27 @@ async function openStore(backend: Backend | 'memory'): Promise<StoreUnderTest> {
 }
 
 /** What a write keeps aside (these awaiting certifications of `fingerprint`), admitting with `admit`. */
-function pendingOf(admit: PendingAdmitter<KeyRecord>, maxPerKey: number, fingerprint?: string, issuer?: KeyRecord, signatures: number[] = []): PendingWrite {
+function pendingOf(
+  admit: PendingAdmitter<KeyRecord>,
+  maxPerKey: number,
+  fingerprint?: string,
+  issuer?: KeyRecord,
+  signatures: number[] = [],
+): PendingWrite {
   const awaiting = signatures.map((n) => ({
-    userIdDigest: 'user-id', issuerKeyId: issuer!.keyId, issuerFingerprint: issuer!.fingerprint, signature: new Uint8Array([n]), created: n,
+    userIdDigest: 'user-id',
+    issuerKeyId: issuer!.keyId,
+    issuerFingerprint: issuer!.fingerprint,
+    signature: new Uint8Array([n]),
+    created: n,
   }));
-  return { bounds: { maxPerKey, maxTotal: 100 }, admit, awaiting: new Map(fingerprint ? [[fingerprint, awaiting]] : []), kept: new Map(), admitted: [] };
+  return {
+    bounds: { maxPerKey, maxTotal: 100 },
+    admit,
+    awaiting: new Map(fingerprint ? [[fingerprint, awaiting]] : []),
+    kept: new Map(),
+    admitted: [],
+  };
 }
 
 describe.each(['memory' as const, ...backends])('the key store on %s', (backend) => {
@@ -107,7 +123,10 @@ describe.each(['memory' as const, ...backends])('the key store on %s', (backend)
     ];
     for (const query of queries) {
       const found = await reader.packets(query, page);
-      expect(found.map((f) => f.fingerprint), query.kind).toEqual([record.fingerprint]);
+      expect(
+        found.map((f) => f.fingerprint),
+        query.kind,
+      ).toEqual([record.fingerprint]);
       expect([...found[0]!.packets]).toEqual([1, 2, 3]);
       expect(await reader.count(query, page.versions)).toBe(1);
     }
@@ -138,10 +157,15 @@ describe.each(['memory' as const, ...backends])('the key store on %s', (backend)
     expect((await audit.list({ fingerprint: record.fingerprint })).length).toBe(2);
   });
 
-  it('announces each write with the key\'s fingerprints and identities', async () => {
+  it("announces each write with the key's fingerprints and identities", async () => {
     const heard: KeyChangeNews[] = [];
     let listening = false;
-    const listener = subject.listen({ change: (news) => heard.push(news), listening: (on) => { listening = on; } });
+    const listener = subject.listen({
+      change: (news) => heard.push(news),
+      listening: (on) => {
+        listening = on;
+      },
+    });
     try {
       await eventually(() => listening);
       const record = await recordOf(await makeKey([{ email: 'News@store.example' }]));
@@ -154,7 +178,7 @@ describe.each(['memory' as const, ...backends])('the key store on %s', (backend)
     }
   });
 
-  it('gives matches a page at a time, of the page\'s versions only: a user ID equal to the search first, then newest', async () => {
+  it("gives matches a page at a time, of the page's versions only: a user ID equal to the search first, then newest", async () => {
     const [exact, older, newer] = await Promise.all([
       makeKey([{ name: 'Pager' }], new Date('2020-01-01T00:00:00Z')),
       makeKey([{ name: 'Pager Older' }], new Date('2021-01-01T00:00:00Z')),
@@ -178,8 +202,13 @@ describe.each(['memory' as const, ...backends])('the key store on %s', (backend)
   it('inserts many once per fingerprint and updates many by compare-and-swap', async () => {
     const [a, b] = await Promise.all([makeKey([{ email: 'many-a@store.example' }]), makeKey([{ email: 'many-b@store.example' }])]);
     const [ra, rb] = await Promise.all([recordOf(a), recordOf(b)]);
-    expect(await store.insertMany([{ record: ra, packets: new Uint8Array([1]) }, { record: rb, packets: new Uint8Array([2]) },
-      { record: ra, packets: new Uint8Array([3]) }])).toEqual([true, true, false]);
+    expect(
+      await store.insertMany([
+        { record: ra, packets: new Uint8Array([1]) },
+        { record: rb, packets: new Uint8Array([2]) },
+        { record: ra, packets: new Uint8Array([3]) },
+      ]),
+    ).toEqual([true, true, false]);
     expect(await store.insertMany([{ record: ra, packets: new Uint8Array([4]) }])).toEqual([false]);
     const read = await store.findForMergeMany([ra.fingerprint, rb.fingerprint]);
     const items = [ra, rb].map((record, n) => ({ stored: read.get(record.fingerprint)!, record, packets: new Uint8Array([5 + n]) }));
@@ -191,7 +220,10 @@ describe.each(['memory' as const, ...backends])('the key store on %s', (backend)
   });
 
   it('keeps certifications aside within the bounds and admits them when a write stores their issuer', async () => {
-    const [certified, issuer] = await Promise.all([recordOf(await makeKey([{ email: 'certified@store.example' }])), recordOf(await makeKey([{ email: 'issuer@store.example' }]))]);
+    const [certified, issuer] = await Promise.all([
+      recordOf(await makeKey([{ email: 'certified@store.example' }])),
+      recordOf(await makeKey([{ email: 'issuer@store.example' }])),
+    ]);
     const admissions: { fingerprint: string; certifications: number; issuers: number }[] = [];
     const admit: PendingAdmitter<KeyRecord> = async (key, pending, issuers) => {
       admissions.push({ fingerprint: key.fingerprint, certifications: pending.length, issuers: issuers.length });

@@ -108,10 +108,17 @@ describe.each(backends)('token and audit commands on %s', (backend) => {
 
   it('stores audit details holding a NUL (which jsonb refuses) as U+FFFD, and a literal backslash-u0000 as it is', async () => {
     const fingerprint = 'E'.repeat(40);
-    await new AuditRepository(server.database.db).record([{
-      source: 'import', remoteAddress: null, tokenId: null, identity: null, fingerprint, outcome: 'refused',
-      detail: { reason: 'user ID "a\u0000b"', literal: 'C:\\u0000' },
-    }]);
+    await new AuditRepository(server.database.db).record([
+      {
+        source: 'import',
+        remoteAddress: null,
+        tokenId: null,
+        identity: null,
+        fingerprint,
+        outcome: 'refused',
+        detail: { reason: 'user ID "a\u0000b"', literal: 'C:\\u0000' },
+      },
+    ]);
     const [row] = await listAudit(server.database.db, { fingerprint });
     expect(row!.detail).toEqual({ reason: 'user ID "a\ufffdb"', literal: 'C:\\u0000' });
   });

@@ -7,7 +7,11 @@ import { backends, capturingLogger, startTestServer, type TestServer } from '../
 import { makeV6Key } from '../helpers/v6.js';
 
 function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  return fetchText(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return fetchText(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 }
 
 describe.each(backends)('VKS v1 on %s', (backend) => {

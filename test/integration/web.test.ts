@@ -44,7 +44,8 @@ describe.each(backends)('web interface on %s', (backend) => {
   let alice: TestKey;
   let bob: TestKey;
   let evil: TestKey;
-  const page = (path: string, init: RequestInit = {}) => fetchText(`${server.url}${path}`, { ...init, headers: { ...BROWSER, ...(init.headers ?? {}) } });
+  const page = (path: string, init: RequestInit = {}) =>
+    fetchText(`${server.url}${path}`, { ...init, headers: { ...BROWSER, ...(init.headers ?? {}) } });
 
   beforeAll(async () => {
     server = await startTestServer(backend, { SITE_NAME: 'Lab <Keys>', SITE_CONTACT: 'Ask it@lab.example' });
@@ -78,7 +79,11 @@ describe.each(backends)('web interface on %s', (backend) => {
 
   it('serves its stylesheet, script and icon itself, cacheable by content hash', async () => {
     const front = (await page('/')).text;
-    for (const [path, type] of [[/href="(\/static\/keystore\.css\?v=\w+)"/, 'text/css'], [/src="(\/static\/keystore\.js\?v=\w+)"/, 'text/javascript'], [/href="(\/static\/favicon\.svg\?v=\w+)"/, 'image/svg+xml']] as const) {
+    for (const [path, type] of [
+      [/href="(\/static\/keystore\.css\?v=\w+)"/, 'text/css'],
+      [/src="(\/static\/keystore\.js\?v=\w+)"/, 'text/javascript'],
+      [/href="(\/static\/favicon\.svg\?v=\w+)"/, 'image/svg+xml'],
+    ] as const) {
       const url = (path.exec(front) ?? (await page(`/keys/${alice.fingerprint}`)).text.match(path))?.[1];
       expect(url, String(path)).toBeDefined();
       const res = await fetchText(`${server.url}${url}`);
@@ -210,7 +215,9 @@ describe.each(backends)('web interface on %s', (backend) => {
     expect(lookupMiss.status).toBe(404);
     expect(lookupMiss.type).toMatch(/^text\/html/);
     // curl, gpg and Singularity get JSON errors as before; so does a browser asking for mr.
-    expect((await fetchText(`${server.url}/keys/${'A'.repeat(40)}`)).json).toEqual({ error: { code: 404, reason: 'not_found', message: expect.any(String) } });
+    expect((await fetchText(`${server.url}/keys/${'A'.repeat(40)}`)).json).toEqual({
+      error: { code: 404, reason: 'not_found', message: expect.any(String) },
+    });
     expect((await page('/pks/lookup?op=index&options=mr&search=nobody%40nowhere.example')).type).toMatch(/^application\/json/);
   });
 
@@ -243,7 +250,10 @@ describe.each(backends)('web interface on %s', (backend) => {
     const empty = await page('/upload', { method: 'POST', body: uploadForm({ keytext: ' ' }) });
     expect(empty.status).toBe(400);
     expect(empty.text).toContain('paste an armored key or choose a key file');
-    const both = await page('/upload', { method: 'POST', body: uploadForm({ keytext: secret.armored, keyfile: new Blob([new Uint8Array(secret.publicKey.write())]) }) });
+    const both = await page('/upload', {
+      method: 'POST',
+      body: uploadForm({ keytext: secret.armored, keyfile: new Blob([new Uint8Array(secret.publicKey.write())]) }),
+    });
     expect(both.status).toBe(400);
     expect(both.text).toContain('not both');
   });
@@ -263,7 +273,8 @@ describe.each(backends)('web upload with PUSH_POLICY=token on %s', (backend) => 
     const front = await fetchText(`${server.url}/`, { headers: BROWSER });
     expect(front.text).toContain('name="token"');
     const key = await makeKey([{ name: 'Token Person', email: 'token.person@web.example' }]);
-    const post = (fields: Record<string, string>) => fetchText(`${server.url}/upload`, { method: 'POST', headers: BROWSER, body: uploadForm(fields) });
+    const post = (fields: Record<string, string>) =>
+      fetchText(`${server.url}/upload`, { method: 'POST', headers: BROWSER, body: uploadForm(fields) });
     const without = await post({ keytext: key.armored });
     expect(without.status).toBe(401);
     expect(without.type).toMatch(/^text\/html/);

@@ -22,7 +22,9 @@ function advanced(server: TestServer, local: string, domain: string, host = `ope
 }
 
 function userIdsOf(bytes: Buffer): string[] {
-  return readPackets(bytes).filter((p) => p.tag === Tag.userId).map((p) => new TextDecoder().decode(p.body));
+  return readPackets(bytes)
+    .filter((p) => p.tag === Tag.userId)
+    .map((p) => new TextDecoder().decode(p.body));
 }
 
 function fingerprintOf(bytes: Buffer): Promise<string> {
@@ -36,7 +38,10 @@ describe.each(backends)('Web Key Directory on %s', (backend) => {
   beforeAll(async () => {
     server = await startTestServer(backend, { WKD_DOMAINS: 'wkd.example, Second.Example' });
     const certifier = await makeKey([{ name: 'Certifier', email: 'certifier@elsewhere.example' }]);
-    const own = await makeKey([{ name: 'Alice', email: 'Alice.Smith@wkd.example' }, { name: 'Alice', email: 'alice@elsewhere.example' }]);
+    const own = await makeKey([
+      { name: 'Alice', email: 'Alice.Smith@wkd.example' },
+      { name: 'Alice', email: 'alice@elsewhere.example' },
+    ]);
     // A third-party certification on every user ID, which the store keeps (its issuer is stored) and WKD leaves out.
     const certified = await own.publicKey.signAllUsers([certifier.privateKey]);
     alice = { ...own, publicKey: certified, armored: certified.armor(), packets: readPackets(certified.write()) };
@@ -47,7 +52,7 @@ describe.each(backends)('Web Key Directory on %s', (backend) => {
     await server?.close();
   });
 
-  it('serves the key with only the address\'s user ID and its self-signatures, on the direct form, with or without l', async () => {
+  it("serves the key with only the address's user ID and its self-signatures, on the direct form, with or without l", async () => {
     for (const withL of [true, false]) {
       const res = await direct(server, 'Alice.Smith', 'wkd.example', withL);
       expect(res.status).toBe(200);
@@ -72,8 +77,11 @@ describe.each(backends)('Web Key Directory on %s', (backend) => {
     expect(res.status).toBe(200);
     expect(await fingerprintOf(res.body)).toBe(alice.fingerprint);
     expect((await advanced(server, 'alice.smith', 'wkd.example', 'wkd.example')).status).toBe(404);
-    for (const [path, host] of [['/.well-known/openpgpkey/policy', 'wkd.example'], ['/.well-known/openpgpkey/policy', 'second.example:443'],
-      ['/.well-known/openpgpkey/wkd.example/policy', 'openpgpkey.wkd.example']]) {
+    for (const [path, host] of [
+      ['/.well-known/openpgpkey/policy', 'wkd.example'],
+      ['/.well-known/openpgpkey/policy', 'second.example:443'],
+      ['/.well-known/openpgpkey/wkd.example/policy', 'openpgpkey.wkd.example'],
+    ]) {
       const policy = await rawRequest(server.url, path!, { host: host! });
       expect(policy.status, `${host}${path}`).toBe(200);
       expect(policy.headers['access-control-allow-origin']).toBe('*');
@@ -106,7 +114,11 @@ describe.each(backends)('Web Key Directory on %s', (backend) => {
     const older = await makeKey([{ email: 'shared@second.example' }], new Date('2021-01-01T00:00:00Z'));
     const newer = await makeKey([{ email: 'shared@second.example' }], new Date('2024-01-01T00:00:00Z'));
     const { privateKey } = await openpgp.generateKey({
-      type: 'curve25519', userIDs: [{ email: 'shared@second.example' }], format: 'object', date: new Date('2025-01-01T00:00:00Z'), keyExpirationTime: 3600,
+      type: 'curve25519',
+      userIDs: [{ email: 'shared@second.example' }],
+      format: 'object',
+      date: new Date('2025-01-01T00:00:00Z'),
+      keyExpirationTime: 3600,
     });
     const expired = fromPrivate(privateKey);
     for (const k of [older, newer, expired]) expect((await pushKeys(server.url, k.armored)).status).toBe(200);
@@ -146,36 +158,53 @@ describe.each(backends)('addresses vouched for by tokens (PUSH_POLICY=token) on 
     await server?.close();
   });
 
-  const upload = (keytext: string, secret?: string) => fetchText(`${server.url}/vks/v1/upload`, {
-    method: 'POST', headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) }, body: JSON.stringify({ keytext }),
-  });
+  const upload = (keytext: string, secret?: string) =>
+    fetchText(`${server.url}/vks/v1/upload`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
+      body: JSON.stringify({ keytext }),
+    });
 
   it('serves an address only for keys pushed with a token of it; request-verify with one publishes it', async () => {
     const ann = await createToken(server.database.db, { email: 'ann@corp.example' });
     const ben = await createToken(server.database.db, { email: 'ben@corp.example' });
-    const shared = await makeKey([{ name: 'Ann', email: 'ann@corp.example' }, { name: 'Ben', email: 'Ben@corp.example' }]);
+    const shared = await makeKey([
+      { name: 'Ann', email: 'ann@corp.example' },
+      { name: 'Ben', email: 'Ben@corp.example' },
+    ]);
 
     const anonymous = await upload(shared.armored);
     expect(anonymous.status).toBe(401);
     expect(anonymous.json).toEqual({ error: expect.stringMatching(/token/) });
-    const v2 = await fetchText(`${server.url}/pks/v2/certs`, { method: 'POST', headers: { 'content-type': 'application/pgp-keys' }, body: shared.armored });
+    const v2 = await fetchText(`${server.url}/pks/v2/certs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/pgp-keys' },
+      body: shared.armored,
+    });
     expect(v2.status).toBe(401);
     expect(v2.headers.get('access-control-allow-origin')).toBe('*');
 
     const uploaded = await upload(shared.armored, ann.secret);
     expect(uploaded.status).toBe(200);
-    expect(uploaded.json).toEqual({ token: shared.fingerprint, key_fpr: shared.fingerprint, status: { 'ann@corp.example': 'published', 'ben@corp.example': 'unpublished' } });
+    expect(uploaded.json).toEqual({
+      token: shared.fingerprint,
+      key_fpr: shared.fingerprint,
+      status: { 'ann@corp.example': 'published', 'ben@corp.example': 'unpublished' },
+    });
     expect((await direct(server, 'ann', 'corp.example')).status).toBe(200);
     expect((await direct(server, 'ben', 'corp.example')).status).toBe(404);
     expect((await fetchText(`${server.url}/vks/v1/by-email/ann@corp.example`)).status).toBe(200);
     expect((await fetchText(`${server.url}/vks/v1/by-email/ben@corp.example`)).status).toBe(404);
 
     const withoutToken = await fetchText(`${server.url}/vks/v1/request-verify`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: uploaded.json.token, addresses: ['ben@corp.example'] }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: uploaded.json.token, addresses: ['ben@corp.example'] }),
     });
     expect(withoutToken.status).toBe(401);
     const verified = await fetchText(`${server.url}/vks/v1/request-verify`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ben.secret}` },
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ben.secret}` },
       body: JSON.stringify({ token: uploaded.json.token, addresses: ['ben@corp.example'] }),
     });
     expect(verified.status).toBe(200);

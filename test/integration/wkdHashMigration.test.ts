@@ -28,7 +28,9 @@ describe.each(backends)('the wkd_hash migration on %s', (backend) => {
       const migrator = new Migrator({ db: database.db, provider: { getMigrations: async () => all } });
       expect((await migrator.migrateTo(before)).error).toBeUndefined();
       await sql`insert into keys (id, fingerprint, key_id, version, algorithm, bits, created, revoked, packets, size, user_id_count,
-        user_attribute_count, subkey_count, signature_count, signature_facts) values (1, 'F', 'K', 4, 22, 255, 0, false, '\\x00', 1, 1, 0, 0, 0, '{}')`.execute(database.db);
+        user_attribute_count, subkey_count, signature_count, signature_facts) values (1, 'F', 'K', 4, 22, 255, 0, false, '\\x00', 1, 1, 0, 0, 0, '{}')`.execute(
+        database.db,
+      );
       // More rows than one batch of the migration (1000), some without an address.
       const uids = Array.from({ length: 1050 }, (_, i) => (i % 100 === 7 ? `No address ${i}` : `User ${i} <User.${i}@Example.org>`));
       await sql`insert into user_ids (key_row, position, uid, email, created, revoked, is_primary)
@@ -36,7 +38,9 @@ describe.each(backends)('the wkd_hash migration on %s', (backend) => {
         from json_to_recordset(${JSON.stringify(uids.map((uid, position) => ({ position, uid, email: uid.includes('@') ? 'x' : null })))}::json)
           as r(position integer, uid text, email text)`.execute(database.db);
       expect((await migrator.migrateToLatest()).error).toBeUndefined();
-      const rows = (await sql<{ position: number; wkd_hash: string | null }>`select position, wkd_hash from user_ids order by position`.execute(database.db)).rows;
+      const rows = (
+        await sql<{ position: number; wkd_hash: string | null }>`select position, wkd_hash from user_ids order by position`.execute(database.db)
+      ).rows;
       expect(rows).toHaveLength(uids.length);
       for (const row of rows) {
         const uid = uids[row.position]!;

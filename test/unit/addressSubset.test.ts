@@ -22,7 +22,7 @@ describe('keyForAddress (the Web Key Directory subset of a stored key)', () => {
   const stored = writePackets(splitKeys(readPackets(fixtureBytes('photo-id.gpg'))).keys[0]!);
   const all = components(readPackets(stored));
 
-  it('keeps the primary key, the address\'s user ID with its self-signatures only, and every subkey', () => {
+  it("keeps the primary key, the address's user ID with its self-signatures only, and every subkey", () => {
     const subset = keyForAddress(stored, (e) => e === 'friedrich.beckmann@gmx.de');
     const kept = components(readPackets(subset!));
     expect(kept.map((c) => c.packet.tag)).toEqual([Tag.publicKey, Tag.userId, Tag.publicSubkey]);

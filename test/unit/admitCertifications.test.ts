@@ -56,14 +56,24 @@ describe('certifications awaiting their issuer', () => {
     expect(bodies(admission.merged!.packets)).not.toContain(Buffer.from(forged).toString('hex'));
 
     // Already on the key: settled, nothing to write.
-    const again = await admitCertifications(await parseStoredCert(admission.merged!.bytes), pending.slice(0, 1), [primaryBytes(later)], DEFAULT_LIMITS);
+    const again = await admitCertifications(
+      await parseStoredCert(admission.merged!.bytes),
+      pending.slice(0, 1),
+      [primaryBytes(later)],
+      DEFAULT_LIMITS,
+    );
     expect(again).toEqual({ merged: null, settled: ['genuine'] });
   });
 
   it('respects the per-user-ID cap: a full user ID settles them without admitting', async () => {
     const genuine = awaiting.find((a) => a.issuerKeyId === later.fingerprint.slice(-16))!;
     const limits = { ...DEFAULT_LIMITS, maxCertificationsPerUserId: 1 };
-    const admission = await admitCertifications(await parseStoredCert(stored), [{ id: 'g', userIdDigest: genuine.userIdDigest, signature: genuine.signature }], [primaryBytes(later)], limits);
+    const admission = await admitCertifications(
+      await parseStoredCert(stored),
+      [{ id: 'g', userIdDigest: genuine.userIdDigest, signature: genuine.signature }],
+      [primaryBytes(later)],
+      limits,
+    );
     expect(admission).toEqual({ merged: null, settled: ['g'] });
   });
 });

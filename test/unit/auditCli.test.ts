@@ -22,16 +22,32 @@ describe('keystore audit options', () => {
 
   it('prints a refusal with its reason and who pushed it', () => {
     const line = formatAuditRow({
-      id: '7', at: new Date('2026-11-21T12:00:00Z'), source: 'http', remoteAddress: '192.0.2.1', tokenId: '3', identity: 'a@b',
-      fingerprint: 'F'.repeat(40), outcome: 'refused', detail: { reason: `key ${'F'.repeat(40)} does not contain identity with email 'a@b'` },
+      id: '7',
+      at: new Date('2026-11-21T12:00:00Z'),
+      source: 'http',
+      remoteAddress: '192.0.2.1',
+      tokenId: '3',
+      identity: 'a@b',
+      fingerprint: 'F'.repeat(40),
+      outcome: 'refused',
+      detail: { reason: `key ${'F'.repeat(40)} does not contain identity with email 'a@b'` },
     });
-    expect(line).toBe(`2026-11-21T12:00:00.000Z  #7  refused    ${'F'.repeat(40)}  from 192.0.2.1 token 3 (a@b)  reason: key ${'F'.repeat(40)} does not contain identity with email 'a@b'`);
+    expect(line).toBe(
+      `2026-11-21T12:00:00.000Z  #7  refused    ${'F'.repeat(40)}  from 192.0.2.1 token 3 (a@b)  reason: key ${'F'.repeat(40)} does not contain identity with email 'a@b'`,
+    );
   });
 
   it('names the identity of a token from the identity provider, which has no token id', () => {
     const line = formatAuditRow({
-      id: '8', at: new Date('2026-11-21T12:00:00Z'), source: 'http', remoteAddress: '192.0.2.1', tokenId: null, identity: 'aaa12345xy',
-      fingerprint: 'F'.repeat(40), outcome: 'inserted', detail: { added: { userIds: 1, subkeys: 1, signatures: 3 } },
+      id: '8',
+      at: new Date('2026-11-21T12:00:00Z'),
+      source: 'http',
+      remoteAddress: '192.0.2.1',
+      tokenId: null,
+      identity: 'aaa12345xy',
+      fingerprint: 'F'.repeat(40),
+      outcome: 'inserted',
+      detail: { added: { userIds: 1, subkeys: 1, signatures: 3 } },
     });
     expect(line).toContain('from 192.0.2.1 provider token (aaa12345xy)  added 1 user IDs');
   });

@@ -11,8 +11,18 @@ import { evaluateTargets, type TargetLine } from '../../bench/targets.js';
 
 function measured(rps: number, p99Ms = 1, extra: Partial<Measured> = {}): Measured {
   return {
-    requests: rps, seconds: 1, requestsPerSecond: rps, p50Ms: p99Ms / 2, p99Ms, notFound: 0, errors: 0, bytes: 0,
-    cpuSeconds: 1, dbCpuSeconds: 0, peakRssBytes: 100e6, ...extra,
+    requests: rps,
+    seconds: 1,
+    requestsPerSecond: rps,
+    p50Ms: p99Ms / 2,
+    p99Ms,
+    notFound: 0,
+    errors: 0,
+    bytes: 0,
+    cpuSeconds: 1,
+    dbCpuSeconds: 0,
+    peakRssBytes: 100e6,
+    ...extra,
   };
 }
 
@@ -22,22 +32,48 @@ function run(scenario: ScenarioId, concurrency: number, keystore: Measured, othe
 
 function imported(keys: number, seconds: number, wallSeconds = seconds + 1): ImportResult {
   return {
-    files: 1, keys, inserted: keys, updated: 0, unchanged: 0, rejected: 0, failed: 0, reasons: {}, seconds, keysPerSecond: keys / seconds,
-    maxRssBytes: 1e8, wallSeconds,
+    files: 1,
+    keys,
+    inserted: keys,
+    updated: 0,
+    unchanged: 0,
+    rejected: 0,
+    failed: 0,
+    reasons: {},
+    seconds,
+    keysPerSecond: keys / seconds,
+    maxRssBytes: 1e8,
+    wallSeconds,
   };
 }
 
 function scale(partial: Partial<ScaleResult> = {}): ScaleResult {
   return {
-    debianKeys: 1178, syntheticKeys: 10_000, store: 'PostgreSQL', generation: { keys: 0, seconds: 0 }, imports: {}, storedKeys: 11_178,
-    databaseBytes: 100e6, databaseBytesAfterRuns: 100e6, idleRssBytes: 80e6, runs: [], ...partial,
+    debianKeys: 1178,
+    syntheticKeys: 10_000,
+    store: 'PostgreSQL',
+    generation: { keys: 0, seconds: 0 },
+    imports: {},
+    storedKeys: 11_178,
+    databaseBytes: 100e6,
+    databaseBytesAfterRuns: 100e6,
+    idleRssBytes: 80e6,
+    runs: [],
+    ...partial,
   };
 }
 
 function report(scales: ScaleResult[]): Omit<BenchReport, 'targets'> {
   return {
-    started: '', finished: '', machine: { cores: 2, memoryBytes: 0, loadAverage: [0], node: '', platform: '' }, commit: '', tool: 'wrk',
-    durationSeconds: 1, target: 'SKS', targetName: 'SKS', scales,
+    started: '',
+    finished: '',
+    machine: { cores: 2, memoryBytes: 0, loadAverage: [0], node: '', platform: '' },
+    commit: '',
+    tool: 'wrk',
+    durationSeconds: 1,
+    target: 'SKS',
+    targetName: 'SKS',
+    scales,
   };
 }
 
@@ -45,13 +81,17 @@ const byId = (lines: TargetLine[], id: string) => lines.find((l) => l.id === id)
 
 describe('bench targets', () => {
   it('needs a ratio at every concurrency: the lowest decides', () => {
-    const lines = evaluateTargets(report([scale({
-      runs: [
-        run('get-fpr', 1, measured(950), { nginx: measured(1000), target: measured(100) }),
-        run('get-fpr', 4, measured(850), { nginx: measured(1000), target: measured(100) }),
-        run('get-fpr-close', 4, measured(810), { nginx: measured(1000) }),
-      ],
-    })]));
+    const lines = evaluateTargets(
+      report([
+        scale({
+          runs: [
+            run('get-fpr', 1, measured(950), { nginx: measured(1000), target: measured(100) }),
+            run('get-fpr', 4, measured(850), { nginx: measured(1000), target: measured(100) }),
+            run('get-fpr-close', 4, measured(810), { nginx: measured(1000) }),
+          ],
+        }),
+      ]),
+    );
     expect(byId(lines, 'get-fpr-nginx')).toMatchObject({ status: 'not met', value: 0.85 });
     expect(byId(lines, 'get-fpr-nginx').measured).toContain('0.95/0.85 at c=1/4');
     expect(byId(lines, 'get-fpr-close-nginx')).toMatchObject({ status: 'met', value: 0.81 });
@@ -60,28 +100,52 @@ describe('bench targets', () => {
   });
 
   it('a search twice as fast as SKS with a worse p99 is not met', () => {
-    const lines = evaluateTargets(report([scale({
-      runs: [
-        run('index-email', 4, measured(3000, 5), { target: measured(1000, 4) }),
-        run('index-name', 4, measured(3000, 3), { target: measured(1000, 4) }),
-      ],
-    })]));
+    const lines = evaluateTargets(
+      report([
+        scale({
+          runs: [
+            run('index-email', 4, measured(3000, 5), { target: measured(1000, 4) }),
+            run('index-name', 4, measured(3000, 3), { target: measured(1000, 4) }),
+          ],
+        }),
+      ]),
+    );
     expect(byId(lines, 'index-email-sks').status).toBe('not met');
     expect(byId(lines, 'index-email-sks').measured).toContain('worse at c=4');
     expect(byId(lines, 'index-name-sks').status).toBe('met');
   });
 
   it('checks imports, pushes at c=4, the mixed p99 and the peak RSS', () => {
-    const lines = evaluateTargets(report([scale({
-      imports: { debian: imported(1178, 7, 8), synthetic: imported(10_000, 1.6) },
-      sks: { version: '1.1.6', builds: { debian: { build: 1.5, cleandb: 0.2, pbuild: 0.3, total: 2 }, synthetic: { build: 3, cleandb: 0, pbuild: 1, total: 4 }, all: { build: 4, cleandb: 0, pbuild: 2, total: 6 } }, ratios: { debian: 4, synthetic: 0.65 } },
-      runs: [
-        run('push-new', 1, measured(50), { target: measured(100) }),
-        run('push-new', 4, measured(120), { target: measured(100) }),
-        run('push-stored', 4, measured(99), { target: measured(100) }),
-        run('mixed', 16, measured(1000, 30, { lookups: { requests: 950, p50Ms: 1, p99Ms: 19.9 }, pushes: { requests: 50, p50Ms: 10, p99Ms: 80 }, peakRssBytes: 151e6 })),
-      ],
-    })]));
+    const lines = evaluateTargets(
+      report([
+        scale({
+          imports: { debian: imported(1178, 7, 8), synthetic: imported(10_000, 1.6) },
+          sks: {
+            version: '1.1.6',
+            builds: {
+              debian: { build: 1.5, cleandb: 0.2, pbuild: 0.3, total: 2 },
+              synthetic: { build: 3, cleandb: 0, pbuild: 1, total: 4 },
+              all: { build: 4, cleandb: 0, pbuild: 2, total: 6 },
+            },
+            ratios: { debian: 4, synthetic: 0.65 },
+          },
+          runs: [
+            run('push-new', 1, measured(50), { target: measured(100) }),
+            run('push-new', 4, measured(120), { target: measured(100) }),
+            run('push-stored', 4, measured(99), { target: measured(100) }),
+            run(
+              'mixed',
+              16,
+              measured(1000, 30, {
+                lookups: { requests: 950, p50Ms: 1, p99Ms: 19.9 },
+                pushes: { requests: 50, p50Ms: 10, p99Ms: 80 },
+                peakRssBytes: 151e6,
+              }),
+            ),
+          ],
+        }),
+      ]),
+    );
     expect(byId(lines, 'import-debian-sks')).toMatchObject({ status: 'met', value: 4 });
     expect(byId(lines, 'import-debian-sks').measured).toContain('8.0 s vs 2.0 s');
     expect(byId(lines, 'import-synthetic-rate')).toMatchObject({ status: 'met', value: 6250 });
@@ -93,16 +157,33 @@ describe('bench targets', () => {
 
   it('says what was not measured rather than passing it', () => {
     const lines = evaluateTargets(report([scale()]));
-    for (const id of ['get-fpr-nginx', 'import-debian-sks', 'import-synthetic-rate', 'mixed-p99', 'peak-rss', 'import-flat', 'lookups-drop', 'instances']) {
+    for (const id of [
+      'get-fpr-nginx',
+      'import-debian-sks',
+      'import-synthetic-rate',
+      'mixed-p99',
+      'peak-rss',
+      'import-flat',
+      'lookups-drop',
+      'instances',
+    ]) {
       expect(byId(lines, id).status).toBe('not measured');
     }
   });
 
   it('compares the smallest and the largest dataset with --scales', () => {
     const parts = [imported(1000, 0.2), imported(1000, 0.25)];
-    const small = scale({ syntheticKeys: 0, storedKeys: 1178, databaseBytes: 60e6, runs: [run('get-fpr', 4, measured(1000)), run('index-email', 4, measured(1000))] });
+    const small = scale({
+      syntheticKeys: 0,
+      storedKeys: 1178,
+      databaseBytes: 60e6,
+      runs: [run('get-fpr', 4, measured(1000)), run('index-email', 4, measured(1000))],
+    });
     const large = scale({
-      syntheticKeys: 100_000, storedKeys: 101_178, databaseBytes: 360e6, imports: { synthetic: combineImports(parts), syntheticParts: parts },
+      syntheticKeys: 100_000,
+      storedKeys: 101_178,
+      databaseBytes: 360e6,
+      imports: { synthetic: combineImports(parts), syntheticParts: parts },
       runs: [run('get-fpr', 4, measured(950)), run('index-email', 4, measured(850))],
     });
     const lines = evaluateTargets(report([small, large]));
@@ -115,16 +196,20 @@ describe('bench targets', () => {
   });
 
   it('reports two instances and the standby against one', () => {
-    const lines = evaluateTargets(report([scale({
-      instances: {
-        notes: [],
-        runs: [
-          { scenario: 'get-fpr', title: '', concurrency: 4, setup: 'one instance', measured: measured(1000) },
-          { scenario: 'get-fpr', title: '', concurrency: 4, setup: 'two instances', measured: measured(1500) },
-          { scenario: 'get-fpr', title: '', concurrency: 4, setup: 'standby reads', measured: measured(900) },
-        ],
-      },
-    })]));
+    const lines = evaluateTargets(
+      report([
+        scale({
+          instances: {
+            notes: [],
+            runs: [
+              { scenario: 'get-fpr', title: '', concurrency: 4, setup: 'one instance', measured: measured(1000) },
+              { scenario: 'get-fpr', title: '', concurrency: 4, setup: 'two instances', measured: measured(1500) },
+              { scenario: 'get-fpr', title: '', concurrency: 4, setup: 'standby reads', measured: measured(900) },
+            ],
+          },
+        }),
+      ]),
+    );
     expect(byId(lines, 'instances')).toMatchObject({ status: 'reported', value: 1.5 });
     expect(byId(lines, 'instances').measured).toBe('get-fpr c=4: 2 inst. 1.50×, standby 0.90×');
   });
@@ -154,16 +239,22 @@ describe('the import in parts', () => {
 
   it('divides each import by the SKS build of the same keys', () => {
     const t = (total: number) => ({ build: total, cleandb: 0, pbuild: 0, total });
-    expect(sksImportRatios({ debian: imported(1178, 7, 8), synthetic: imported(1000, 1, 3) }, { debian: t(2), synthetic: t(1.5), all: t(3) }))
-      .toEqual({ debian: 4, synthetic: 2 });
+    expect(
+      sksImportRatios({ debian: imported(1178, 7, 8), synthetic: imported(1000, 1, 3) }, { debian: t(2), synthetic: t(1.5), all: t(3) }),
+    ).toEqual({ debian: 4, synthetic: 2 });
     expect(sksImportRatios({ debian: imported(1178, 7, 9) }, { all: t(3) })).toEqual({ debian: 3, synthetic: null });
   });
 });
 
 describe('bench/sks/start.sh output', () => {
   it('reads the build times, the URL and the pids', () => {
-    const out = 'SKS_DIR=/tmp/x\nSKS_BUILD_SECONDS=1.250\nSKS_CLEANDB_SECONDS=0.050\nSKS_PBUILD_SECONDS=0.200\nSKS_URL=http://127.0.0.1:1\nSKS_PIDS=12,13\n';
-    expect(parseStartOutput(out)).toEqual({ build: { build: 1.25, cleandb: 0.05, pbuild: 0.2, total: 1.5 }, url: 'http://127.0.0.1:1', pids: [12, 13] });
+    const out =
+      'SKS_DIR=/tmp/x\nSKS_BUILD_SECONDS=1.250\nSKS_CLEANDB_SECONDS=0.050\nSKS_PBUILD_SECONDS=0.200\nSKS_URL=http://127.0.0.1:1\nSKS_PIDS=12,13\n';
+    expect(parseStartOutput(out)).toEqual({
+      build: { build: 1.25, cleandb: 0.05, pbuild: 0.2, total: 1.5 },
+      url: 'http://127.0.0.1:1',
+      pids: [12, 13],
+    });
     expect(parseStartOutput('SKS_BUILD_SECONDS=1\n').build).toBeNull();
   });
 });

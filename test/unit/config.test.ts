@@ -148,12 +148,20 @@ describe('loadConfig', () => {
       TOKEN_AUDIENCE: 'keystore, account',
       TOKEN_IDENTITY_CLAIM: 'preferred_username',
     });
-    expect([c.TOKEN_ISSUER, c.TOKEN_AUDIENCE, c.TOKEN_IDENTITY_CLAIM]).toEqual(['https://idp.example/realms/site', ['keystore', 'account'], 'preferred_username']);
-    expect(loadConfig({ TOKEN_JWKS_URL: 'http://127.0.0.1:8080/jwks', TOKEN_ISSUER: 'x', TOKEN_AUDIENCE: 'y' }).TOKEN_JWKS_URL).toBe('http://127.0.0.1:8080/jwks');
+    expect([c.TOKEN_ISSUER, c.TOKEN_AUDIENCE, c.TOKEN_IDENTITY_CLAIM]).toEqual([
+      'https://idp.example/realms/site',
+      ['keystore', 'account'],
+      'preferred_username',
+    ]);
+    expect(loadConfig({ TOKEN_JWKS_URL: 'http://127.0.0.1:8080/jwks', TOKEN_ISSUER: 'x', TOKEN_AUDIENCE: 'y' }).TOKEN_JWKS_URL).toBe(
+      'http://127.0.0.1:8080/jwks',
+    );
   });
 
   it('refuses part of the identity provider settings, naming what is missing', () => {
-    expect(configError({ TOKEN_JWKS_URL: 'https://idp.example/certs', TOKEN_ISSUER: 'https://idp.example' }).message).toMatch(/^invalid TOKEN_AUDIENCE="": required with TOKEN_JWKS_URL and TOKEN_ISSUER/);
+    expect(configError({ TOKEN_JWKS_URL: 'https://idp.example/certs', TOKEN_ISSUER: 'https://idp.example' }).message).toMatch(
+      /^invalid TOKEN_AUDIENCE="": required with TOKEN_JWKS_URL and TOKEN_ISSUER/,
+    );
     expect(configError({ TOKEN_ISSUER: 'https://idp.example', TOKEN_AUDIENCE: 'keystore' }).message).toMatch(/^invalid TOKEN_JWKS_URL=""/);
   });
 
@@ -216,7 +224,12 @@ describe('loadConfig', () => {
       expect(configError({ ...tls, PORT: '8443', HTTPS_PORT: '8443' }).message).toMatch(/^invalid HTTPS_PORT="8443": is the same port as PORT/);
       expect(configError({ ...tls, METRICS_PORT: '443' }).message).toMatch(/^invalid METRICS_PORT="443": is the same port as HTTPS_PORT/);
       expect(loadConfig({ ...tls, PORT: '0', HTTPS_PORT: '0' }).HTTPS_PORT).toBe(0);
-      for (const [name, value] of [['HTTPS_PORT', '65536'], ['HTTPS_PORT', 'https'], ['HSTS_MAX_AGE_SECONDS', '-1'], ['TLS_HANDSHAKE_TIMEOUT_MS', '5']]) {
+      for (const [name, value] of [
+        ['HTTPS_PORT', '65536'],
+        ['HTTPS_PORT', 'https'],
+        ['HSTS_MAX_AGE_SECONDS', '-1'],
+        ['TLS_HANDSHAKE_TIMEOUT_MS', '5'],
+      ]) {
         expect(configError({ ...tls, [name!]: value }).message).toContain(`${name}=${JSON.stringify(value)}`);
       }
     });

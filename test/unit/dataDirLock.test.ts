@@ -54,7 +54,10 @@ describe('the DATA_DIR lock', () => {
   it('takes over a lock naming a live pid that started at another time (a pid reused, a container restarted)', async () => {
     const started = processStartTime(process.pid);
     if (started === null) return expect(process.platform).not.toBe('linux');
-    await writeFile(join(dir, LOCK_NAME), JSON.stringify({ pid: process.pid, started: String(Number(started) - 1), command: 'serve', socketDir: null, since: '', nonce: 'old' }));
+    await writeFile(
+      join(dir, LOCK_NAME),
+      JSON.stringify({ pid: process.pid, started: String(Number(started) - 1), command: 'serve', socketDir: null, since: '', nonce: 'old' }),
+    );
     const claim = await claimDataDir(dir, 'serve');
     expect(isLock(claim)).toBe(true);
     await (claim as DataDirLock).release();

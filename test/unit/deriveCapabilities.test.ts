@@ -38,7 +38,8 @@ describe('deriveKey: capabilities and revocations', () => {
   it('keeps the reason and text of a key revocation and of a subkey revocation', async () => {
     const key = await makeKey();
     const { privateKey: revoked } = await openpgp.revokeKey({
-      key: key.privateKey, format: 'object',
+      key: key.privateKey,
+      format: 'object',
       reasonForRevocation: { flag: openpgp.enums.reasonForRevocation.keyRetired, string: 'moved to a <new> key' },
     });
     const derived = await derive(revoked.toPublic().write());
@@ -46,7 +47,10 @@ describe('deriveKey: capabilities and revocations', () => {
     expect(derived.revocation).toEqual({ code: 3, text: 'moved to a <new> key' });
 
     const subkey = key.privateKey.getSubkeys()[0]!;
-    const revokedSub = await subkey.revoke(key.privateKey.keyPacket as openpgp.SecretKeyPacket, { flag: openpgp.enums.reasonForRevocation.keyCompromised, string: 'laptop stolen' });
+    const revokedSub = await subkey.revoke(key.privateKey.keyPacket as openpgp.SecretKeyPacket, {
+      flag: openpgp.enums.reasonForRevocation.keyCompromised,
+      string: 'laptop stolen',
+    });
     key.privateKey.subkeys = [revokedSub];
     const subDerived = await derive(key.privateKey.toPublic().write());
     expect(subDerived.revoked).toBe(false);
@@ -67,7 +71,9 @@ describe('scanSignature: key flags and reason for revocation', () => {
   it('reads only the hashed area and cuts control characters from the reason', async () => {
     const key = await makeKey();
     const { privateKey: revoked } = await openpgp.revokeKey({
-      key: key.privateKey, format: 'object', reasonForRevocation: { flag: 1, string: 'new key\u0007\nsee site' },
+      key: key.privateKey,
+      format: 'object',
+      reasonForRevocation: { flag: 1, string: 'new key\u0007\nsee site' },
     });
     const revocation = revoked.revocationSignatures[0]!;
     const facts = scanSignature(revocation.write());

@@ -24,8 +24,16 @@ import { fetchText, lookup } from '../helpers/hkp.js';
 const FINGERPRINT = 'A'.repeat(40);
 const FOUND: FoundKey = { fingerprint: FINGERPRINT, version: 4, packets: new Uint8Array([0x99, 0x00, 0x01, 0x04]) };
 const ROW: IndexRow = {
-  fingerprint: FINGERPRINT, keyId: FINGERPRINT.slice(-16), version: 4, algorithm: 22, bits: 255, created: 1_600_000_000, expires: null,
-  revoked: false, userIds: [{ text: 'Handler <handler@fake.example>', created: 1_600_000_000, expires: null, revoked: false }], subkeys: [],
+  fingerprint: FINGERPRINT,
+  keyId: FINGERPRINT.slice(-16),
+  version: 4,
+  algorithm: 22,
+  bits: 255,
+  created: 1_600_000_000,
+  expires: null,
+  revoked: false,
+  userIds: [{ text: 'Handler <handler@fake.example>', created: 1_600_000_000, expires: null, revoked: false }],
+  subkeys: [],
   signatureFacts: { userIds: [[]], subkeys: [] },
 };
 const SUBMITTED: SubmitResult = { inserted: [FINGERPRINT], updated: [], unchanged: [], rejected: [], dropped: [] };
@@ -48,7 +56,10 @@ const lookups: KeyLookups = {
 const keys: KeySubmission = { submit: (input: string | Uint8Array, context: SubmitContext) => reply<SubmitResult>('submit', input, context) };
 const vks: Pick<VksDependencies, 'certs' | 'vks'> = {
   certs: { certs: (query, versions) => reply('certs', query, versions), keyForEmail: (email) => reply('keyForEmail', email) },
-  vks: { upload: (keytext, request) => reply('upload', keytext, request), requestVerify: (token, addresses) => reply('requestVerify', token, addresses) },
+  vks: {
+    upload: (keytext, request) => reply('upload', keytext, request),
+    requestVerify: (token, addresses) => reply('requestVerify', token, addresses),
+  },
 };
 
 describe('the HKP handlers over fake services', () => {
@@ -62,12 +73,17 @@ describe('the HKP handlers over fake services', () => {
     router.post('/pks/add', addHandler(keys, MAX_BODY_BYTES));
     // Nothing cached: each request reaches the service.
     const cache = new LookupCache({ maxBytes: 0, maxAgeMs: 0, listening: true });
-    router.get('/pks/lookup', lookupHandler(lookups, cache, {
-      directory: { statistics: () => Promise.reject(new Error('no page here')) },
-      site: () => ({ name: 'test', baseUrl: 'http://test.example', pushPolicy: 'open', version: 'test' }),
-    }));
+    router.get(
+      '/pks/lookup',
+      lookupHandler(lookups, cache, {
+        directory: { statistics: () => Promise.reject(new Error('no page here')) },
+        site: () => ({ name: 'test', baseUrl: 'http://test.example', pushPolicy: 'open', version: 'test' }),
+      }),
+    );
     registerVks(router, {
-      ...vks, maxBodyBytes: MAX_BODY_BYTES, lookupAccess: (_ctx, next) => next(),
+      ...vks,
+      maxBodyBytes: MAX_BODY_BYTES,
+      lookupAccess: (_ctx, next) => next(),
       // Never asked: both policies are open and no request here carries a token.
       access: { pushPolicy: 'open', lookupPolicy: 'open', publicUrl: undefined, tokens: null as unknown as AccessService },
     });
@@ -125,7 +141,7 @@ describe('the HKP handlers over fake services', () => {
     expect(calls).toEqual([]);
   });
 
-  it('passes on the status of the service\'s AppError (404 when nothing matches)', async () => {
+  it("passes on the status of the service's AppError (404 when nothing matches)", async () => {
     answer = new AppError(404, 'not_found', 'no key matches the search');
     const res = await lookup(url, { op: 'get', search: 'nobody@fake.example' });
     expect(res.status).toBe(404);
@@ -173,7 +189,10 @@ describe('the HKP handlers over fake services', () => {
     expect([...decodeArmor(byFingerprint.text).blocks[0]!.data]).toEqual([...FOUND.packets]);
     answer = FOUND;
     expect((await fetchText(`${url}/vks/v1/by-email/handler@fake.example`)).status).toBe(200);
-    expect(calls).toEqual([['certs', { kind: 'fingerprint', fingerprint: FINGERPRINT }, [4, 6]], ['keyForEmail', 'handler@fake.example']]);
+    expect(calls).toEqual([
+      ['certs', { kind: 'fingerprint', fingerprint: FINGERPRINT }, [4, 6]],
+      ['keyForEmail', 'handler@fake.example'],
+    ]);
   });
 
   it('VKS refuses a malformed fingerprint, key ID or address 400 in plain text, without a lookup', async () => {
@@ -186,7 +205,8 @@ describe('the HKP handlers over fake services', () => {
   });
 
   it('VKS upload: the JSON keytext handed to the service, its status answered as Hagrid does; bad bodies 4xx', async () => {
-    const post = (body: string, type = 'application/json') => fetchText(`${url}/vks/v1/upload`, { method: 'POST', headers: { 'content-type': type }, body });
+    const post = (body: string, type = 'application/json') =>
+      fetchText(`${url}/vks/v1/upload`, { method: 'POST', headers: { 'content-type': type }, body });
     expect((await post('{"keytext": ')).status).toBe(400);
     expect((await post('{"keytext": ""}')).status).toBe(400);
     expect((await post('{"keytext": "not base64!"}')).status).toBe(400);

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  escapeHtml,
-  groupFingerprint,
-  renderIndexPage,
-  renderKeyPage,
-  renderSearchForm,
-  renderStatsPage,
-} from '../../src/formats/html.js';
+import { escapeHtml, groupFingerprint, renderIndexPage, renderKeyPage, renderSearchForm, renderStatsPage } from '../../src/formats/html.js';
 import type { IndexKey, IndexSignature } from '../../src/formats/machineReadableIndex.js';
 
 const NOW = 1_700_000_000;
@@ -136,12 +129,8 @@ describe('renderIndexPage', () => {
       { type: 0x10, issuerKeyId: '1122334455667788', created: 1_650_000_000, issuerUserId: 'Bob <b@x.org>' },
       { type: 0x30, issuerKeyId: null, created: 1_660_000_000, issuerUserId: null },
     ];
-    const evilSigs: IndexSignature[] = [
-      { type: 0x13, issuerKeyId: '99AABBCCDDEEFF00', created: 1_600_000_000, issuerUserId: SCRIPT_UID },
-    ];
-    const subSigs: IndexSignature[] = [
-      { type: 0x18, issuerKeyId: '6d7e8f9012345678', created: 1_600_000_000, issuerUserId: null },
-    ];
+    const evilSigs: IndexSignature[] = [{ type: 0x13, issuerKeyId: '99AABBCCDDEEFF00', created: 1_600_000_000, issuerUserId: SCRIPT_UID }];
+    const subSigs: IndexSignature[] = [{ type: 0x18, issuerKeyId: '6d7e8f9012345678', created: 1_600_000_000, issuerUserId: null }];
     const signatures = new Map([[FPR, { userIds: [uidSigs, evilSigs], subkeys: [subSigs] }]]);
 
     const plain = renderIndexPage({ search: 'x', keys: [key()], verbose: false, signatures, now: NOW });

@@ -15,7 +15,9 @@ function serviceOn(store: MemoryKeyStore) {
   const outcomes: (MergeStatus | 'rejected')[] = [];
   const written: KeyChange[] = [];
   const keys = new KeyService(store, store, {
-    limits: DEFAULT_LIMITS, onOutcome: (outcome) => outcomes.push(outcome), onWritten: (change) => written.push(change),
+    limits: DEFAULT_LIMITS,
+    onOutcome: (outcome) => outcomes.push(outcome),
+    onWritten: (change) => written.push(change),
   });
   return { keys, outcomes, written };
 }
@@ -31,7 +33,10 @@ async function userIdsOf(store: MemoryKeyStore, fingerprint: string): Promise<st
 
 /** Rejects with an AppError of this status and reason. */
 async function expectAppError(promise: Promise<unknown>, status: number, code: string): Promise<void> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(AppError);
   expect(error).toMatchObject({ status, code });
 }
@@ -121,7 +126,7 @@ describe('KeyService on the memory store', () => {
     expect(written.at(-1)!.identities.sort()).toEqual(['ours@fake.example', 'raced@fake.example', 'theirs@fake.example']);
   });
 
-  it('writes the new keys of a batch together (submitKeys), each key\'s outcome in its place', async () => {
+  it("writes the new keys of a batch together (submitKeys), each key's outcome in its place", async () => {
     const store = new MemoryKeyStore();
     const { keys } = serviceOn(store);
     const [a, b, bare] = await Promise.all([makeKey([{ email: 'batch-a@fake.example' }]), makeKey([{ email: 'batch-b@fake.example' }]), makeKey()]);

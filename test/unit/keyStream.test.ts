@@ -92,7 +92,12 @@ describe('KeySplitter and KeyStreamReader on binary input', () => {
       expect(items.map((i) => i.kind)).toEqual(['key', 'skipped', 'key']);
       expect(keyBytes(items)).toEqual([hex(bytes[0]!), hex(bytes[2]!)]);
       const skipped = items[1] as Extract<Item, { kind: 'skipped' }>;
-      expect(skipped).toMatchObject({ offset: bytes[0]!.length, length: broken.length, at: bytes[0]!.length + uidAt, fingerprint: keys[1]!.fingerprint });
+      expect(skipped).toMatchObject({
+        offset: bytes[0]!.length,
+        length: broken.length,
+        at: bytes[0]!.length + uidAt,
+        fingerprint: keys[1]!.fingerprint,
+      });
       expect(skipped.reason).toMatch(/tag 0/);
     }
   });
@@ -182,7 +187,11 @@ describe('KeyStreamReader on armored input', () => {
     const notes = whole.filter((i) => i.kind === 'skipped');
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatchObject({ reason: 'armored signature is not a public key' });
-    expect(whole.filter((i) => i.kind === 'key').map((i) => i.block)).toEqual([3, 3, 3 + first.split('\n').length + 1 + signature.split('\n').length - 1]);
+    expect(whole.filter((i) => i.kind === 'key').map((i) => i.block)).toEqual([
+      3,
+      3,
+      3 + first.split('\n').length + 1 + signature.split('\n').length - 1,
+    ]);
     for (let at = 0; at <= input.length; at++) {
       expect(read([input.subarray(0, at), input.subarray(at)]), `split at ${at}`).toEqual(whole);
     }
@@ -206,7 +215,9 @@ describe('KeyStreamReader on armored input', () => {
     lines[checksumLine] = lines[checksumLine] === '=AAAA' ? '=AAAB' : '=AAAA';
     const items = read([Buffer.from(good + lines.join('\n') + encodeArmor(bytes[2]!))]);
     expect(keyBytes(items)).toEqual([hex(bytes[0]!), hex(bytes[2]!)]);
-    expect(items.filter((i) => i.kind === 'skipped').map((i) => (i as { reason: string }).reason)).toEqual(['armor checksum mismatch (corrupted data): the block is skipped']);
+    expect(items.filter((i) => i.kind === 'skipped').map((i) => (i as { reason: string }).reason)).toEqual([
+      'armor checksum mismatch (corrupted data): the block is skipped',
+    ]);
   });
 
   it('reports a block cut off before its END line, and invalid base64', () => {

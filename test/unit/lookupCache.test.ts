@@ -12,12 +12,18 @@ function answer(text: string, extra: Partial<CachedAnswer> = {}): CachedAnswer {
 
 function setup(options: { maxBytes?: number; maxAgeMs?: number; listening?: boolean } = {}) {
   let time = 1_000_000;
-  const cache = new LookupCache({ maxBytes: options.maxBytes ?? 1 << 20, maxAgeMs: options.maxAgeMs ?? 60_000, listening: options.listening ?? true, now: () => time });
-  let produced = 0;
-  const ask = (key: string, tags: string[], text = key) => cache.answer(key, tags, async () => {
-    produced++;
-    return answer(text);
+  const cache = new LookupCache({
+    maxBytes: options.maxBytes ?? 1 << 20,
+    maxAgeMs: options.maxAgeMs ?? 60_000,
+    listening: options.listening ?? true,
+    now: () => time,
   });
+  let produced = 0;
+  const ask = (key: string, tags: string[], text = key) =>
+    cache.answer(key, tags, async () => {
+      produced++;
+      return answer(text);
+    });
   return { cache, ask, produced: () => produced, advance: (ms: number) => (time += ms), now: () => time };
 }
 
@@ -79,10 +85,11 @@ describe('LookupCache', () => {
   it('keeps a 404 and throws it again until a matching key is written', async () => {
     const { cache } = setup();
     let calls = 0;
-    const missing = () => cache.answer('get x', [`f:${V4}`], async () => {
-      calls++;
-      throw new AppError(404, 'not_found', 'no key matches the search');
-    });
+    const missing = () =>
+      cache.answer('get x', [`f:${V4}`], async () => {
+        calls++;
+        throw new AppError(404, 'not_found', 'no key matches the search');
+      });
     await expect(missing()).rejects.toMatchObject({ status: 404 });
     await expect(missing()).rejects.toMatchObject({ status: 404 });
     expect(calls).toBe(1);
@@ -94,10 +101,11 @@ describe('LookupCache', () => {
   it('does not keep other errors', async () => {
     const { cache } = setup();
     let calls = 0;
-    const failing = () => cache.answer('get y', ['f:Y'], async () => {
-      calls++;
-      throw new AppError(503, 'unavailable', 'down');
-    });
+    const failing = () =>
+      cache.answer('get y', ['f:Y'], async () => {
+        calls++;
+        throw new AppError(503, 'unavailable', 'down');
+      });
     await expect(failing()).rejects.toMatchObject({ status: 503 });
     await expect(failing()).rejects.toMatchObject({ status: 503 });
     expect(calls).toBe(2);
@@ -128,10 +136,11 @@ describe('LookupCache', () => {
     await ask('a', ['f:A']);
     expect(produced()).toBe(2);
     let made = 0;
-    const expiring = () => cache.answer('b', ['f:B'], async () => {
-      made++;
-      return answer('b', { validUntil: now() + 500 });
-    });
+    const expiring = () =>
+      cache.answer('b', ['f:B'], async () => {
+        made++;
+        return answer('b', { validUntil: now() + 500 });
+      });
     await expiring();
     advance(499);
     await expiring();
@@ -195,7 +204,10 @@ describe('LookupCache.forRequest', () => {
     const { cache } = setup();
     const index: CachedRequest = { search: 'email' };
     const headers = { 'X-HKP-Results-Count': '1' };
-    await cache.answer('index a', ['i:a@example.org'], async () => answer('pub:…', { headers }), { url: '/pks/lookup?op=index&search=a@example.org', request: index });
+    await cache.answer('index a', ['i:a@example.org'], async () => answer('pub:…', { headers }), {
+      url: '/pks/lookup?op=index&search=a@example.org',
+      request: index,
+    });
     await askFor(cache, 'get a', [`f:${V4}`], URL_A, 'armored');
     const found = cache.forRequest(URL_A);
     expect(found?.request).toEqual(GET);
@@ -219,9 +231,16 @@ describe('LookupCache.forRequest', () => {
   it('finds a cached 404 as the AppError the app threw', async () => {
     const { cache } = setup();
     const missing = new AppError(404, 'not_found', 'no key matches the search');
-    await expect(cache.answer('get x', [`f:${V4}`], async () => {
-      throw missing;
-    }, { url: URL_A, request: GET })).rejects.toBe(missing);
+    await expect(
+      cache.answer(
+        'get x',
+        [`f:${V4}`],
+        async () => {
+          throw missing;
+        },
+        { url: URL_A, request: GET },
+      ),
+    ).rejects.toBe(missing);
     const found = cache.forRequest(URL_A);
     expect(found?.answer).toBe(missing);
     expect(found?.answer).toBeInstanceOf(AppError);
@@ -230,9 +249,16 @@ describe('LookupCache.forRequest', () => {
 
   it('does not remember the URL of an error that is not kept', async () => {
     const { cache } = setup();
-    await expect(cache.answer('get y', ['f:Y'], async () => {
-      throw new AppError(503, 'unavailable', 'down');
-    }, { url: URL_A, request: GET })).rejects.toMatchObject({ status: 503 });
+    await expect(
+      cache.answer(
+        'get y',
+        ['f:Y'],
+        async () => {
+          throw new AppError(503, 'unavailable', 'down');
+        },
+        { url: URL_A, request: GET },
+      ),
+    ).rejects.toMatchObject({ status: 503 });
     expect(cache.forRequest(URL_A)).toBeUndefined();
     expect(cache.size).toEqual({ entries: 0, bytes: 0 });
   });
@@ -310,13 +336,23 @@ describe('LookupCache.forRequest', () => {
   it('remembers at most 4 URLs per answer; the others are still answered from the cache through the app', async () => {
     const { cache } = setup();
     let produced = 0;
-    const spellings = ['op=get&search=a', 'search=a&op=get', 'op=get&search=a&options=mr', 'options=mr&op=get&search=a', 'op=get&options=mr&search=a']
-      .map((q) => `/pks/lookup?${q}`);
+    const spellings = [
+      'op=get&search=a',
+      'search=a&op=get',
+      'op=get&search=a&options=mr',
+      'options=mr&op=get&search=a',
+      'op=get&options=mr&search=a',
+    ].map((q) => `/pks/lookup?${q}`);
     for (const url of spellings) {
-      await cache.answer('get a', [`f:${V4}`], async () => {
-        produced++;
-        return answer('a');
-      }, { url, request: GET });
+      await cache.answer(
+        'get a',
+        [`f:${V4}`],
+        async () => {
+          produced++;
+          return answer('a');
+        },
+        { url, request: GET },
+      );
     }
     expect(produced).toBe(1);
     expect(spellings.map((url) => cache.forRequest(url) !== undefined)).toEqual([true, true, true, true, false]);

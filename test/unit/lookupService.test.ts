@@ -38,7 +38,10 @@ describe('LookupService on the memory store', () => {
   it('gets a key by fingerprint, key ID and address, and answers 404 when none matches', async () => {
     for (const search of [`0x${newer.fingerprint}`, `0x${newer.fingerprint.slice(-16)}`, 'newer@lookup.example']) {
       const found = await lookups.get(parseSearch(search, false));
-      expect(found.map((k) => k.fingerprint), search).toEqual([newer.fingerprint]);
+      expect(
+        found.map((k) => k.fingerprint),
+        search,
+      ).toEqual([newer.fingerprint]);
       expect(found[0]!.version).toBe(4);
     }
     const missing = await lookups.get(parseSearch('nobody@lookup.example', false)).catch((e: unknown) => e);
@@ -68,10 +71,15 @@ describe('LookupService on the memory store', () => {
   it('names the issuers of signatures stored here (vindex)', async () => {
     const result = await lookups.index(parseSearch('newest@lookup.example', false), {}, true);
     const signatures = result.signatures!.get(newest.fingerprint)!.userIds[0]!;
-    expect(signatures).toContainEqual(expect.objectContaining({
-      issuerKeyId: certifier.fingerprint.slice(-16), issuerUserId: 'Certifier <certifier@elsewhere.example>',
-    }));
-    expect(signatures).toContainEqual(expect.objectContaining({ issuerKeyId: newest.fingerprint.slice(-16), issuerUserId: 'Lookup Newest <newest@lookup.example>' }));
+    expect(signatures).toContainEqual(
+      expect.objectContaining({
+        issuerKeyId: certifier.fingerprint.slice(-16),
+        issuerUserId: 'Certifier <certifier@elsewhere.example>',
+      }),
+    );
+    expect(signatures).toContainEqual(
+      expect.objectContaining({ issuerKeyId: newest.fingerprint.slice(-16), issuerUserId: 'Lookup Newest <newest@lookup.example>' }),
+    );
   });
 
   it('counts the keys inserted and updated', async () => {

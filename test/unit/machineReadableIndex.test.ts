@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  algorithmName,
-  escapeUserId,
-  formatMachineReadableIndex,
-  type IndexKey,
-} from '../../src/formats/machineReadableIndex.js';
+import { algorithmName, escapeUserId, formatMachineReadableIndex, type IndexKey } from '../../src/formats/machineReadableIndex.js';
 
 const NOW = 1_700_000_000;
 
@@ -87,9 +82,7 @@ describe('formatMachineReadableIndex', () => {
   it('formats one key exactly', () => {
     const out = formatMachineReadableIndex([key()], NOW);
     expect(out).toBe(
-      'info:1:1\n' +
-        'pub:A1B2C3D4E5F60718293A4B5C6D7E8F9012345678:1:4096:1600000000::\n' +
-        'uid:Alice <alice@example.org>:1600000000::\n',
+      'info:1:1\n' + 'pub:A1B2C3D4E5F60718293A4B5C6D7E8F9012345678:1:4096:1600000000::\n' + 'uid:Alice <alice@example.org>:1600000000::\n',
     );
   });
 
@@ -152,8 +145,7 @@ describe('formatMachineReadableIndex', () => {
   });
 
   it('sets pub flags: revoked wins over expired, expired only when expires <= now', () => {
-    const flagOf = (k: IndexKey): string | undefined =>
-      lines(formatMachineReadableIndex([k], NOW))[1]?.split(':')[6];
+    const flagOf = (k: IndexKey): string | undefined => lines(formatMachineReadableIndex([k], NOW))[1]?.split(':')[6];
     expect(flagOf(key())).toBe('');
     expect(flagOf(key({ expires: NOW + 1 }))).toBe('');
     expect(flagOf(key({ expires: NOW }))).toBe('e');
@@ -209,10 +201,7 @@ describe('formatMachineReadableIndex', () => {
   });
 
   it('escapes user IDs so no line gets extra fields or breaks', () => {
-    const out = formatMachineReadableIndex(
-      [key({ userIds: [{ text: 'Evil:\nuid:injected:1::', created: 1, expires: null, revoked: false }] })],
-      NOW,
-    );
+    const out = formatMachineReadableIndex([key({ userIds: [{ text: 'Evil:\nuid:injected:1::', created: 1, expires: null, revoked: false }] })], NOW);
     const ls = lines(out);
     expect(ls).toHaveLength(3);
     expect(ls[2]).toBe('uid:Evil%3A%0Auid%3Ainjected%3A1%3A%3A:1::');

@@ -56,7 +56,8 @@ describe('openpgp version', () => {
 describe('openpgp.js internals verify.ts relies on', () => {
   it('has the enums and config fields verify.ts reads', () => {
     for (const name of ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'] as const) expect(typeof enums.hash[name], name).toBe('number');
-    for (const name of ['rsaEncryptSign', 'rsaEncrypt', 'rsaSign', 'eddsaLegacy', 'ed25519'] as const) expect(typeof enums.publicKey[name], name).toBe('number');
+    for (const name of ['rsaEncryptSign', 'rsaEncrypt', 'rsaSign', 'eddsaLegacy', 'ed25519'] as const)
+      expect(typeof enums.publicKey[name], name).toBe('number');
     expect(enums.curve.ed25519Legacy).toBe('ed25519Legacy');
     expect(openpgp.config.rejectHashAlgorithms).toBeInstanceOf(Set);
     expect(openpgp.config.rejectMessageHashAlgorithms).toBeInstanceOf(Set);
@@ -93,8 +94,11 @@ describe('openpgp.js internals verify.ts relies on', () => {
   it('hashes through data.key.writeForHash and data.userID.write, as verify.ts supplies them', async () => {
     const { parsed, data, user } = await signatureOf(await generated({ type: 'ecc', curve: 'curve25519Legacy' }));
     let wrote = 0;
-    const hashed = (parsed as unknown as { toHash(t: number, d: object, detached: boolean): Uint8Array })
-      .toHash(parsed.signatureType!, { ...data, userID: { write: () => (wrote++, user.body) } }, false);
+    const hashed = (parsed as unknown as { toHash(t: number, d: object, detached: boolean): Uint8Array }).toHash(
+      parsed.signatureType!,
+      { ...data, userID: { write: () => (wrote++, user.body) } },
+      false,
+    );
     expect(wrote).toBe(1);
     expect(Buffer.from(hashed).includes(Buffer.from(user.body))).toBe(true);
   });
@@ -133,11 +137,13 @@ describe('openpgp.js internals verify.ts relies on', () => {
     const params = (await (modern.parsed as unknown as { params: unknown }).params) as Record<string, unknown>;
     expect(params['RS']).toBeInstanceOf(Uint8Array);
 
-    const rsaFixture = debianFixtures().map((f) => fixtureKeys(fixtureBytes(f.file))[0]!).find((k) => {
-      const p = new PublicKeyPacket();
-      void p.read(k[0]!.body);
-      return p.algorithm === enums.publicKey.rsaEncryptSign;
-    });
+    const rsaFixture = debianFixtures()
+      .map((f) => fixtureKeys(fixtureBytes(f.file))[0]!)
+      .find((k) => {
+        const p = new PublicKeyPacket();
+        void p.read(k[0]!.body);
+        return p.algorithm === enums.publicKey.rsaEncryptSign;
+      });
     expect(rsaFixture, 'an RSA key among the Debian fixtures').toBeDefined();
     const rsa = await signatureOf(rsaFixture!);
     const rsaParams = rsa.parsedKey.publicParams as unknown as Record<string, unknown>;

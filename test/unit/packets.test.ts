@@ -122,9 +122,12 @@ describe('readPackets / writePackets', () => {
     const uid = new TextEncoder().encode('Alice <a@b.org>');
     const sig = bytes(300);
     const input = concatBytes([
-      Uint8Array.of(0x98, key.length), key, // old tag 6
-      Uint8Array.of(0xb4, uid.length), uid, // old tag 13 (0xB4 = 10 1101 00)
-      Uint8Array.of(0xc2, 0xc0, 300 - 192), sig, // new tag 2, two-octet length: 300 = ((0xC0 - 192) << 8) + 108 + 192
+      Uint8Array.of(0x98, key.length),
+      key, // old tag 6
+      Uint8Array.of(0xb4, uid.length),
+      uid, // old tag 13 (0xB4 = 10 1101 00)
+      Uint8Array.of(0xc2, 0xc0, 300 - 192),
+      sig, // new tag 2, two-octet length: 300 = ((0xC0 - 192) << 8) + 108 + 192
     ]);
     const packets = readPackets(input);
     expect(packets.map((p) => p.tag)).toEqual([6, 13, 2]);
@@ -173,7 +176,10 @@ describe('readPackets / writePackets', () => {
   });
 
   it('returns bodies that are views of the input, not copies of neighbours', () => {
-    const input = writePackets([{ tag: 13, body: Uint8Array.of(1, 2) }, { tag: 13, body: Uint8Array.of(3) }]);
+    const input = writePackets([
+      { tag: 13, body: Uint8Array.of(1, 2) },
+      { tag: 13, body: Uint8Array.of(3) },
+    ]);
     const [a, b] = readPackets(input);
     expect(Array.from(a!.body)).toEqual([1, 2]);
     expect(Array.from(b!.body)).toEqual([3]);

@@ -3,7 +3,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { CLOCK_TOLERANCE_SECONDS, ProviderTokens, looksLikeJwt } from '../../src/services/providerTokens.js';
-import { AUDIENCE, ISSUER, hmacWithPublicKey, makeSigningKey, serveJwks, signToken, unsignedToken, type JwksServer, type SigningKey } from '../helpers/identityProvider.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  hmacWithPublicKey,
+  makeSigningKey,
+  serveJwks,
+  signToken,
+  unsignedToken,
+  type JwksServer,
+  type SigningKey,
+} from '../helpers/identityProvider.js';
 
 describe('ProviderTokens', () => {
   let jwks: JwksServer;
@@ -27,7 +37,9 @@ describe('ProviderTokens', () => {
   it('accepts ES256 and EdDSA tokens and answers the identity claim in normal form', async () => {
     expect(await byName.verify(await signToken(es256, { claims: { preferred_username: ' AAA12345xy ' } }))).toEqual({ identity: 'aaa12345xy' });
     expect(await byName.verify(await signToken(eddsa, { claims: { preferred_username: 'bbb' } }))).toEqual({ identity: 'bbb' });
-    expect(await byEmail.verify(await signToken(es256, { claims: { email: 'Alice@Example.org', email_verified: true } }))).toEqual({ identity: 'alice@example.org' });
+    expect(await byEmail.verify(await signToken(es256, { claims: { email: 'Alice@Example.org', email_verified: true } }))).toEqual({
+      identity: 'alice@example.org',
+    });
   });
 
   it('refuses bad tokens, each with its reason', async () => {
@@ -40,11 +52,15 @@ describe('ProviderTokens', () => {
       ['wrong issuer', await signToken(es256, { claims, issuer: 'https://evil.example' }), /issuer/],
       ['wrong audience', await signToken(es256, { claims, audience: 'another-service' }), /audience/],
       ['no identity claim', await signToken(es256, { claims: { email: 'a@b.org' } }), /no "preferred_username" claim/],
-      ['identity claim with a space', await signToken(es256, { claims: { preferred_username: 'two words' } }), /not an e-mail address or account name/],
+      [
+        'identity claim with a space',
+        await signToken(es256, { claims: { preferred_username: 'two words' } }),
+        /not an e-mail address or account name/,
+      ],
       ['alg none', unsignedToken(claims), /not signed with RS256, ES256, EdDSA/],
       ['HMAC keyed with the public key', await hmacWithPublicKey(es256, claims), /not signed with RS256, ES256, EdDSA/],
       ['another key, unknown kid', await signToken(other, { claims }), /not signed by a key of this site's identity provider/],
-      ['another key, the provider\'s kid', await signToken(impostor, { claims }), /signature does not verify/],
+      ["another key, the provider's kid", await signToken(impostor, { claims }), /signature does not verify/],
       ['header not JSON', 'bm90IGpzb24.bm90IGpzb24.c2ln', /not a well-formed signed JWT/],
     ];
     for (const [label, token, why] of cases) {

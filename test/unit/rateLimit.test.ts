@@ -42,10 +42,11 @@ describe('RateLimiter', () => {
 });
 
 describe('routeClassOf', () => {
-  const routeClassOf = (request: { method: string; path: string; query: string }) => classifyRequest(request.path, request.query, request.method).rateLimit;
+  const routeClassOf = (request: { method: string; path: string; query: string }) =>
+    classifyRequest(request.path, request.query, request.method).rateLimit;
   const ctx = (method: string, path: string, query: Record<string, string> = {}) => ({ method, path, query: new URLSearchParams(query).toString() });
 
-  it('counts the newer APIs\' pushes as pushes, their index and prefix log as searches, the rest as fetches', () => {
+  it("counts the newer APIs' pushes as pushes, their index and prefix log as searches, the rest as fetches", () => {
     expect(routeClassOf(ctx('POST', '/pks/v2/certs'))).toBe('add');
     expect(routeClassOf(ctx('POST', '/vks/v1/upload'))).toBe('add');
     expect(routeClassOf(ctx('POST', '/vks/v1/request-verify'))).toBe('add');

@@ -6,7 +6,7 @@ describe('parseLsn', () => {
   it('orders WAL positions by both halves, the high one first', () => {
     expect(parseLsn('0/16B3748') < parseLsn('0/16B3750')).toBe(true);
     expect(parseLsn('1/0') > parseLsn('0/FFFFFFFF')).toBe(true);
-    expect(parseLsn('16/B374D848')).toBe(0x16n * 2n ** 32n + 0xB374D848n);
+    expect(parseLsn('16/B374D848')).toBe(0x16n * 2n ** 32n + 0xb374d848n);
   });
 
   it('refuses what is not a WAL position', () => {
@@ -19,8 +19,10 @@ describe('DATABASE_READ_URL', () => {
 
   it('is a comma-separated list of standbys, none by default', () => {
     expect(loadConfig(primary).DATABASE_READ_URL).toEqual([]);
-    expect(loadConfig({ ...primary, DATABASE_READ_URL: ' postgres://u@s1/ks , postgresql://u@s2:5433/ks,' }).DATABASE_READ_URL)
-      .toEqual(['postgres://u@s1/ks', 'postgresql://u@s2:5433/ks']);
+    expect(loadConfig({ ...primary, DATABASE_READ_URL: ' postgres://u@s1/ks , postgresql://u@s2:5433/ks,' }).DATABASE_READ_URL).toEqual([
+      'postgres://u@s1/ks',
+      'postgresql://u@s2:5433/ks',
+    ]);
   });
 
   it('refuses what is not a postgres URL, and standbys without a primary', () => {

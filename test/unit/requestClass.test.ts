@@ -39,7 +39,7 @@ describe('classifyRequest', () => {
     expect(classifyUrl('/pks/lookup?')).toEqual(classifyRequest('/pks/lookup', ''));
   });
 
-  it('computes a Koa request\'s class once and keeps it in ctx.state', () => {
+  it("computes a Koa request's class once and keeps it in ctx.state", () => {
     const ctx = { path: '/pks/lookup', querystring: 'op=get', state: {} as Record<string, unknown> };
     const first = requestClassOf(ctx);
     expect(first).toEqual(classifyRequest('/pks/lookup', 'op=get'));
@@ -49,9 +49,28 @@ describe('classifyRequest', () => {
 });
 
 describe('singleParameter', () => {
-  it('decodes a parameter exactly as node:querystring (Koa\'s ctx.query) does', () => {
-    const parts = ['op', 'o%70', 'op=', 'op=get', 'op=%67et', 'op=g+t', '', '=', '=op', 'op=a=b', 'op=%zz', 'op=%', 'x=1', 'opx=1',
-      'op+=1', '%6Fp=index', 'op=%E2%82%AC', 'op=%C3', 'op%3D=1'];
+  it("decodes a parameter exactly as node:querystring (Koa's ctx.query) does", () => {
+    const parts = [
+      'op',
+      'o%70',
+      'op=',
+      'op=get',
+      'op=%67et',
+      'op=g+t',
+      '',
+      '=',
+      '=op',
+      'op=a=b',
+      'op=%zz',
+      'op=%',
+      'x=1',
+      'opx=1',
+      'op+=1',
+      '%6Fp=index',
+      'op=%E2%82%AC',
+      'op=%C3',
+      'op%3D=1',
+    ];
     let compared = 0;
     for (const a of parts) {
       for (const b of parts) {
@@ -67,7 +86,7 @@ describe('singleParameter', () => {
 });
 
 describe('lookup cache metrics', () => {
-  it('exports the cache\'s hits, misses, entries and bytes at each scrape', async () => {
+  it("exports the cache's hits, misses, entries and bytes at each scrape", async () => {
     const cache = new LookupCache({ maxBytes: 1 << 20, maxAgeMs: 60_000, listening: true });
     const metrics = new Metrics({ version: 'test', lookupCacheUse: () => cache.use() });
     const scrape = async () => parseSamples(await metrics.render());

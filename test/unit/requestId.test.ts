@@ -7,9 +7,12 @@ describe('chooseRequestId', () => {
     expect(chooseRequestId(id)).toBe(id);
   });
 
-  it.each([undefined, '', 'x'.repeat(129), 'has space', 'a,b', 'semi;colon', '<script>', 'é', 'line\nbreak', 'a/b'])('replaces %j by a UUID', (id) => {
-    expect(chooseRequestId(id)).toMatch(UUID);
-  });
+  it.each([undefined, '', 'x'.repeat(129), 'has space', 'a,b', 'semi;colon', '<script>', 'é', 'line\nbreak', 'a/b'])(
+    'replaces %j by a UUID',
+    (id) => {
+      expect(chooseRequestId(id)).toMatch(UUID);
+    },
+  );
 
   it('generates a different id each time', () => {
     expect(chooseRequestId(undefined)).not.toBe(chooseRequestId(undefined));

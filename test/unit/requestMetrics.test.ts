@@ -22,7 +22,8 @@ describe('request metrics (counted aside, exported at each scrape)', () => {
 
   it('gives every scrape the totals so far, not what came since the last one', async () => {
     const metrics = new Metrics({ version: 'test' });
-    const count = async () => sampleValue(parseSamples(await metrics.render()), 'keystore_http_requests_total', { route: 'version', method: 'GET', status: '200' });
+    const count = async () =>
+      sampleValue(parseSamples(await metrics.render()), 'keystore_http_requests_total', { route: 'version', method: 'GET', status: '200' });
     metrics.observeRequest({ route: 'version', method: 'GET', status: 200 }, 0.001);
     expect(await count()).toBe(1);
     metrics.observeRequest({ route: 'version', method: 'GET', status: 200 }, 0.001);

@@ -9,14 +9,23 @@ describe('errorJson', () => {
     expect(body).toEqual({ error: { code: 429, reason: 'rate_limited', message: 'slow down' } });
   });
 
-  it('adds the error\'s details beside the error object', () => {
+  it("adds the error's details beside the error object", () => {
     const body = JSON.parse(errorJson(new AppError(422, 'unusable_key', 'no usable key', { rejected: [{ reason: 'x' }] })));
     expect(body).toEqual({ error: { code: 422, reason: 'unusable_key', message: 'no usable key' }, rejected: [{ reason: 'x' }] });
   });
 });
 
 describe('logRequest', () => {
-  const fields = { requestId: 'r', method: 'GET', path: '/pks/lookup', op: 'get', search: 'fingerprint', keys: undefined, started: process.hrtime.bigint(), remote: '127.0.0.1' };
+  const fields = {
+    requestId: 'r',
+    method: 'GET',
+    path: '/pks/lookup',
+    op: 'get',
+    search: 'fingerprint',
+    keys: undefined,
+    started: process.hrtime.bigint(),
+    remote: '127.0.0.1',
+  };
 
   it('writes the reason of an error answer', () => {
     const lines: Record<string, unknown>[] = [];

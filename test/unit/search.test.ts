@@ -78,14 +78,20 @@ describe('parseSearch: key IDs', () => {
     expect(parseSearch('abcdef12345', true)).toEqual({ kind: 'exactUserId', text: 'abcdef12345', identity: 'abcdef12345' });
   });
 
-  it.each(['0x1', '0x123', '0x1234567', '0x' + '1'.repeat(17), '0x' + '1'.repeat(39), '0x' + '1'.repeat(41), '0x' + '1'.repeat(63), '0x' + '1'.repeat(65)])(
-    'rejects %s with status 400',
-    (raw) => {
-      const err = expectBadSearch(raw);
-      const n = raw.length - 2;
-      expect(err.message).toContain(String(n));
-    },
-  );
+  it.each([
+    '0x1',
+    '0x123',
+    '0x1234567',
+    '0x' + '1'.repeat(17),
+    '0x' + '1'.repeat(39),
+    '0x' + '1'.repeat(41),
+    '0x' + '1'.repeat(63),
+    '0x' + '1'.repeat(65),
+  ])('rejects %s with status 400', (raw) => {
+    const err = expectBadSearch(raw);
+    const n = raw.length - 2;
+    expect(err.message).toContain(String(n));
+  });
 
   it('rejects a bad-length hex string with 0x even when exact is on', () => {
     expectBadSearch('0x123', true);

@@ -16,10 +16,15 @@ function padUnhashed(body: Uint8Array, subpacketType: number, size: number): Uin
   const unhashedLength = (body[at]! << 8) + body[at + 1]!;
   const extra = Buffer.concat([Buffer.from([size + 1 < 192 ? size + 1 : 191, subpacketType]), Buffer.alloc(Math.min(size, 189), 7)]);
   const newLength = unhashedLength + extra.length;
-  return new Uint8Array(Buffer.concat([
-    body.subarray(0, at), Buffer.from([newLength >> 8, newLength & 0xff]), body.subarray(at + 2, at + 2 + unhashedLength), extra,
-    body.subarray(at + 2 + unhashedLength),
-  ]));
+  return new Uint8Array(
+    Buffer.concat([
+      body.subarray(0, at),
+      Buffer.from([newLength >> 8, newLength & 0xff]),
+      body.subarray(at + 2, at + 2 + unhashedLength),
+      extra,
+      body.subarray(at + 2 + unhashedLength),
+    ]),
+  );
 }
 
 describe('scanSignature', () => {

@@ -26,7 +26,8 @@ async function fullMerge(upload: Packet[], stored: Uint8Array, limits: KeyLimits
 /** isStoredSubset, checked against the full merge: when it says so, the merge finds nothing new and drops nothing. */
 async function subset(upload: Packet[], stored: Uint8Array, limits: KeyLimits = DEFAULT_LIMITS): Promise<boolean> {
   const answer = isStoredSubset(upload, stored, limits);
-  if (answer) expect(await fullMerge(upload, stored, limits)).toEqual({ status: 'unchanged', dropped: [], added: { userIds: 0, subkeys: 0, signatures: 0 } });
+  if (answer)
+    expect(await fullMerge(upload, stored, limits)).toEqual({ status: 'unchanged', dropped: [], added: { userIds: 0, subkeys: 0, signatures: 0 } });
   return answer;
 }
 
@@ -37,10 +38,15 @@ function padUnhashed(body: Uint8Array, subpacketType = 20, size = 40): Uint8Arra
   const unhashedLength = (body[at]! << 8) + body[at + 1]!;
   const extra = Buffer.concat([Buffer.from([size + 1, subpacketType]), Buffer.alloc(size, 7)]);
   const newLength = unhashedLength + extra.length;
-  return new Uint8Array(Buffer.concat([
-    body.subarray(0, at), Buffer.from([newLength >> 8, newLength & 0xff]), body.subarray(at + 2, at + 2 + unhashedLength), extra,
-    body.subarray(at + 2 + unhashedLength),
-  ]));
+  return new Uint8Array(
+    Buffer.concat([
+      body.subarray(0, at),
+      Buffer.from([newLength >> 8, newLength & 0xff]),
+      body.subarray(at + 2, at + 2 + unhashedLength),
+      extra,
+      body.subarray(at + 2 + unhashedLength),
+    ]),
+  );
 }
 
 const withLimits = (changes: Partial<KeyLimits>): KeyLimits => ({ ...DEFAULT_LIMITS, ...changes });
@@ -56,7 +62,10 @@ describe('isStoredSubset', () => {
     other = await makeKey([{ name: 'Other', email: 'other@example.org' }]);
     const { privateKey } = await openpgp.reformatKey({
       privateKey: key.privateKey,
-      userIDs: [{ name: 'Subset', email: 'subset@example.org' }, { name: 'Subset at work', email: 'subset@work.example' }],
+      userIDs: [
+        { name: 'Subset', email: 'subset@example.org' },
+        { name: 'Subset at work', email: 'subset@work.example' },
+      ],
       format: 'object',
     });
     twoUserIds = fromPrivate(privateKey);
@@ -71,7 +80,12 @@ describe('isStoredSubset', () => {
 
   it('holds for a part of the stored key: the primary key alone, or without its subkey', async () => {
     expect(await subset(key.packets.slice(0, 1), stored)).toBe(true);
-    expect(await subset(key.packets.filter((p) => p.tag !== Tag.publicSubkey && p !== key.packets.at(-1)), stored)).toBe(true);
+    expect(
+      await subset(
+        key.packets.filter((p) => p.tag !== Tag.publicSubkey && p !== key.packets.at(-1)),
+        stored,
+      ),
+    ).toBe(true);
   });
 
   it('holds when a stored signature comes with junk in its unsigned area (the merge normalises it away)', async () => {
@@ -81,11 +95,15 @@ describe('isStoredSubset', () => {
   });
 
   it('ignores trust, marker and padding packets, as parsing does', async () => {
-    const noise: Packet[] = [{ tag: Tag.trust, body: Uint8Array.of(0, 0) }, { tag: Tag.marker, body: new TextEncoder().encode('PGP') }, { tag: Tag.padding, body: new Uint8Array(16) }];
+    const noise: Packet[] = [
+      { tag: Tag.trust, body: Uint8Array.of(0, 0) },
+      { tag: Tag.marker, body: new TextEncoder().encode('PGP') },
+      { tag: Tag.padding, body: new Uint8Array(16) },
+    ];
     expect(await subset([key.packets[0]!, ...noise, ...key.packets.slice(1)], stored)).toBe(true);
   });
 
-  it('fails for anything not stored: a new user ID or signature, another primary key, another key\'s subkey', async () => {
+  it("fails for anything not stored: a new user ID or signature, another primary key, another key's subkey", async () => {
     expect(await subset(twoUserIds.packets, stored)).toBe(false);
     expect((await fullMerge(twoUserIds.packets, stored)).status).toBe('updated');
     const newSignature = twoUserIds.packets.find((p) => p.tag === Tag.signature && !key.packets.some((q) => Buffer.from(q.body).equals(p.body)))!;
@@ -122,7 +140,13 @@ describe('isStoredSubset', () => {
     expect(isStoredSubset(key.packets, stored, tooSmall)).toBe(false);
     await expect(fullMerge(key.packets, stored, tooSmall)).rejects.toThrow(/primary key packet larger/);
     // The components over a limit left out, the rest still matches.
-    expect(await subset(key.packets.filter((p) => p.tag !== Tag.publicSubkey && p !== key.packets.at(-1)), stored, withLimits({ maxSubkeys: 0 }))).toBe(true);
+    expect(
+      await subset(
+        key.packets.filter((p) => p.tag !== Tag.publicSubkey && p !== key.packets.at(-1)),
+        stored,
+        withLimits({ maxSubkeys: 0 }),
+      ),
+    ).toBe(true);
   });
 
   it('fails for stored bytes it cannot use: unreadable, another key, no user ID', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderTokensPage } from '../../src/formats/tokensPage.js';
 
 describe('renderTokensPage', () => {
-  it('shows the administrator\'s paragraphs and link, escaped', () => {
+  it("shows the administrator's paragraphs and link, escaped", () => {
     const html = renderTokensPage({
       baseUrl: 'https://keys.example.org',
       helpText: 'Run <b>get_token</b> & paste it.\n\n  Second "paragraph".  ',

@@ -16,7 +16,15 @@ describe('userIdWords', () => {
     expect(userIdWords('a_b+c.d:e%f/g\\h"i\'j,k;l(m)n[o]p{q}r|s~t`u=v?w!x#y$z&1*2^3')).toEqual(
       'a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3'.split(' '),
     );
-    expect(userIdWords('tab\there\nnewline\u00a0nbsp\u3000ideographic—dash…dots')).toEqual(['tab', 'here', 'newline', 'nbsp', 'ideographic', 'dash', 'dots']);
+    expect(userIdWords('tab\there\nnewline\u00a0nbsp\u3000ideographic—dash…dots')).toEqual([
+      'tab',
+      'here',
+      'newline',
+      'nbsp',
+      'ideographic',
+      'dash',
+      'dots',
+    ]);
   });
 
   it('keeps non-ASCII words whole (Latin with accents, Cyrillic, Arabic, Greek, CJK)', () => {

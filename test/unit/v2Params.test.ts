@@ -5,7 +5,14 @@ describe('HKP v2 path parameters', () => {
   it('takes 04 + 40 or 06 + 64 hex digits, any case', () => {
     expect(parseVersionedFingerprint('04', 'ab'.repeat(20))).toBe('AB'.repeat(20));
     expect(parseVersionedFingerprint('06', 'cd'.repeat(32))).toBe('CD'.repeat(32));
-    for (const [v, fp] of [['05', 'a'.repeat(40)], ['4', 'a'.repeat(40)], ['04', 'a'.repeat(64)], ['06', 'a'.repeat(40)], ['04', 'g'.repeat(40)], ['04', '']]) {
+    for (const [v, fp] of [
+      ['05', 'a'.repeat(40)],
+      ['4', 'a'.repeat(40)],
+      ['04', 'a'.repeat(64)],
+      ['06', 'a'.repeat(40)],
+      ['04', 'g'.repeat(40)],
+      ['04', ''],
+    ]) {
       expect(() => parseVersionedFingerprint(v!, fp!), `${v}/${fp}`).toThrow(expect.objectContaining({ status: 400 }));
     }
   });

@@ -70,7 +70,12 @@ describe('signature verification', () => {
       expect(await verifyBy(cert.primary, cert.primary, copy(sig, 8), signed)).toBe(false);
       const other = all[(n + 1) % all.length]!;
       if (signed.kind === 'user') {
-        expect(await verifyBy(cert.primary, cert.primary, copy(sig), { kind: 'user', user: { ...signed.user, body: new TextEncoder().encode('someone else') } })).toBe(false);
+        expect(
+          await verifyBy(cert.primary, cert.primary, copy(sig), {
+            kind: 'user',
+            user: { ...signed.user, body: new TextEncoder().encode('someone else') },
+          }),
+        ).toBe(false);
       }
       expect(await verifyBy(other.primary, cert.primary, copy(sig), signed)).toBe(false);
     }

@@ -4,8 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { dailyChart, niceCeiling } from '../../src/formats/html/chart.js';
 import { fetchCommands, serverAddress, setupCommands } from '../../src/formats/html/clientCommands.js';
 import {
-  renderErrorPage, renderFrontPage, renderIndexPage, renderKeyDetailPage, renderKeyPage, renderListingPage, renderStatsPage,
-  renderUploadPage, type KeyPageData, type SiteInfo,
+  renderErrorPage,
+  renderFrontPage,
+  renderIndexPage,
+  renderKeyDetailPage,
+  renderKeyPage,
+  renderListingPage,
+  renderStatsPage,
+  renderUploadPage,
+  type KeyPageData,
+  type SiteInfo,
 } from '../../src/formats/html.js';
 import { href, html, join, raw } from '../../src/formats/html/template.js';
 import { everyDay } from '../../src/services/directoryService.js';
@@ -14,7 +22,13 @@ import { expectValidHtml } from '../helpers/validHtml.js';
 const NOW = 1_700_000_000; // 2023-11-14
 const FPR = 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678';
 const EVIL = '<script>alert(1)</script>"\'&';
-const SITE: SiteInfo = { name: 'Example <Lab> keys', contact: 'Ask <it@example.org>', baseUrl: 'https://keys.example.org', pushPolicy: 'open', version: '1.2.3' };
+const SITE: SiteInfo = {
+  name: 'Example <Lab> keys',
+  contact: 'Ask <it@example.org>',
+  baseUrl: 'https://keys.example.org',
+  pushPolicy: 'open',
+  version: '1.2.3',
+};
 
 /** Every <input>, <textarea> and <select> but hidden ones has a <label for> naming its id, or sits in a <label>. */
 function unlabelledFields(page: string): string[] {
@@ -28,7 +42,9 @@ function unlabelledFields(page: string): string[] {
 
 describe('html`` template tag', () => {
   it('escapes inserted text, in content and attributes', () => {
-    expect(html`<p title="${EVIL}">${EVIL}</p>`.value).toBe('<p title="&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;">&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;</p>');
+    expect(html`<p title="${EVIL}">${EVIL}</p>`.value).toBe(
+      '<p title="&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;">&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;</p>',
+    );
   });
   it('inserts Html as it is, joins arrays and renders nothing for null, undefined and false', () => {
     const inner = html`<b>${'a<b'}</b>`;
@@ -36,7 +52,12 @@ describe('html`` template tag', () => {
     expect(join(['<a>', raw('<br>'), 'b'], raw(' | ')).value).toBe('&lt;a&gt; | <br> | b');
   });
   it('URL-encodes query values in href', () => {
-    expect(href('/pks/lookup', [['op', 'get'], ['search', 'a b&"<']])).toBe('/pks/lookup?op=get&search=a%20b%26%22%3C');
+    expect(
+      href('/pks/lookup', [
+        ['op', 'get'],
+        ['search', 'a b&"<'],
+      ]),
+    ).toBe('/pks/lookup?op=get&search=a%20b%26%22%3C');
   });
 });
 
@@ -86,7 +107,9 @@ describe('front page', () => {
   });
   it('asks for a token when pushes need one', async () => {
     const page = renderFrontPage({ ...SITE, pushPolicy: 'token' });
-    expect(page).toMatch(/<label for="token">Access token<\/label>\n<input type="password" id="token" name="token" required autocomplete="current-password"/);
+    expect(page).toMatch(
+      /<label for="token">Access token<\/label>\n<input type="password" id="token" name="token" required autocomplete="current-password"/,
+    );
     expect(unlabelledFields(page)).toEqual([]);
     await expectValidHtml(page, 'front page with token');
   });
@@ -99,9 +122,20 @@ describe('front page', () => {
 
 function keyPageData(overrides: Partial<KeyPageData> = {}): KeyPageData {
   return {
-    fingerprint: FPR, keyId: FPR.slice(-16), version: 4, algorithm: 1, bits: 4096, created: 1_600_000_000, expires: null,
-    revoked: false, capabilities: 'cs', revocation: null, firstSeen: new Date('2026-12-01T10:00:00Z'),
-    lastChanged: new Date('2026-12-02T10:00:00Z'), size: 4321, userAttributeCount: 1,
+    fingerprint: FPR,
+    keyId: FPR.slice(-16),
+    version: 4,
+    algorithm: 1,
+    bits: 4096,
+    created: 1_600_000_000,
+    expires: null,
+    revoked: false,
+    capabilities: 'cs',
+    revocation: null,
+    firstSeen: new Date('2026-12-01T10:00:00Z'),
+    lastChanged: new Date('2026-12-02T10:00:00Z'),
+    size: 4321,
+    userAttributeCount: 1,
     userIds: [
       { text: 'Alice <alice@example.org>', created: 1_600_000_000, expires: null, revoked: false, primary: true },
       { text: EVIL, created: 1_600_000_100, expires: NOW - 5, revoked: false, primary: false },
@@ -109,15 +143,51 @@ function keyPageData(overrides: Partial<KeyPageData> = {}): KeyPageData {
     userIdSignatures: [
       [
         { type: 0x13, issuerKeyId: FPR.slice(-16), created: 1_600_000_000, self: true, issuer: null },
-        { type: 0x10, issuerKeyId: '1122334455667788', created: 1_650_000_000, self: false, issuer: { fingerprint: 'C'.repeat(40), userId: `Bob ${EVIL}` } },
+        {
+          type: 0x10,
+          issuerKeyId: '1122334455667788',
+          created: 1_650_000_000,
+          self: false,
+          issuer: { fingerprint: 'C'.repeat(40), userId: `Bob ${EVIL}` },
+        },
         { type: 0x12, issuerKeyId: '99AABBCCDDEEFF00', created: 1_660_000_000, self: false, issuer: null },
       ],
       [],
     ],
     subkeys: [
-      { fingerprint: 'B'.repeat(40), keyId: 'B'.repeat(16), algorithm: 18, bits: 256, created: 1_600_000_000, expires: NOW - 1, revoked: false, capabilities: 'e', revocation: null },
-      { fingerprint: 'D'.repeat(40), keyId: 'D'.repeat(16), algorithm: 22, bits: 255, created: 1_600_000_000, expires: null, revoked: true, capabilities: 'sa', revocation: { code: 2, text: `lost ${EVIL}` } },
-      { fingerprint: 'E'.repeat(40), keyId: 'E'.repeat(16), algorithm: 1, bits: 2048, created: 1_600_000_000, expires: null, revoked: false, capabilities: null, revocation: null },
+      {
+        fingerprint: 'B'.repeat(40),
+        keyId: 'B'.repeat(16),
+        algorithm: 18,
+        bits: 256,
+        created: 1_600_000_000,
+        expires: NOW - 1,
+        revoked: false,
+        capabilities: 'e',
+        revocation: null,
+      },
+      {
+        fingerprint: 'D'.repeat(40),
+        keyId: 'D'.repeat(16),
+        algorithm: 22,
+        bits: 255,
+        created: 1_600_000_000,
+        expires: null,
+        revoked: true,
+        capabilities: 'sa',
+        revocation: { code: 2, text: `lost ${EVIL}` },
+      },
+      {
+        fingerprint: 'E'.repeat(40),
+        keyId: 'E'.repeat(16),
+        algorithm: 1,
+        bits: 2048,
+        created: 1_600_000_000,
+        expires: null,
+        revoked: false,
+        capabilities: null,
+        revocation: null,
+      },
     ],
     ...overrides,
   };
@@ -156,7 +226,9 @@ describe('key page', () => {
     const page = renderKeyDetailPage(keyPageData(), SITE, NOW);
     expect(page).toContain('BBBB BBBB');
     expect(page).toMatch(/ECDH 256[\s\S]*encrypt[\s\S]*2023-11-14 <span class="status expired">expired<\/span>/);
-    expect(page).toMatch(/EdDSA 255[\s\S]*sign, authenticate[\s\S]*<span class="status revoked">revoked<\/span> key compromised: “lost &lt;script&gt;/);
+    expect(page).toMatch(
+      /EdDSA 255[\s\S]*sign, authenticate[\s\S]*<span class="status revoked">revoked<\/span> key compromised: “lost &lt;script&gt;/,
+    );
     expect(page).toContain('not recorded');
   });
 
@@ -173,8 +245,13 @@ describe('key page', () => {
 
 describe('listing page', () => {
   const summary = (i: number) => ({
-    fingerprint: i.toString(16).toUpperCase().padStart(40, '0'), algorithm: 22, bits: 255, created: 1_600_000_000, expires: null,
-    revoked: false, firstSeen: new Date('2026-12-01T00:00:00Z'),
+    fingerprint: i.toString(16).toUpperCase().padStart(40, '0'),
+    algorithm: 22,
+    bits: 255,
+    created: 1_600_000_000,
+    expires: null,
+    revoked: false,
+    firstSeen: new Date('2026-12-01T00:00:00Z'),
     userIds: Array.from({ length: 5 }, (_, n) => ({ text: `Key ${i} uid ${n} ${EVIL}`, revoked: false, expires: null })),
   });
   it('links each key, shows three user IDs and the count of the others, and pages', async () => {
@@ -207,12 +284,20 @@ describe('statistics page and chart', () => {
   it('fills the days without changes with zeros, oldest first', () => {
     const days = everyDay([{ day: '2026-12-01', inserted: 3, updated: 1 }], new Date('2026-12-03T15:00:00Z'), 4);
     expect(days).toEqual([
-      { day: '2026-11-30', inserted: 0, updated: 0 }, { day: '2026-12-01', inserted: 3, updated: 1 },
-      { day: '2026-12-02', inserted: 0, updated: 0 }, { day: '2026-12-03', inserted: 0, updated: 0 },
+      { day: '2026-11-30', inserted: 0, updated: 0 },
+      { day: '2026-12-01', inserted: 3, updated: 1 },
+      { day: '2026-12-02', inserted: 0, updated: 0 },
+      { day: '2026-12-03', inserted: 0, updated: 0 },
     ]);
   });
   it('draws two bars a day, each as high as its count, with a title naming the day', () => {
-    const svg = dailyChart([{ day: '2026-12-01', inserted: 10, updated: 5 }, { day: '2026-12-02', inserted: 0, updated: 10 }], 't').value;
+    const svg = dailyChart(
+      [
+        { day: '2026-12-01', inserted: 10, updated: 5 },
+        { day: '2026-12-02', inserted: 0, updated: 10 },
+      ],
+      't',
+    ).value;
     const heights = [...svg.matchAll(/<rect class="(inserted|updated)"[^>]* height="([\d.]+)"/g)].map((m) => [m[1], Number(m[2])]);
     expect(heights).toHaveLength(4);
     expect(heights[0]![1]).toBeCloseTo(2 * (heights[1]![1] as number));
@@ -222,11 +307,21 @@ describe('statistics page and chart', () => {
     expect(svg).toContain('aria-labelledby="t"');
   });
   it('is a valid page with the chart, the totals and the tables', async () => {
-    const page = renderStatsPage({
-      version: '1<b>', totalKeys: 12, started: '2026-12-01T00:00:00Z', inserted24h: 2, updated24h: 3, inserted7d: 4, updated7d: 5,
-      hourly: [{ hour: '2026-12-03T10', inserted: 2, updated: 3 }], daily: [{ day: '2026-12-03', inserted: 2, updated: 3 }],
-      perDay: everyDay([{ day: '2026-12-03', inserted: 2, updated: 3 }], new Date('2026-12-03T12:00:00Z'), 30),
-    }, SITE);
+    const page = renderStatsPage(
+      {
+        version: '1<b>',
+        totalKeys: 12,
+        started: '2026-12-01T00:00:00Z',
+        inserted24h: 2,
+        updated24h: 3,
+        inserted7d: 4,
+        updated7d: 5,
+        hourly: [{ hour: '2026-12-03T10', inserted: 2, updated: 3 }],
+        daily: [{ day: '2026-12-03', inserted: 2, updated: 3 }],
+        perDay: everyDay([{ day: '2026-12-03', inserted: 2, updated: 3 }], new Date('2026-12-03T12:00:00Z'), 30),
+      },
+      SITE,
+    );
     expect(page).toContain('<svg class="chart"');
     expect(page.match(/<rect /g)).toHaveLength(60);
     expect(page).toContain('1&lt;b&gt;');
@@ -237,11 +332,16 @@ describe('statistics page and chart', () => {
 
 describe('upload result page', () => {
   it('tells what became of each key, links it, and lists what was left out and refused, with reasons', async () => {
-    const page = renderUploadPage({
-      inserted: [FPR], updated: ['C'.repeat(40)], unchanged: ['D'.repeat(40)],
-      rejected: [{ fingerprint: 'E'.repeat(40), reason: `secret key material is refused ${EVIL}` }, { reason: 'malformed OpenPGP data' }],
-      dropped: [{ fingerprint: FPR, component: 'user ID "x"', reason: 'user ID longer than 1024 bytes' }],
-    }, SITE);
+    const page = renderUploadPage(
+      {
+        inserted: [FPR],
+        updated: ['C'.repeat(40)],
+        unchanged: ['D'.repeat(40)],
+        rejected: [{ fingerprint: 'E'.repeat(40), reason: `secret key material is refused ${EVIL}` }, { reason: 'malformed OpenPGP data' }],
+        dropped: [{ fingerprint: FPR, component: 'user ID "x"', reason: 'user ID longer than 1024 bytes' }],
+      },
+      SITE,
+    );
     expect(page).toContain('<h1>3 keys received</h1>');
     expect(page).toContain(`<li class="inserted"><strong>added: new in the directory</strong><br><a class="fpr" href="/keys/${FPR}">`);
     expect(page).toContain(`<li class="updated">`);
@@ -268,14 +368,28 @@ describe('error page and the HKP pages', () => {
   });
   it('index, vindex and get pages validate', async () => {
     const key = {
-      fingerprint: FPR, keyId: FPR.slice(-16), version: 4, algorithm: 1, bits: 4096, created: 1_600_000_000, expires: null, revoked: false,
+      fingerprint: FPR,
+      keyId: FPR.slice(-16),
+      version: 4,
+      algorithm: 1,
+      bits: 4096,
+      created: 1_600_000_000,
+      expires: null,
+      revoked: false,
       userIds: [{ text: EVIL, created: 1_600_000_000, expires: null, revoked: false }],
-      subkeys: [{ fingerprint: 'B'.repeat(40), keyId: 'B'.repeat(16), algorithm: 18, bits: 256, created: 1_600_000_000, expires: null, revoked: false }],
+      subkeys: [
+        { fingerprint: 'B'.repeat(40), keyId: 'B'.repeat(16), algorithm: 18, bits: 256, created: 1_600_000_000, expires: null, revoked: false },
+      ],
     };
-    const signatures = new Map([[FPR, { userIds: [[{ type: 0x13, issuerKeyId: FPR.slice(-16), created: 1_600_000_000, issuerUserId: null }]], subkeys: [[]] }]]);
+    const signatures = new Map([
+      [FPR, { userIds: [[{ type: 0x13, issuerKeyId: FPR.slice(-16), created: 1_600_000_000, issuerUserId: null }]], subkeys: [[]] }],
+    ]);
     await expectValidHtml(renderIndexPage({ search: EVIL, keys: [key], verbose: false, now: NOW, site: SITE }), 'index');
     await expectValidHtml(renderIndexPage({ search: 'x', keys: [key], verbose: true, signatures, now: NOW, site: SITE }), 'vindex');
     await expectValidHtml(renderIndexPage({ search: 'x', keys: [], verbose: false, now: NOW, site: SITE }), 'no results');
-    await expectValidHtml(renderKeyPage({ fingerprint: FPR, armored: '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nabc\n-----END PGP PUBLIC KEY BLOCK-----\n', site: SITE }), 'get');
+    await expectValidHtml(
+      renderKeyPage({ fingerprint: FPR, armored: '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nabc\n-----END PGP PUBLIC KEY BLOCK-----\n', site: SITE }),
+      'get',
+    );
   });
 });

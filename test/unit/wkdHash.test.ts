@@ -13,7 +13,12 @@ describe('z-base-32 and WKD hashes', () => {
     const byBits = (bytes: Uint8Array) => {
       const bits = [...bytes].map((b) => b.toString(2).padStart(8, '0')).join('');
       const padded = bits.padEnd(Math.ceil(bits.length / 5) * 5, '0');
-      return padded.match(/.{5}/g)?.map((g) => alphabet[parseInt(g, 2)]).join('') ?? '';
+      return (
+        padded
+          .match(/.{5}/g)
+          ?.map((g) => alphabet[parseInt(g, 2)])
+          .join('') ?? ''
+      );
     };
     for (let n = 0; n <= 21; n++) {
       const bytes = createHash('sha256').update(String(n)).digest().subarray(0, n);
@@ -35,7 +40,13 @@ describe('z-base-32 and WKD hashes', () => {
   });
 
   it('agrees with the frozen copy in the migration that fills existing rows', () => {
-    for (const uid of ['Joe <Joe.Doe@Example.ORG>', 'plain@example.org', 'Ünï <Ünï.Code@x.example>', 'no address', `<${'a'.repeat(300)}@x.example>`]) {
+    for (const uid of [
+      'Joe <Joe.Doe@Example.ORG>',
+      'plain@example.org',
+      'Ünï <Ünï.Code@x.example>',
+      'no address',
+      `<${'a'.repeat(300)}@x.example>`,
+    ]) {
       const bracketed = /<([^<>]*)>\s*$/.exec(uid);
       const address = (bracketed ? bracketed[1]! : uid).trim();
       const expected = /^[^\s@<>]+@[^\s@<>]+$/.test(address) && address.length <= 254 ? wkdHashOfAddress(address) : null;

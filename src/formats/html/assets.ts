@@ -14,8 +14,9 @@ export interface StaticAsset {
 }
 
 // A key in a circle, drawn with strokes only: legible at 16 px.
-const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0d2b52"/>'
-  + '<circle cx="11" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M16 16h11M23 16v5M27 16v4" stroke="#fff" stroke-width="3" fill="none"/></svg>\n';
+const FAVICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0d2b52"/>' +
+  '<circle cx="11" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M16 16h11M23 16v5M27 16v4" stroke="#fff" stroke-width="3" fill="none"/></svg>\n';
 
 function asset(name: string, type: string, body: string): StaticAsset {
   return { name, type, body, hash: createHash('sha256').update(body).digest('hex').slice(0, 12) };

@@ -26,7 +26,10 @@ export function dailyChart(days: DailyChangeCounts[], titleId: string): Html {
   const bar = Math.max(1, (slot - 2) / 2);
   const y = (v: number) => TOP + plotHeight - (v / top) * plotHeight;
   const fmt = (n: number) => (Math.round(n * 10) / 10).toString();
-  const ticks = [0, top / 2, top].map((v) => html`<line class="grid-line" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${fmt(y(v))}" y2="${fmt(y(v))}"/><text x="${LEFT - 6}" y="${fmt(y(v) + 4)}" text-anchor="end">${v}</text>\n`);
+  const ticks = [0, top / 2, top].map(
+    (v) =>
+      html`<line class="grid-line" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${fmt(y(v))}" y2="${fmt(y(v))}"/><text x="${LEFT - 6}" y="${fmt(y(v) + 4)}" text-anchor="end">${v}</text>\n`,
+  );
   const bars = days.map((d, i) => {
     const x = LEFT + i * slot + 1;
     const label = `${d.day}: ${d.inserted} added, ${d.updated} updated`;
@@ -35,9 +38,11 @@ export function dailyChart(days: DailyChangeCounts[], titleId: string): Html {
     return html`<g><title>${label}</title>${rect('inserted', d.inserted, 0)}${rect('updated', d.updated, bar)}</g>\n`;
   });
   // A date label under every fifth day and the last, month-day only.
-  const labels = days.map((d, i) => (i % 5 === 0 || i === days.length - 1)
-    ? html`<text x="${fmt(LEFT + i * slot + slot / 2)}" y="${HEIGHT - BOTTOM + 16}" text-anchor="middle">${d.day.slice(5)}</text>\n`
-    : '');
+  const labels = days.map((d, i) =>
+    i % 5 === 0 || i === days.length - 1
+      ? html`<text x="${fmt(LEFT + i * slot + slot / 2)}" y="${HEIGHT - BOTTOM + 16}" text-anchor="middle">${d.day.slice(5)}</text>\n`
+      : '',
+  );
   return html`<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-labelledby="${titleId}" xmlns="http://www.w3.org/2000/svg">
 ${ticks}${bars}<line class="axis" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${TOP + plotHeight}" y2="${TOP + plotHeight}"/>
 ${labels}<text x="${LEFT + plotWidth / 2}" y="${HEIGHT - 4}" text-anchor="middle">day (UTC)</text>

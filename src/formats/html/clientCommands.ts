@@ -27,14 +27,19 @@ export function serverAddress(baseUrl: string): ServerAddress {
   const hostPort = url.host;
   // hkp:// means port 11371 and hkps:// port 443: any other port is written out.
   const port = url.port;
-  const hkpUrl = secure
-    ? `hkps://${hostPort}`
-    : port === '11371' ? `hkp://${url.hostname}` : `hkp://${url.hostname}:${port === '' ? '80' : port}`;
+  const hkpUrl = secure ? `hkps://${hostPort}` : port === '11371' ? `hkp://${url.hostname}` : `hkp://${url.hostname}:${port === '' ? '80' : port}`;
   return { baseUrl: baseUrl.replace(/\/+$/, ''), hostPort, secure, hkpUrl };
 }
 
 /** Commands that set this server up as a keyserver, per client. */
-export function setupCommands(address: ServerAddress): { singularity: string[]; apptainer: string[]; gpg: string[]; dirmngr: string[]; sq: string[]; curl: string[] } {
+export function setupCommands(address: ServerAddress): {
+  singularity: string[];
+  apptainer: string[];
+  gpg: string[];
+  dirmngr: string[];
+  sq: string[];
+  curl: string[];
+} {
   const { baseUrl, hostPort, secure, hkpUrl } = address;
   const containers = (tool: string) => [
     `${tool} keyserver add --order 1 keystore ${baseUrl}`,
@@ -54,10 +59,7 @@ export function setupCommands(address: ServerAddress): { singularity: string[]; 
       `gpg --keyserver ${hkpUrl} --recv-keys FINGERPRINT`,
       `gpg --keyserver ${hkpUrl} --send-keys FINGERPRINT`,
     ],
-    sq: [
-      `sq keyserver${sqInsecure} -s ${hkpUrl} get alice@example.org`,
-      `sq keyserver${sqInsecure} -s ${hkpUrl} send mykey.pgp`,
-    ],
+    sq: [`sq keyserver${sqInsecure} -s ${hkpUrl} get alice@example.org`, `sq keyserver${sqInsecure} -s ${hkpUrl} send mykey.pgp`],
     curl: [
       `curl '${baseUrl}/pks/lookup?op=index&options=mr&search=alice@example.org'`,
       `curl -o key.asc '${baseUrl}/pks/lookup?op=get&options=mr&search=0xFINGERPRINT'`,

@@ -67,9 +67,16 @@ export function signatureLabel(type: number): string {
 }
 
 const SIGNATURE_NAMES: Readonly<Record<number, string>> = {
-  0x10: 'certification', 0x11: 'persona certification', 0x12: 'casual certification', 0x13: 'positive certification',
-  0x18: 'subkey binding', 0x19: 'primary key binding', 0x1f: 'direct key signature',
-  0x20: 'key revocation', 0x28: 'subkey revocation', 0x30: 'certification revocation',
+  0x10: 'certification',
+  0x11: 'persona certification',
+  0x12: 'casual certification',
+  0x13: 'positive certification',
+  0x18: 'subkey binding',
+  0x19: 'primary key binding',
+  0x1f: 'direct key signature',
+  0x20: 'key revocation',
+  0x28: 'subkey revocation',
+  0x30: 'certification revocation',
 };
 
 export function signatureName(type: number): string {
@@ -119,7 +126,10 @@ export interface SummaryOptions {
 export function keySummary(key: SummaryKey, opts: SummaryOptions): Html {
   const shown = opts.maxUserIds === undefined ? key.userIds : key.userIds.slice(0, opts.maxUserIds);
   const more = key.userIds.length - shown.length;
-  const uids = shown.map((uid, i) => html`<li>uid <strong>${uid.text}</strong> ${statusBadge(statusOf(uid.revoked, uid.expires, opts.now))}${opts.afterUserId?.(i)}</li>\n`);
+  const uids = shown.map(
+    (uid, i) =>
+      html`<li>uid <strong>${uid.text}</strong> ${statusBadge(statusOf(uid.revoked, uid.expires, opts.now))}${opts.afterUserId?.(i)}</li>\n`,
+  );
   return html`<article class="key">
 <p>pub <a class="fpr" href="${keyHref(key.fingerprint)}">${groupFingerprint(key.fingerprint)}</a><br>
 ${algorithmLabel(key.algorithm, key.bits)}, created ${formatDate(key.created)}, expires ${expiryText(key.expires)}, ${statusBadge(statusOf(key.revoked, key.expires, opts.now))}${opts.note ? html`<br>\n${opts.note}` : ''}${opts.links ? html`<br>\n${opts.links}` : ''}</p>

@@ -29,10 +29,14 @@ export function uploadForm(site: SiteInfo): Html {
 <label for="keyfile">or choose a key file</label>
 <input type="file" id="keyfile" name="keyfile" accept=".asc,.gpg,.pgp,.key,application/pgp-keys">
 <p class="hint">Armored or binary, as <code>gpg --export --armor FINGERPRINT</code> writes it. Only public keys: a secret key is refused.</p>
-${token ? html`<label for="token">Access token</label>
+${
+  token
+    ? html`<label for="token">Access token</label>
 <input type="password" id="token" name="token" required autocomplete="current-password" spellcheck="false">
 <p class="hint">This directory needs a token to publish: your key must carry the e-mail address the token was made for. Ask the administrator for one.</p>
-` : ''}<p><button type="submit">Upload</button></p>
+`
+    : ''
+}<p><button type="submit">Upload</button></p>
 </form>`;
 }
 

@@ -2,8 +2,17 @@
 // subkeys, downloads and fetch commands. Built only from facts derived at import. Pure module: no I/O.
 import { serverAddress, fetchCommands } from './clientCommands.js';
 import {
-  algorithmLabel, capabilitiesText, commandBlock, copyButton, formatDate, groupFingerprint, keyHref,
-  revocationText, signatureName, statusBadge, statusOf,
+  algorithmLabel,
+  capabilitiesText,
+  commandBlock,
+  copyButton,
+  formatDate,
+  groupFingerprint,
+  keyHref,
+  revocationText,
+  signatureName,
+  statusBadge,
+  statusOf,
 } from './components.js';
 import { page, type SiteInfo } from './layout.js';
 import { html, type Html } from './template.js';
@@ -58,9 +67,13 @@ function userIdSection(uid: KeyPageData['userIds'][number], sigs: KeyPageSignatu
   return html`<div class="component">
 <h3>${uid.text}</h3>
 <p class="meta">${statusBadge(statusOf(uid.revoked, uid.expires, now))}${uid.primary ? ' primary user ID ·' : ''} created ${formatDate(uid.created)}${uid.expires !== null ? html` · expires ${formatDate(uid.expires)}` : ''}</p>
-${sigs.length === 0 ? '' : html`<details${third > 0 && sigs.length <= OPEN_SIGNATURES ? html` open` : ''}><summary>${sigs.length} signature${sigs.length === 1 ? '' : 's'}${third > 0 ? html`, ${third} by other keys` : ''}</summary>
+${
+  sigs.length === 0
+    ? ''
+    : html`<details${third > 0 && sigs.length <= OPEN_SIGNATURES ? html` open` : ''}><summary>${sigs.length} signature${sigs.length === 1 ? '' : 's'}${third > 0 ? html`, ${third} by other keys` : ''}</summary>
 <ul class="sigs">
-${sigs.map(signatureItem)}</ul></details>`}
+${sigs.map(signatureItem)}</ul></details>`
+}
 </div>
 `;
 }

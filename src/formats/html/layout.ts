@@ -47,8 +47,7 @@ export function page(opts: PageOptions): string {
   const { site } = opts;
   const full = opts.title === site.name ? site.name : `${opts.title} · ${site.name}`;
   const title = shortTitle(full);
-  const nav = NAV.map(([section, path, label]) =>
-    html`<a href="${path}"${opts.section === section ? html` aria-current="page"` : ''}>${label}</a>`);
+  const nav = NAV.map(([section, path, label]) => html`<a href="${path}"${opts.section === section ? html` aria-current="page"` : ''}>${label}</a>`);
   const doc: Html = html`<!doctype html>
 <html lang="en">
 <head>
@@ -64,8 +63,12 @@ ${opts.script ? html`<script src="${assetUrl('keystore.js')}" defer></script>\n`
 <nav aria-label="Site">${nav}</nav></div></header>
 <main id="main">
 ${opts.main}
-${opts.script ? html`<div id="copy-status" class="skip" role="status" aria-live="polite"></div>
-` : ''}</main>
+${
+  opts.script
+    ? html`<div id="copy-status" class="skip" role="status" aria-live="polite"></div>
+`
+    : ''
+}</main>
 <footer><div class="bar">${site.contact ? html`<p>${site.contact}</p>` : ''}<p>An OpenPGP key directory (HKP) · keystore${site.version ? html` ${site.version}` : ''}</p></div></footer>
 </body>
 </html>

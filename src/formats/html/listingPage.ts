@@ -24,9 +24,17 @@ ${data.hasNext ? html`<a class="button secondary" rel="next" href="${`/keys?page
 </nav>`;
   const main = html`<h1>All keys</h1>
 <p>${data.total} key${data.total === 1 ? '' : 's'} in the directory, the most recently added first.${data.keys.length > 0 ? html` Keys ${first} to ${last}.` : ''}</p>
-${data.keys.length === 0 ? html`<p>No keys yet. <a href="/">Publish yours</a>.</p>` : data.keys.map((k) => keySummary(k, {
-    now, maxUserIds: USER_IDS_SHOWN, note: html`<span class="muted">added ${k.firstSeen.toISOString().slice(0, 10)}</span>`,
-  }))}
+${
+  data.keys.length === 0
+    ? html`<p>No keys yet. <a href="/">Publish yours</a>.</p>`
+    : data.keys.map((k) =>
+        keySummary(k, {
+          now,
+          maxUserIds: USER_IDS_SHOWN,
+          note: html`<span class="muted">added ${k.firstSeen.toISOString().slice(0, 10)}</span>`,
+        }),
+      )
+}
 ${pager}`;
   return page({ site, title: data.page === 1 ? 'All keys' : `All keys, page ${data.page}`, section: 'browse', main });
 }

@@ -1,6 +1,7 @@
 // The one script, served at /static/ by the server itself. Pages work without it; it only adds copy buttons
 // (rendered hidden, shown here) for fingerprints and commands.
-export const SCRIPT = `
+export const SCRIPT =
+  `
 (function () {
   'use strict';
   var status = document.getElementById('copy-status');

@@ -5,7 +5,15 @@
 // Pure module: no I/O.
 import type { IndexKey, IndexSignature, IndexSubkey } from '../machineReadableIndex.js';
 import {
-  algorithmLabel, expiryText, formatDate, groupFingerprint, keyHref, keySummary, signatureLabel, statusBadge, statusOf,
+  algorithmLabel,
+  expiryText,
+  formatDate,
+  groupFingerprint,
+  keyHref,
+  keySummary,
+  signatureLabel,
+  statusBadge,
+  statusOf,
 } from './components.js';
 import { searchForm } from './frontPage.js';
 import { DEFAULT_SITE, page, type SiteInfo } from './layout.js';
@@ -51,12 +59,26 @@ function subkeyItem(sub: IndexSubkey, sigs: IndexSignature[] | undefined, primar
 
 function indexEntry(key: IndexKey, verbose: boolean, sigs: KeySignatures | undefined, now: number): Html {
   const fpr = key.fingerprint.toUpperCase();
-  const links = html`<a href="${href('/pks/lookup', [['op', 'get'], ['search', `0x${fpr}`]])}">get key</a> · <a href="${href('/pks/lookup', [['op', 'vindex'], ['fingerprint', 'on'], ['search', `0x${fpr}`]])}">signatures</a> · <a href="${keyHref(fpr)}">key page</a>`;
-  const subkeys = verbose && key.subkeys !== undefined && key.subkeys.length > 0
-    ? html`<ul class="uids">\n${join(key.subkeys.map((sub, i) => subkeyItem(sub, sigs?.subkeys[i], key.keyId, now)), '\n')}\n</ul>\n`
-    : '';
+  const links = html`<a href="${href('/pks/lookup', [
+    ['op', 'get'],
+    ['search', `0x${fpr}`],
+  ])}">get key</a> · <a href="${href('/pks/lookup', [
+    ['op', 'vindex'],
+    ['fingerprint', 'on'],
+    ['search', `0x${fpr}`],
+  ])}">signatures</a> · <a href="${keyHref(fpr)}">key page</a>`;
+  const subkeys =
+    verbose && key.subkeys !== undefined && key.subkeys.length > 0
+      ? html`<ul class="uids">\n${join(
+          key.subkeys.map((sub, i) => subkeyItem(sub, sigs?.subkeys[i], key.keyId, now)),
+          '\n',
+        )}\n</ul>\n`
+      : '';
   return keySummary(key, {
-    now, links, extra: subkeys, afterUserId: verbose ? (i) => signatureList(sigs?.userIds[i], key.keyId) : undefined,
+    now,
+    links,
+    extra: subkeys,
+    afterUserId: verbose ? (i) => signatureList(sigs?.userIds[i], key.keyId) : undefined,
   });
 }
 
@@ -66,9 +88,11 @@ export function renderIndexPage(opts: IndexPageOptions): string {
   const keys = opts.keys.filter((k) => k.version === 4);
   const main = html`<h1>Search results for “${opts.search}”</h1>
 ${searchForm(opts.search)}
-${keys.length === 0
+${
+  keys.length === 0
     ? html`<p>No keys found for “${opts.search}”.</p>\n`
-    : html`<p>${keys.length} key${keys.length === 1 ? '' : 's'} found.</p>\n${keys.map((key) => indexEntry(key, opts.verbose, findSignatures(opts.signatures, key.fingerprint), opts.now))}`}
+    : html`<p>${keys.length} key${keys.length === 1 ? '' : 's'} found.</p>\n${keys.map((key) => indexEntry(key, opts.verbose, findSignatures(opts.signatures, key.fingerprint), opts.now))}`
+}
 <p><a href="/">New search</a></p>`;
   return page({ site: opts.site ?? DEFAULT_SITE, title: `${opts.verbose ? 'vindex' : 'index'} “${opts.search}”`, section: 'search', main });
 }
@@ -76,7 +100,11 @@ ${keys.length === 0
 /** op=get for a browser: the armored key in a <pre>, plus a download link. */
 export function renderKeyPage(opts: { fingerprint: string; armored: string; site?: SiteInfo }): string {
   const fpr = opts.fingerprint.toUpperCase();
-  const download = href('/pks/lookup', [['op', 'get'], ['options', 'mr'], ['search', `0x${fpr}`]]);
+  const download = href('/pks/lookup', [
+    ['op', 'get'],
+    ['options', 'mr'],
+    ['search', `0x${fpr}`],
+  ]);
   const main = html`<h1>Key <span class="fpr">${groupFingerprint(fpr)}</span></h1>
 <p><a href="${download}" download="${`0x${fpr}.asc`}">Download</a> · <a href="${keyHref(fpr)}">Key page</a> · <a href="/">New search</a></p>
 <pre>${opts.armored}</pre>`;

@@ -51,8 +51,14 @@ export function renderStatsPage(stats: StatsPageData, site: SiteInfo = DEFAULT_S
 </tbody>
 </table></div>
 <h2>Daily</h2>
-${countRows(stats.daily.map((d) => ({ label: d.day, inserted: d.inserted, updated: d.updated })), 'day')}
+${countRows(
+  stats.daily.map((d) => ({ label: d.day, inserted: d.inserted, updated: d.updated })),
+  'day',
+)}
 <h2>Hourly</h2>
-${countRows(stats.hourly.map((h) => ({ label: h.hour, inserted: h.inserted, updated: h.updated })), 'hour')}`;
+${countRows(
+  stats.hourly.map((h) => ({ label: h.hour, inserted: h.inserted, updated: h.updated })),
+  'hour',
+)}`;
   return page({ site, title: 'Statistics', section: 'stats', main });
 }

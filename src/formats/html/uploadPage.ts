@@ -29,12 +29,20 @@ export function renderUploadPage(outcome: UploadOutcome, site: SiteInfo): string
   for (const status of ['inserted', 'updated', 'unchanged'] as const) {
     for (const fpr of outcome[status]) {
       const dropped = outcome.dropped.filter((d) => d.fingerprint === fpr);
-      items.push(html`<li class="${status}"><strong>${WHAT[status]}</strong><br>${keyLink(fpr)}${dropped.length > 0 ? html`
-<br>Left out:<ul>${dropped.map((d) => html`<li>${d.component}: ${d.reason}</li>`)}</ul>` : ''}</li>\n`);
+      items.push(
+        html`<li class="${status}"><strong>${WHAT[status]}</strong><br>${keyLink(fpr)}${
+          dropped.length > 0
+            ? html`
+<br>Left out:<ul>${dropped.map((d) => html`<li>${d.component}: ${d.reason}</li>`)}</ul>`
+            : ''
+        }</li>\n`,
+      );
     }
   }
   for (const r of outcome.rejected) {
-    items.push(html`<li class="rejected"><strong>rejected:</strong> ${r.reason}${r.fingerprint ? html`<br><span class="fpr">${groupFingerprint(r.fingerprint)}</span>` : ''}</li>\n`);
+    items.push(
+      html`<li class="rejected"><strong>rejected:</strong> ${r.reason}${r.fingerprint ? html`<br><span class="fpr">${groupFingerprint(r.fingerprint)}</span>` : ''}</li>\n`,
+    );
   }
   const heading = accepted === 0 ? 'Nothing was published' : `${accepted} key${accepted === 1 ? '' : 's'} received`;
   const main = html`<h1>${heading}</h1>

@@ -45,7 +45,8 @@ export function cachedLookupListener(deps: CachedLookupDependencies, app: Reques
 function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, res: ServerResponse): boolean {
   const url = req.url;
   // Browsers (Accept: text/html) may get a page instead: the app decides.
-  if (req.method !== 'GET' || url === undefined || !url.startsWith(LOOKUP_PREFIX) || req.headers.accept?.toLowerCase().includes('text/html')) return false;
+  if (req.method !== 'GET' || url === undefined || !url.startsWith(LOOKUP_PREFIX) || req.headers.accept?.toLowerCase().includes('text/html'))
+    return false;
   const cached = deps.cache.forRequest(url);
   if (!cached) return false;
   const started = process.hrtime.bigint();
@@ -81,7 +82,18 @@ function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, r
   res.writeHead(status, head as string[]);
   res.end(body);
   deps.metrics.observeRequest({ route: requestClass.route, method: 'GET', status }, Number(process.hrtime.bigint() - started) / 1e9);
-  logRequest(deps.logger, { requestId, method: 'GET', path: '/pks/lookup', op: requestClass.op, search: request.search, status, keys, reason, started, remote });
+  logRequest(deps.logger, {
+    requestId,
+    method: 'GET',
+    path: '/pks/lookup',
+    op: requestClass.op,
+    search: request.search,
+    status,
+    keys,
+    reason,
+    started,
+    remote,
+  });
   return true;
 }
 

@@ -52,32 +52,62 @@ async function get(ctx: Context, lookups: KeyLookups, params: LookupParams, cach
     const found = await lookups.get(query);
     ctx.state['keys'] = found.length;
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderKeyPage({ fingerprint: found[0]!.fingerprint, armored: encodeArmor(Buffer.concat(found.map((k) => k.packets))), site: pages.site(ctx) });
+    ctx.body = renderKeyPage({
+      fingerprint: found[0]!.fingerprint,
+      armored: encodeArmor(Buffer.concat(found.map((k) => k.packets))),
+      site: pages.site(ctx),
+    });
     return;
   }
-  send(ctx, await cache.answer(`get ${JSON.stringify(query)}`, queryTags(query), async () => {
-    const found = await lookups.get(query);
-    return { type: 'application/pgp-keys', body: Buffer.from(encodeArmor(Buffer.concat(found.map((k) => k.packets)))), keys: found.length };
-  }, { url: ctx.url, request: cachedRequest(query.kind) }));
+  send(
+    ctx,
+    await cache.answer(
+      `get ${JSON.stringify(query)}`,
+      queryTags(query),
+      async () => {
+        const found = await lookups.get(query);
+        return { type: 'application/pgp-keys', body: Buffer.from(encodeArmor(Buffer.concat(found.map((k) => k.packets)))), keys: found.length };
+      },
+      { url: ctx.url, request: cachedRequest(query.kind) },
+    ),
+  );
 }
 
-async function index(ctx: Context, lookups: KeyLookups, params: LookupParams, verbose: boolean, cache: LookupCache, pages: LookupPages): Promise<void> {
+async function index(
+  ctx: Context,
+  lookups: KeyLookups,
+  params: LookupParams,
+  verbose: boolean,
+  cache: LookupCache,
+  pages: LookupPages,
+): Promise<void> {
   const query = searchOf(ctx, params);
   const page = { pageSize: params.pageSize, pageToken: params.pageToken };
   if (!wantsHtml(ctx, params)) {
     // vindex for machines is the same listing as index.
     const key = `index ${JSON.stringify(query)} ${page.pageSize ?? ''} ${page.pageToken ?? ''}`;
-    send(ctx, await cache.answer(key, queryTags(query), async () => {
-      const result = await lookups.index(query, page, false);
-      const now = Math.floor(Date.now() / 1000);
-      const headers: Record<string, string> = { 'X-HKP-Results-Count': String(result.total) };
-      if (result.nextPageToken) headers['X-HKP-Next-Page-Token'] = result.nextPageToken;
-      const validUntil = firstExpiry(result.keys, now);
-      return {
-        type: 'text/plain; charset=utf-8', body: Buffer.from(formatMachineReadableIndex(result.keys, now)), keys: result.keys.length, headers,
-        ...(validUntil !== undefined ? { validUntil } : {}),
-      };
-    }, { url: ctx.url, request: cachedRequest(query.kind) }));
+    send(
+      ctx,
+      await cache.answer(
+        key,
+        queryTags(query),
+        async () => {
+          const result = await lookups.index(query, page, false);
+          const now = Math.floor(Date.now() / 1000);
+          const headers: Record<string, string> = { 'X-HKP-Results-Count': String(result.total) };
+          if (result.nextPageToken) headers['X-HKP-Next-Page-Token'] = result.nextPageToken;
+          const validUntil = firstExpiry(result.keys, now);
+          return {
+            type: 'text/plain; charset=utf-8',
+            body: Buffer.from(formatMachineReadableIndex(result.keys, now)),
+            keys: result.keys.length,
+            headers,
+            ...(validUntil !== undefined ? { validUntil } : {}),
+          };
+        },
+        { url: ctx.url, request: cachedRequest(query.kind) },
+      ),
+    );
     return;
   }
   const result = await lookups.index(query, page, verbose);
@@ -86,7 +116,11 @@ async function index(ctx: Context, lookups: KeyLookups, params: LookupParams, ve
   if (result.nextPageToken) ctx.set('X-HKP-Next-Page-Token', result.nextPageToken);
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = renderIndexPage({
-    search: params.search ?? '', keys: result.keys, verbose, now: Math.floor(Date.now() / 1000), ...(result.signatures ? { signatures: result.signatures } : {}),
+    search: params.search ?? '',
+    keys: result.keys,
+    verbose,
+    now: Math.floor(Date.now() / 1000),
+    ...(result.signatures ? { signatures: result.signatures } : {}),
     site: pages.site(ctx),
   });
 }

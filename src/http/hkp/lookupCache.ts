@@ -73,7 +73,12 @@ export class LookupCache {
    * thrown again on a hit. `url` (the request's path and query) is remembered as answered by it, so that
    * forRequest finds it without parsing the request again.
    */
-  async answer(key: string, tags: string[], produce: () => Promise<CachedAnswer>, url?: { url: string; request: CachedRequest }): Promise<CachedAnswer> {
+  async answer(
+    key: string,
+    tags: string[],
+    produce: () => Promise<CachedAnswer>,
+    url?: { url: string; request: CachedRequest },
+  ): Promise<CachedAnswer> {
     const hit = this.get(key);
     if (hit) {
       this.hits++;
@@ -87,7 +92,8 @@ export class LookupCache {
     try {
       answer = await produce();
     } catch (e) {
-      if (e instanceof AppError && e.status === 404 && this.set(key, tags, e, started, e.message.length) && url) this.rememberUrl(key, url.url, url.request);
+      if (e instanceof AppError && e.status === 404 && this.set(key, tags, e, started, e.message.length) && url)
+        this.rememberUrl(key, url.url, url.request);
       throw e;
     }
     if (this.set(key, tags, answer, started, answer.body.length, answer.validUntil) && url) this.rememberUrl(key, url.url, url.request);
@@ -243,7 +249,10 @@ export function changeTags(change: KeyChange): string[] {
 }
 
 /** The earliest expiry after `now` (Unix seconds) among listed keys, user IDs and subkeys, as Unix ms. */
-export function firstExpiry(keys: { expires: number | null; userIds: { expires: number | null }[]; subkeys: { expires: number | null }[] }[], now: number): number | undefined {
+export function firstExpiry(
+  keys: { expires: number | null; userIds: { expires: number | null }[]; subkeys: { expires: number | null }[] }[],
+  now: number,
+): number | undefined {
   let first = Infinity;
   for (const k of keys) {
     for (const expires of [k.expires, ...k.userIds.map((u) => u.expires), ...k.subkeys.map((s) => s.expires)]) {

@@ -64,7 +64,10 @@ function param(ctx: Context, name: string): string {
 /** Binary packets of every key found, with the media type the client asked for (gallagher-10: pgp-keys;armor=no). */
 function sendCerts(ctx: Context, found: FoundKey[]): void {
   ctx.state['keys'] = found.length;
-  const accept = (ctx.get('accept') || '').toLowerCase().split(',').map((t) => t.split(';')[0]!.trim());
+  const accept = (ctx.get('accept') || '')
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.split(';')[0]!.trim());
   ctx.type = accept.includes('application/pgp-keys') && !accept.includes('application/pgp') ? 'application/pgp-keys; armor=no' : 'application/pgp';
   ctx.set('Content-Disposition', `attachment; filename="${found[0]!.fingerprint.toLowerCase()}.pgp"`);
   ctx.body = Buffer.concat(found.map((k) => k.packets));

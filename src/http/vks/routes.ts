@@ -21,8 +21,9 @@ export interface VksDependencies {
   lookupAccess: (ctx: Context, next: Next) => Promise<void>;
 }
 
-const REQUEST_VERIFY_NOTE = 'keystore sends no verification e-mail: with PUSH_POLICY=open every address is published at upload; '
-  + 'with PUSH_POLICY=token an address is published by a push (or this request) carrying an access token of that address';
+const REQUEST_VERIFY_NOTE =
+  'keystore sends no verification e-mail: with PUSH_POLICY=open every address is published at upload; ' +
+  'with PUSH_POLICY=token an address is published by a push (or this request) carrying an access token of that address';
 
 export function registerVks(router: Router, deps: VksDependencies): void {
   const { certs, vks, lookupAccess } = deps;

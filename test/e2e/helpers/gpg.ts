@@ -15,7 +15,10 @@ export interface ColonKey {
 }
 
 export class GpgHome {
-  private constructor(readonly dir: string, readonly keyserver: string) {}
+  private constructor(
+    readonly dir: string,
+    readonly keyserver: string,
+  ) {}
 
   /**
    * With `hkps`, the keyserver is hkps://localhost.:PORT, and with `caFile` dirmngr trusts that CA (its hkp-cacert
@@ -47,7 +50,19 @@ export class GpgHome {
 
   /** Makes an ed25519 signing key with a cv25519 encryption subkey; returns both fingerprints. */
   async generateKey(userId: string): Promise<{ fingerprint: string; encryptionSubkey: string }> {
-    const made = await this.gpgOk(['--passphrase', '', '--pinentry-mode', 'loopback', '--status-fd', '1', '--quick-gen-key', userId, 'ed25519', 'cert,sign', 'never']);
+    const made = await this.gpgOk([
+      '--passphrase',
+      '',
+      '--pinentry-mode',
+      'loopback',
+      '--status-fd',
+      '1',
+      '--quick-gen-key',
+      userId,
+      'ed25519',
+      'cert,sign',
+      'never',
+    ]);
     const created = /KEY_CREATED \w ([0-9A-F]{40})/.exec(made.stdout);
     if (!created) throw new Error(`no KEY_CREATED in gpg output: ${made.stdout}\n${made.stderr}`);
     const fingerprint = created[1]!;
@@ -83,7 +98,10 @@ export class GpgHome {
 
   /** Stops the dirmngr and gpg-agent of this home and removes it. */
   async close(): Promise<void> {
-    for (const args of [['--kill', 'dirmngr'], ['--kill', 'gpg-agent']]) {
+    for (const args of [
+      ['--kill', 'dirmngr'],
+      ['--kill', 'gpg-agent'],
+    ]) {
       await run('gpgconf', ['--homedir', this.dir, ...args], { timeoutMs: 15_000 }).catch(() => undefined);
     }
     await rm(this.dir, { recursive: true, force: true });

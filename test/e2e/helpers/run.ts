@@ -70,13 +70,18 @@ export function tempDir(prefix: string): Promise<string> {
  */
 export async function serverAnswer(baseUrl: string, path: string, init: { method?: string; keytext?: string } = {}): Promise<string> {
   try {
-    const res = await fetch(new URL(path, baseUrl), init.keytext === undefined ? { method: init.method ?? 'GET' } : {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ keytext: init.keytext }).toString(),
-    });
+    const res = await fetch(
+      new URL(path, baseUrl),
+      init.keytext === undefined
+        ? { method: init.method ?? 'GET' }
+        : {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ keytext: init.keytext }).toString(),
+          },
+    );
     const text = await res.text();
-    return `${init.keytext === undefined ? init.method ?? 'GET' : 'POST'} ${path} -> ${res.status} ${res.headers.get('content-type') ?? ''}\n${text.slice(0, 600)}`;
+    return `${init.keytext === undefined ? (init.method ?? 'GET') : 'POST'} ${path} -> ${res.status} ${res.headers.get('content-type') ?? ''}\n${text.slice(0, 600)}`;
   } catch (e) {
     return `${path} -> ${String(e)}`;
   }

@@ -6,7 +6,11 @@ import * as openpgp from 'openpgp';
 
 /** A non-2xx answer, as scs-key-client's HTTPError: the status plus the message of a JSON error body. */
 export class SingularityHttpError extends Error {
-  constructor(readonly status: number, readonly statusText: string, readonly serverMessage: string | undefined) {
+  constructor(
+    readonly status: number,
+    readonly statusText: string,
+    readonly serverMessage: string | undefined,
+  ) {
     super(serverMessage === undefined ? `${status} ${statusText}` : `${status} ${statusText}: ${serverMessage}`);
     this.name = 'SingularityHttpError';
   }
@@ -32,7 +36,10 @@ const TIMEOUT_MS = 5_000;
 
 export class SingularityClient {
   /** `fetch`: e.g. one trusting a test CA (helpers/httpsFetch.ts), as Singularity trusts the system's CAs. */
-  constructor(readonly baseUrl: string, private readonly fetch: typeof globalThis.fetch = globalThis.fetch) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly fetch: typeof globalThis.fetch = globalThis.fetch,
+  ) {}
 
   private async request(method: string, path: string, query: Record<string, string>, init: { body?: string; headers?: Record<string, string> } = {}) {
     const url = new URL(path, this.baseUrl);
@@ -101,7 +108,10 @@ export class SingularityClient {
    * /v1/token-status. Answers the services by name (keystoreAPI is the `keyserver`); fails as Singularity does.
    */
   async remoteLogin(token: string): Promise<Map<string, string>> {
-    const res = await this.fetch(new URL('/assets/config/config.prod.json', this.baseUrl), { headers: { 'user-agent': USER_AGENT }, signal: AbortSignal.timeout(10_000) });
+    const res = await this.fetch(new URL('/assets/config/config.prod.json', this.baseUrl), {
+      headers: { 'user-agent': USER_AGENT },
+      signal: AbortSignal.timeout(10_000),
+    });
     if (res.status !== 200) throw new Error('error response from server: <nil>');
     const document: unknown = JSON.parse(await res.text());
     // Go decodes it into map[string]map[string]interface{}: every top-level value must be an object.
@@ -135,7 +145,10 @@ export class SingularityClient {
 
   /** `singularity keyserver login URL`: GET the keyserver URL with the token; anything but 200 fails. */
   async keyserverLogin(token: string): Promise<void> {
-    const res = await this.fetch(this.baseUrl, { headers: { authorization: `Bearer ${token}`, 'user-agent': USER_AGENT }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const res = await this.fetch(this.baseUrl, {
+      headers: { authorization: `Bearer ${token}`, 'user-agent': USER_AGENT },
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
     await res.text();
     if (res.status !== 200) throw new Error(`error response from server: ${res.status} ${res.statusText}`);
   }
@@ -220,14 +233,24 @@ function queryUnescape(s: string): string {
 function algorithmName(field: string): string {
   if (!/^[+-]?\d+$/.test(field)) throw new Error(`strconv.ParseInt: parsing ${JSON.stringify(field)}: invalid syntax`);
   switch (Number(field)) {
-    case 1: case 2: case 3: return 'RSA';
-    case 16: return 'Elgamal';
-    case 17: return 'DSA';
-    case 18: return 'Elliptic Curve';
-    case 19: return 'ECDSA';
-    case 20: return 'Reserved';
-    case 21: return 'Diffie-Hellman';
-    default: return 'unknown';
+    case 1:
+    case 2:
+    case 3:
+      return 'RSA';
+    case 16:
+      return 'Elgamal';
+    case 17:
+      return 'DSA';
+    case 18:
+      return 'Elliptic Curve';
+    case 19:
+      return 'ECDSA';
+    case 20:
+      return 'Reserved';
+    case 21:
+      return 'Diffie-Hellman';
+    default:
+      return 'unknown';
   }
 }
 
