@@ -148,6 +148,7 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   });
   log(`  store: ${store.description}`);
   const imports = await importDataset(store, dataset);
+  log(`  store after the import: ${await store.settle()}`);
   const databaseBytes = await store.size();
   // SKS is built after keystore's import, with nothing else running, from keydumps of the same keys.
   const sks = useSks ? await buildSks(dataset, workDir) : undefined;
