@@ -30,30 +30,33 @@ export interface PrivatePostgres {
   destroy(): Promise<void>;
 }
 
-export async function createPrivatePostgres(bin: string, firstPort = 55440): Promise<PrivatePostgres> {
-  const dir = await mkdtemp(join(tmpdir(), 'keystore-pg-'));
+/** A cluster's folder, port and pg_ctl commands, run as the postgres user when the tests run as root. */
+async function clusterIn(bin: string, prefix: string, firstPort: number, timeoutMs: number, startOptions = '') {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) await chown(dir, ...(await postgresIds()));
   const run = async (command: string) => {
     const [file, args] = asRoot ? ['su', ['postgres', '-s', '/bin/sh', '-c', command]] : ['/bin/sh', ['-c', command]];
-    await execFileAsync(file, args as string[], { timeout: 60_000 });
+    await execFileAsync(file, args as string[], { timeout: timeoutMs });
   };
   const data = join(dir, 'data');
   const port = await freePort(firstPort);
-  await run(`${bin}/initdb -D ${data} -U postgres --auth=trust >/dev/null`);
-  const start = () => run(`${bin}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1' -l ${dir}/log -w start >/dev/null`);
+  const start = () =>
+    run(`${bin}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${startOptions}' -l ${dir}/log -w start >/dev/null`);
   const stop = () => run(`${bin}/pg_ctl -D ${data} -m fast -w stop >/dev/null`);
-  await start();
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    port,
-    start,
-    stop,
-    async destroy() {
-      await stop().catch(() => {});
-      await rm(dir, { recursive: true, force: true });
-    },
+  const destroy = async () => {
+    await stop().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
   };
+  const cluster: PrivatePostgres = { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, start, stop, destroy };
+  return { dir, data, run, cluster, ownDir: async () => (asRoot ? chown(dir, ...(await postgresIds())) : undefined) };
+}
+
+export async function createPrivatePostgres(bin: string, firstPort = 55440): Promise<PrivatePostgres> {
+  const { data, run, cluster, ownDir } = await clusterIn(bin, 'keystore-pg-', firstPort, 60_000);
+  await ownDir();
+  await run(`${bin}/initdb -D ${data} -U postgres --auth=trust >/dev/null`);
+  await cluster.start();
+  return cluster;
 }
 
 /**
@@ -67,41 +70,21 @@ export async function createPrivateStandby(
   firstPort = 55540,
   timeoutMs = 60_000,
 ): Promise<PrivatePostgres> {
-  const dir = await mkdtemp(join(tmpdir(), 'keystore-pg-standby-'));
-  const asRoot = process.getuid?.() === 0;
-  const run = async (command: string) => {
-    const [file, args] = asRoot ? ['su', ['postgres', '-s', '/bin/sh', '-c', command]] : ['/bin/sh', ['-c', command]];
-    await execFileAsync(file, args as string[], { timeout: timeoutMs });
-  };
-  const data = join(dir, 'data');
-  const port = await freePort(firstPort);
-  const start = () =>
-    run(`${bin}/pg_ctl -D ${data} -o '-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c hot_standby=on' -l ${dir}/log -w start >/dev/null`);
-  const stop = () => run(`${bin}/pg_ctl -D ${data} -m fast -w stop >/dev/null`);
+  const { data, run, cluster, ownDir } = await clusterIn(bin, 'keystore-pg-standby-', firstPort, timeoutMs, ' -c hot_standby=on');
   try {
-    if (asRoot) await chown(dir, ...(await postgresIds()));
+    await ownDir();
     await run(`${bin}/pg_basebackup -h 127.0.0.1 -p ${primary.port} -U postgres -D ${data} -R -X stream -c fast`);
     // A primary set up as Debian's clusters are keeps postgresql.conf and pg_hba.conf in /etc, out of the copy:
     // the standby then runs on the defaults (its port and socket are given at start) and trusts loopback.
     await run(
       `test -f ${data}/postgresql.conf || { : > ${data}/postgresql.conf && printf 'local all all trust\\nhost all all 127.0.0.1/32 trust\\n' > ${data}/pg_hba.conf; }`,
     );
-    await start();
+    await cluster.start();
   } catch (e) {
-    await stop().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await cluster.destroy();
     throw e;
   }
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    port,
-    start,
-    stop,
-    async destroy() {
-      await stop().catch(() => {});
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return cluster;
 }
 
 async function postgresIds(): Promise<[number, number]> {
