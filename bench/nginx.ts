@@ -17,19 +17,20 @@ export interface BenchCertificate {
   keyFile: string;
 }
 
-/** A self-signed P-256 certificate for localhost and 127.0.0.1 (the load generators do not verify it). */
-export async function makeBenchCertificate(workDir: string): Promise<BenchCertificate> {
-  const certFile = path.join(workDir, 'bench-cert.pem');
-  const keyFile = path.join(workDir, 'bench-key.pem');
+/**
+ * A self-signed certificate for localhost and 127.0.0.1 (the load generators do not verify it): P-256, or RSA-2048
+ * for the handshake comparison (bench/tls-handshake.ts).
+ */
+export async function makeBenchCertificate(workDir: string, key: 'p256' | 'rsa' = 'p256'): Promise<BenchCertificate> {
+  const certFile = path.join(workDir, `bench-${key}-cert.pem`);
+  const keyFile = path.join(workDir, `bench-${key}-key.pem`);
+  const keyOptions = key === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
   await execFileAsync(
     'openssl',
     [
       'req',
       '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
+      ...keyOptions,
       '-nodes',
       '-keyout',
       keyFile,
@@ -42,7 +43,7 @@ export async function makeBenchCertificate(workDir: string): Promise<BenchCertif
       '-addext',
       'subjectAltName=DNS:localhost,IP:127.0.0.1',
     ],
-    { timeout: 20_000 },
+    { timeout: 60_000 },
   );
   return { certFile, keyFile };
 }

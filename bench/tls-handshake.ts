@@ -4,19 +4,16 @@
 // each with 1 and 2 workers (with 2, a resuming client lands on either). Reports requests per second, the
 // keystore processes' CPU per request and the share of resumed handshakes. Needs DATABASE_URL (cluster mode) and
 // openssl; uses dist/ as built (npm run build). See README "Benchmark".
-import { execFile } from 'node:child_process';
 import https from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { promisify } from 'node:util';
-import { makeBenchCertificate, type BenchCertificate } from './nginx.js';
+import { makeBenchCertificate } from './nginx.js';
 import { processTree, ProcessSampler } from './procstat.js';
 import { startKeystore } from './server.js';
 import { createStore } from './store.js';
 
-const execFileAsync = promisify(execFile);
 const { values } = parseArgs({
   options: { duration: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '4' }, workers: { type: 'string', default: '1,2' } },
 });
@@ -27,33 +24,6 @@ const adminUrl = process.env['DATABASE_URL'];
 if (!adminUrl) {
   console.error('npm run bench:tls: set DATABASE_URL (a PostgreSQL server that may create databases)');
   process.exit(2);
-}
-
-async function rsaCertificate(workDir: string): Promise<BenchCertificate> {
-  const certFile = path.join(workDir, 'rsa-cert.pem');
-  const keyFile = path.join(workDir, 'rsa-key.pem');
-  await execFileAsync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '30',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { timeout: 60_000 },
-  );
-  return { certFile, keyFile };
 }
 
 interface Result {
@@ -119,7 +89,7 @@ async function main(): Promise<void> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'keystore-tls-bench-'));
   const store = await createStore(adminUrl, workDir);
   try {
-    const certificates = { 'RSA-2048': await rsaCertificate(workDir), 'ECDSA P-256': await makeBenchCertificate(workDir) };
+    const certificates = { 'RSA-2048': await makeBenchCertificate(workDir, 'rsa'), 'ECDSA P-256': await makeBenchCertificate(workDir) };
     console.log(
       `TLS handshakes: ${durationSeconds} s per run, concurrency ${concurrency}, Connection: close; load average ${loadavg()
         .map((l) => l.toFixed(2))
