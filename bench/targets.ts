@@ -147,26 +147,13 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): TargetLin
       (v) => v >= 5000,
     ),
   );
-  out.push(
-    ratioLine(
-      'push-new-sks',
-      `pushes of new keys vs ${sks}, c=4`,
-      1,
-      runsOf(s, 'push-new').filter((r) => r.concurrency === 4),
-      (r) => r.target,
-      noTarget,
-    ),
-  );
-  out.push(
-    ratioLine(
-      'push-stored-sks',
-      `pushes of stored keys vs ${sks}, c=4`,
-      1,
-      runsOf(s, 'push-stored').filter((r) => r.concurrency === 4),
-      (r) => r.target,
-      noTarget,
-    ),
-  );
+  for (const [scenario, kind] of [
+    ['push-new', 'new'],
+    ['push-stored', 'stored'],
+  ] as const) {
+    const runs = runsOf(s, scenario).filter((r) => r.concurrency === 4);
+    out.push(ratioLine(`${scenario}-sks`, `pushes of ${kind} keys vs ${sks}, c=4`, 1, runs, (r) => r.target, noTarget));
+  }
   const mixed = runsOf(s, 'mixed').find((r) => r.keystore.lookups);
   out.push(
     line(
