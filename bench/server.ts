@@ -48,7 +48,9 @@ export async function startKeystore(env: Record<string, string>, https?: { certF
   const httpsPort = https ? await freePort() : undefined;
   const tlsEnv: Record<string, string> = https ? { TLS_CERT_FILE: https.certFile, TLS_KEY_FILE: https.keyFile, HTTPS_PORT: String(httpsPort) } : {};
   // As `npm start` and the Docker image start it (docs/operations.md "Memory"): V8's young generation and glibc's arenas capped.
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--heap-growing-percent=50', MAIN, 'serve'], {
+  // BENCH_SERVER_NODE_ARGS: more node options for the server alone, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p" to profile it.
+  const extraArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--heap-growing-percent=50', ...extraArgs, MAIN, 'serve'], {
     cwd: ROOT,
     env: {
       MALLOC_ARENA_MAX: '2',
