@@ -17,6 +17,7 @@ export const HELP = `npm run bench -- [options]
   --tool wrk|autocannon  load generator (default wrk when installed)
   --no-debian         leave out the Debian keyrings
   --no-instances      no lookups with two keystore instances and from a streaming standby (PostgreSQL only)
+  --no-uncached       no lookups and searches on a second instance with the lookup cache off
   --workers N|auto    keystore's WORKERS (processes serving HTTP; default: the server's own, auto on PostgreSQL)
   --queries N         requests in each read list (default 2000)
   --push-queries N    stored keys in the list of re-pushes (default 500)
@@ -44,6 +45,8 @@ export interface BenchOptions {
   sks: boolean;
   /** Lookups with one and two instances and from a standby (PostgreSQL). */
   instances: boolean;
+  /** The lookups and searches again with the lookup cache off. */
+  uncached: boolean;
   tool: Tool;
   queries: number;
   pushQueries: number;
@@ -84,6 +87,7 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
         'target-pid': { type: 'string' },
         'no-sks': { type: 'boolean', default: false },
         'no-instances': { type: 'boolean', default: false },
+        'no-uncached': { type: 'boolean', default: false },
         tool: { type: 'string' },
         'no-debian': { type: 'boolean', default: false },
         workers: { type: 'string' },
@@ -122,6 +126,7 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
     targetPids: values['target-pid'] ? list(values['target-pid'], '--target-pid', 1) : [],
     sks: !values['no-sks'] && !values.target,
     instances: !values['no-instances'],
+    uncached: !values['no-uncached'],
     tool: (values.tool as Tool | undefined) ?? (wrkInstalled() ? 'wrk' : 'autocannon'),
     queries: count(values.queries, '--queries', 1),
     pushQueries: count(values['push-queries'], '--push-queries', 1),

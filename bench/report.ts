@@ -42,6 +42,8 @@ export interface ScaleResult {
   sks?: { version: string | null; builds: SksBuilds; ratios: { debian: number | null; synthetic: number | null } };
   /** Lookups with one and two keystore instances and from a standby (PostgreSQL). */
   instances?: InstanceSection;
+  /** The lookups and searches again on an instance with the lookup cache off (every request reaches the store). */
+  uncached?: RunResult[];
   /** Keys stored after the import. */
   storedKeys: number;
   databaseBytes: number;
@@ -95,6 +97,37 @@ function importLine(name: string, r: ImportResult | undefined): string | null {
   return `${name} ${int(r.keys)} keys in ${r.seconds.toFixed(1)} s (**${int(r.keysPerSecond)} keys/s**; ${int(r.inserted)} stored${rejected}; ${r.wallSeconds.toFixed(1)} s with start-up, peak RSS ${mib(r.maxRssBytes)} MiB)`;
 }
 
+const KEYSTORE_HEADER = ['scenario', 'conc.', 'req/s', 'p50 ms', 'p99 ms', 'errors', '404', 'server CPU s', 'db CPU s', 'CPU ms/req', 'peak RSS MiB'];
+
+/** A run's keystore figures, as the columns of KEYSTORE_HEADER. */
+function keystoreColumns(r: RunResult): string[] {
+  const k = r.keystore;
+  return [
+    r.title,
+    String(r.concurrency),
+    int(k.requestsPerSecond),
+    ms(k.p50Ms),
+    ms(k.p99Ms),
+    int(k.errors),
+    int(k.notFound),
+    secs(k.cpuSeconds),
+    secs(k.dbCpuSeconds),
+    cpuPerRequest(k),
+    mib(k.peakRssBytes),
+  ];
+}
+
+function uncachedSection(s: ScaleResult): string[] {
+  if (!s.uncached || s.uncached.length === 0) return [];
+  return [
+    'With the lookup cache off (a second `keystore serve` with `LOOKUP_CACHE_BYTES=0`, after the reads above): every request reaches the database, ' +
+      'so these rows are what the store itself costs at this size:',
+    '',
+    ...table(KEYSTORE_HEADER, s.uncached.map(keystoreColumns)),
+    '',
+  ];
+}
+
 function scaleSection(report: BenchReport, s: ScaleResult): string[] {
   const lines = [`## ${scaleLabel(s)} — ${s.store}`, ''];
   const imports = [importLine('Debian', s.imports.debian), importLine('synthetic', s.imports.synthetic)].filter((l) => l !== null);
@@ -131,7 +164,7 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
       `- ${int(s.generation.keys)} synthetic keys generated in ${s.generation.seconds.toFixed(0)} s (${int(s.generation.keys / s.generation.seconds)} keys/s; cached for the next run)`,
     );
   lines.push('');
-  const header = ['scenario', 'conc.', 'req/s', 'p50 ms', 'p99 ms', 'errors', '404', 'server CPU s', 'db CPU s', 'CPU ms/req', 'peak RSS MiB'];
+  const header = [...KEYSTORE_HEADER];
   if (report.target)
     header.push(
       'target req/s',
@@ -145,19 +178,7 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
     );
   const rows = s.runs.map((r) => {
     const k = r.keystore;
-    const row = [
-      r.title,
-      String(r.concurrency),
-      int(k.requestsPerSecond),
-      ms(k.p50Ms),
-      ms(k.p99Ms),
-      int(k.errors),
-      int(k.notFound),
-      secs(k.cpuSeconds),
-      secs(k.dbCpuSeconds),
-      cpuPerRequest(k),
-      mib(k.peakRssBytes),
-    ];
+    const row = keystoreColumns(r);
     if (report.target) {
       const t = r.target;
       row.push(
@@ -244,6 +265,7 @@ function scaleSection(report: BenchReport, s: ScaleResult): string[] {
       '',
     );
   }
+  lines.push(...uncachedSection(s));
   lines.push(...instanceSection(s));
   return lines;
 }
@@ -324,12 +346,17 @@ function growthSection(report: BenchReport): string[] {
   const last = scales[scales.length - 1]!;
   const header = ['figure', 'conc.', ...scales.map((s) => `${int(s.debianKeys + s.syntheticKeys)} keys`), 'change'];
   const rows: string[][] = [];
-  for (const run of first.runs) {
-    const same = scales.map((s) => s.runs.find((r) => r.scenario === run.scenario && r.concurrency === run.concurrency));
-    const rps = same.map((r) => r?.keystore.requestsPerSecond ?? 0);
-    const p99 = same.map((r) => r?.keystore.p99Ms ?? 0);
-    rows.push([`${run.title}, req/s`, String(run.concurrency), ...rps.map(int), percent(rps[0]!, rps[rps.length - 1]!)]);
-    rows.push([`${run.title}, p99 ms`, String(run.concurrency), ...p99.map(ms), percent(p99[0]!, p99[p99.length - 1]!)]);
+  for (const [runsOf, suffix] of [
+    [(s: ScaleResult) => s.runs, ''],
+    [(s: ScaleResult) => s.uncached ?? [], ' (cache off)'],
+  ] as const) {
+    for (const run of runsOf(first)) {
+      const same = scales.map((s) => runsOf(s).find((r) => r.scenario === run.scenario && r.concurrency === run.concurrency));
+      const rps = same.map((r) => r?.keystore.requestsPerSecond ?? 0);
+      const p99 = same.map((r) => r?.keystore.p99Ms ?? 0);
+      rows.push([`${run.title}${suffix}, req/s`, String(run.concurrency), ...rps.map(int), percent(rps[0]!, rps[rps.length - 1]!)]);
+      rows.push([`${run.title}${suffix}, p99 ms`, String(run.concurrency), ...p99.map(ms), percent(p99[0]!, p99[p99.length - 1]!)]);
+    }
   }
   const synthetic = scales.map((s) => s.imports.synthetic?.keysPerSecond ?? 0);
   rows.push([

@@ -199,9 +199,18 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
   await warmUp([servers.keystore, ...(servers.target ? [servers.target] : [])], lists, listFile);
   const runs: RunResult[] = [];
   let instances: ScaleResult['instances'];
+  let uncached: RunResult[] | undefined;
+  const afterReads = async () => {
+    uncached = await uncachedRows(store, serveEnv, lists, listFile);
+    instances = await instanceRows(store, keystore, serveEnv, lists, listFile);
+  };
+  let readsDone = false;
   for (const scenario of scenarios) {
-    // After the last read and before the first push: one and two instances, and reads from a standby.
-    if (scenario.kind !== 'read' && instances === undefined) instances = await instanceRows(store, keystore, serveEnv, lists, listFile);
+    // After the last read and before the first push: the cache off, one and two instances, reads from a standby.
+    if (scenario.kind !== 'read' && !readsDone) {
+      readsDone = true;
+      await afterReads();
+    }
     for (const [level, concurrency] of (scenario.concurrency ? [scenario.concurrency] : scenario.connectionClose ? [4] : concurrencies).entries()) {
       // Each push-of-a-new-key run has keys of its own, so that every push is new to the server.
       const requests =
@@ -209,7 +218,7 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
       runs.push(await measureRun(servers, scenario, concurrency, requests, listFile));
     }
   }
-  if (instances === undefined) instances = await instanceRows(store, keystore, serveEnv, lists, listFile);
+  if (!readsDone) await afterReads();
   const databaseBytesAfterRuns = await store.size();
   await runCleanups();
   return {
@@ -225,7 +234,40 @@ async function runScale(synthetic: number): Promise<ScaleResult> {
     runs,
     ...(sks ? { sks: { version: sksVersion(), builds: sks.builds, ratios: sksImportRatios(imports, sks.builds) } } : {}),
     ...(instances ? { instances } : {}),
+    ...(uncached ? { uncached } : {}),
   };
+}
+
+// Scenarios run again with the lookup cache off: what the store costs per lookup and search at this size.
+const UNCACHED_SCENARIOS: ScenarioId[] = ['get-fpr', 'get-fpr-close', 'get-longid', 'index-email', 'index-name', 'index-shortid'];
+
+/**
+ * The lookups and searches at concurrency 4 on a second `keystore serve` with LOOKUP_CACHE_BYTES=0, warmed up as
+ * the first (the database's buffers hold the lists' keys), then stopped; undefined with --no-uncached.
+ */
+async function uncachedRows(
+  store: Store,
+  serveEnv: Record<string, string>,
+  lists: Map<ScenarioId, HkpRequest[]>,
+  listFile: string,
+): Promise<RunResult[] | undefined> {
+  const reads = scenarios.filter((s) => UNCACHED_SCENARIOS.includes(s.id));
+  if (!options.uncached || reads.length === 0) return undefined;
+  if (store.kind !== 'postgresql') {
+    log('  no rows with the cache off on PGlite: the embedded database has one owner, the first instance');
+    return undefined;
+  }
+  log('  with the lookup cache off (LOOKUP_CACHE_BYTES=0):');
+  const instance = await startKeystore({ ...serveEnv, LOOKUP_CACHE_BYTES: '0' });
+  try {
+    const server: MeasuredServer = { url: instance.url, pids: () => processTree(instance.pid), dbPids: () => store.backendPids() };
+    await warmUp([server], lists, listFile, reads);
+    const runs: RunResult[] = [];
+    for (const scenario of reads) runs.push(await measureRun({ keystore: server }, scenario, 4, lists.get(scenario.id)!, listFile));
+    return runs;
+  } finally {
+    await instance.stop();
+  }
 }
 
 /**
@@ -316,23 +358,39 @@ interface Servers {
   nginx?: MeasuredServer;
 }
 
-async function warmUp(servers: MeasuredServer[], lists: Map<ScenarioId, HkpRequest[]>, listFile: string): Promise<void> {
+/**
+ * Each read list sent once in full, then for `warmupSeconds` more, on each server: every measured run then sees
+ * the answers of its whole list cached (and the database's buffers holding its keys) at every dataset size, not
+ * a share that shrinks as the store grows; the runs with the cache off measure the store itself.
+ */
+async function warmUp(
+  servers: MeasuredServer[],
+  lists: Map<ScenarioId, HkpRequest[]>,
+  listFile: string,
+  which: Scenario[] = scenarios.filter((s) => s.kind === 'read'),
+): Promise<void> {
   if (warmupSeconds === 0) return;
-  log(`  warm-up: ${warmupSeconds} s per read scenario`);
-  for (const scenario of scenarios.filter((s) => s.kind === 'read' && !s.connectionClose)) {
+  log(`  warm-up: each read list once, then ${warmupSeconds} s`);
+  for (const scenario of which.filter((s) => s.kind === 'read' && !s.connectionClose && !s.tls)) {
     for (const server of servers) {
-      await runLoad(tool, {
-        url: server.url,
-        requests: lists.get(scenario.id)!,
-        connections: 4,
-        durationSeconds: warmupSeconds,
-        connectionClose: false,
-        once: false,
-        listFile,
-      });
+      for (const once of [true, false]) {
+        // The pass by bench/load.ts's own client, which ends when the list is used up (wrk runs its whole -d).
+        await runLoad(once ? 'autocannon' : tool, {
+          url: server.url,
+          requests: lists.get(scenario.id)!,
+          connections: 4,
+          durationSeconds: once ? WARMUP_PASS_LIMIT_SECONDS : warmupSeconds,
+          connectionClose: false,
+          once,
+          listFile,
+        });
+      }
     }
   }
 }
+
+// Longest the warm-up's pass over one list may take (2,000 searches take a few seconds at 1,000,000 keys).
+const WARMUP_PASS_LIMIT_SECONDS = 120;
 
 /** One scenario at one concurrency: keystore, then the target right after it with the same requests. */
 async function measureRun(servers: Servers, scenario: Scenario, concurrency: number, requests: HkpRequest[], listFile: string): Promise<RunResult> {

@@ -79,10 +79,15 @@ function searchLine(id: string, figure: string, minimum: number, runs: RunResult
 }
 
 /** Largest drop (most negative change) of req/s from the first to the last scale over the runs of some scenarios. */
-function worstChange(first: ScaleResult, last: ScaleResult, ids: ScenarioId[]): { change: number; what: string } | null {
+function worstChange(
+  first: ScaleResult,
+  last: ScaleResult,
+  ids: ScenarioId[],
+  runsOf: (s: ScaleResult) => RunResult[] = (s) => s.runs,
+): { change: number; what: string } | null {
   let worst: { change: number; what: string } | null = null;
-  for (const run of first.runs.filter((r) => ids.includes(r.scenario))) {
-    const later = last.runs.find((r) => r.scenario === run.scenario && r.concurrency === run.concurrency);
+  for (const run of runsOf(first).filter((r) => ids.includes(r.scenario))) {
+    const later = runsOf(last).find((r) => r.scenario === run.scenario && r.concurrency === run.concurrency);
     if (!later || run.keystore.requestsPerSecond <= 0) continue;
     const change = later.keystore.requestsPerSecond / run.keystore.requestsPerSecond - 1;
     if (!worst || change < worst.change) worst = { change, what: `${run.title}, c=${run.concurrency}` };
@@ -182,6 +187,9 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): TargetLin
   return out;
 }
 
+const LOOKUP_IDS: ScenarioId[] = ['get-fpr', 'get-fpr-close', 'get-longid'];
+const SEARCH_IDS: ScenarioId[] = ['index-email', 'index-name', 'index-shortid'];
+
 function scaleLines(scales: ScaleResult[]): TargetLine[] {
   const first = scales[0]!;
   const last = scales[scales.length - 1]!;
@@ -201,18 +209,22 @@ function scaleLines(scales: ScaleResult[]): TargetLine[] {
   ];
   const multi = scales.length > 1;
   const sizes = `${int(keysOf(first))} → ${int(keysOf(last))} keys`;
-  for (const [id, figure, ids] of [
-    ['lookups-drop', 'lookups (get by fingerprint, long key ID), req/s change', ['get-fpr', 'get-fpr-close', 'get-longid']],
-    ['searches-drop', 'searches (index by e-mail, name, short key ID), req/s change', ['index-email', 'index-name', 'index-shortid']],
-  ] as [string, string, ScenarioId[]][]) {
-    const w = multi ? worstChange(first, last, ids) : null;
+  const uncached = (s: ScaleResult) => s.uncached ?? [];
+  for (const [id, figure, ids, runsOf] of [
+    ['lookups-drop', 'lookups (get by fingerprint, long key ID), req/s change', LOOKUP_IDS, undefined],
+    ['searches-drop', 'searches (index by e-mail, name, short key ID), req/s change', SEARCH_IDS, undefined],
+    ['lookups-drop-uncached', 'lookups with the lookup cache off, req/s change', LOOKUP_IDS, uncached],
+    ['searches-drop-uncached', 'searches with the lookup cache off, req/s change', SEARCH_IDS, uncached],
+  ] as [string, string, ScenarioId[], ((s: ScaleResult) => RunResult[]) | undefined][]) {
+    const w = multi ? worstChange(first, last, ids, runsOf) : null;
+    const why = !multi ? 'not measured (needs --scales)' : runsOf ? 'not measured (no runs with the cache off: --no-uncached)' : 'not measured';
     out.push(
       line(
         id,
         `${figure}, smallest → largest dataset`,
         '> −10%',
         w?.change ?? null,
-        w ? `${pct(w.change)} (worst: ${w.what}; ${sizes})` : 'not measured (needs --scales)',
+        w ? `${pct(w.change)} (worst: ${w.what}; ${sizes})` : why,
         (v) => v > -0.1,
       ),
     );

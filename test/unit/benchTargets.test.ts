@@ -165,6 +165,7 @@ describe('bench targets', () => {
       'peak-rss',
       'import-flat',
       'lookups-drop',
+      'lookups-drop-uncached',
       'instances',
     ]) {
       expect(byId(lines, id).status).toBe('not measured');
@@ -178,6 +179,7 @@ describe('bench targets', () => {
       storedKeys: 1178,
       databaseBytes: 60e6,
       runs: [run('get-fpr', 4, measured(1000)), run('index-email', 4, measured(1000))],
+      uncached: [run('get-longid', 4, measured(500)), run('index-name', 4, measured(400))],
     });
     const large = scale({
       syntheticKeys: 100_000,
@@ -185,8 +187,11 @@ describe('bench targets', () => {
       databaseBytes: 360e6,
       imports: { synthetic: combineImports(parts), syntheticParts: parts },
       runs: [run('get-fpr', 4, measured(950)), run('index-email', 4, measured(850))],
+      uncached: [run('get-longid', 4, measured(300)), run('index-name', 4, measured(380))],
     });
     const lines = evaluateTargets(report([small, large]));
+    expect(byId(lines, 'lookups-drop-uncached')).toMatchObject({ status: 'not met', value: expect.closeTo(-0.4, 6) });
+    expect(byId(lines, 'searches-drop-uncached')).toMatchObject({ status: 'met', value: expect.closeTo(-0.05, 6) });
     expect(byId(lines, 'lookups-drop')).toMatchObject({ status: 'met', value: expect.closeTo(-0.05, 6) });
     expect(byId(lines, 'searches-drop')).toMatchObject({ status: 'not met', value: expect.closeTo(-0.15, 6) });
     expect(byId(lines, 'import-flat')).toMatchObject({ status: 'not met', value: expect.closeTo(0.8, 6) });
