@@ -133,7 +133,8 @@ const searches: [string, KeyQuery][] = [
 const queries = new KeyQueries(db);
 console.log(`# Query plans on ${Math.max(have, target)} keys (${url ? 'PostgreSQL' : 'PGlite'})\n`);
 for (const [name, query] of searches) {
-  const plan = await queries.indexQuery(query, { offset: 0, limit: 100, versions: [4] }).explain('text', sql`analyze, buffers off`);
+  const statement = queries.indexQuery(query, { offset: 0, limit: 100, versions: [4] });
+  const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`explain (analyze, buffers off) ${statement}`.execute(db);
   console.log(`## ${name}\n\n\`\`\`\n${plan.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\`\n`);
 }
 await close();
