@@ -9,12 +9,12 @@ export type ArmorEvent =
   /** The block ended; error says why its data cannot be trusted (bad base64, checksum, no END line). */
   | { kind: 'end'; error: string | null };
 
-const BEGIN = /^-----BEGIN PGP ([A-Z0-9 ,/]+)-----$/;
-const END = /^-----END PGP ([A-Z0-9 ,/]+)-----$/;
-const HEADER = /^[A-Za-z][A-Za-z0-9-]*:( |$)/;
+export const BEGIN = /^-----BEGIN PGP ([A-Z0-9 ,/]+)-----$/;
+export const END = /^-----END PGP ([A-Z0-9 ,/]+)-----$/;
+export const HEADER = /^[A-Za-z][A-Za-z0-9-]*:( |$)/;
 const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
 // Base64 data on one line is decoded in parts past this length; other text lines are cut at it.
-const MAX_LINE = 64 * 1024;
+export const MAX_LINE = 64 * 1024;
 const DECODE_BATCH = 64 * 1024;
 
 interface Block {
@@ -170,13 +170,13 @@ export class ArmorStreamDecoder {
   private finish(block: Block, events: ArmorEvent[]): string | null {
     if (!block.error && block.carry.length > 0) this.emit(block, block.carry, events);
     if (block.error) return block.error;
-    if (block.checksum !== null) {
-      const expected = Buffer.from(block.checksum, 'base64');
-      const crc = block.crc;
-      if (expected.length !== 3 || expected[0] !== crc >>> 16 || expected[1] !== ((crc >>> 8) & 0xff) || expected[2] !== (crc & 0xff)) {
-        return 'armor checksum mismatch (corrupted data)';
-      }
-    }
+    if (block.checksum !== null && !checksumMatches(block.checksum, block.crc)) return 'armor checksum mismatch (corrupted data)';
     return null;
   }
+}
+
+/** Whether the four characters after a checksum line's "=" are the base64 of this CRC-24. */
+export function checksumMatches(checksum: string, crc: number): boolean {
+  const expected = Buffer.from(checksum, 'base64');
+  return expected.length === 3 && expected[0] === crc >>> 16 && expected[1] === ((crc >>> 8) & 0xff) && expected[2] === (crc & 0xff);
 }

@@ -71,7 +71,7 @@ function tooLarge(limit: number): AppError {
 export async function extractKeyText(ctx: Context, body: Buffer): Promise<string | Uint8Array> {
   const type = (ctx.get('content-type') || 'application/x-www-form-urlencoded').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/x-www-form-urlencoded') {
-    const keytext = new URLSearchParams(body.toString('utf8')).get('keytext');
+    const keytext = formValue(body, 'keytext');
     if (keytext === null || keytext.trim() === '') throw missingKeytext();
     return keytext;
   }
@@ -90,6 +90,27 @@ export async function extractKeyText(ctx: Context, body: Buffer): Promise<string
     return new Uint8Array(body);
   }
   throw new AppError(415, 'unsupported_media_type', `unsupported content type ${type}: send application/x-www-form-urlencoded with a keytext field`);
+}
+
+/**
+ * The first value of a urlencoded body's field, as `new URLSearchParams(body as UTF-8).get(name)` gives it. When
+ * the body starts with the field (gpg sends keytext alone), its value is decoded at once by the platform's
+ * decodeURIComponent, several times quicker than the whole parse; other bodies, and values it refuses (a
+ * malformed percent escape, not UTF-8), take URLSearchParams.
+ */
+export function formValue(body: Buffer, name: string): string | null {
+  const text = body.toString('utf8');
+  const head = `${name}=`;
+  if (text.startsWith(head)) {
+    const end = text.indexOf('&', head.length);
+    const raw = text.slice(head.length, end < 0 ? text.length : end);
+    try {
+      return decodeURIComponent(raw.includes('+') ? raw.replaceAll('+', ' ') : raw);
+    } catch {
+      // URLSearchParams decodes what decodeURIComponent refuses (leniently), below.
+    }
+  }
+  return new URLSearchParams(text).get(name);
 }
 
 /** A multipart or urlencoded body as form fields (the platform's parser); a 400 with `unreadable` if it fails. */

@@ -31,7 +31,9 @@ const INSERT_BATCH = 1000;
 /** JSON for a jsonb column, which cannot hold U+0000 (a user ID or reason may contain it): written as U+FFFD. */
 function jsonbText(value: unknown): string {
   // An escape preceded by an even number of backslashes is a NUL; after an odd number it is literal text.
-  return JSON.stringify(value).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
+  const json = JSON.stringify(value);
+  // Most rows have no escaped NUL: the text is then as it is (the look-behind replace costs more than the test).
+  return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json;
 }
 
 /** The head of an INSERT of audit rows, to be followed by auditRowsSelect. */

@@ -5,7 +5,7 @@
 // certification stays aside once its issuer is stored (see docs/certifications.md).
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import type { Database } from './database.js';
+import { PREPARED, type Database } from './database.js';
 import { toBytes } from './keyQueries.js';
 
 /** A certification whose issuer is not stored, as the merge found it. */
@@ -49,7 +49,8 @@ const LOCK_SPACE = 0x6b73;
 export async function lockIssuerKeyIds(trx: Kysely<Database>, keyIds: string[]): Promise<void> {
   if (keyIds.length === 0) return;
   const stripes = [...new Set(keyIds.map(stripeOf))].sort((a, b) => a - b);
-  await sql`select pg_advisory_xact_lock(${LOCK_SPACE}, s) from unnest(${sql.val(stripes)}::integer[]) as s`.execute(trx);
+  // Prepared: the first statement of every key write (a push of a new key among them), planned once per connection.
+  await sql`${PREPARED}select pg_advisory_xact_lock(${LOCK_SPACE}, s) from unnest(${sql.val(stripes)}::integer[]) as s`.execute(trx);
 }
 
 function stripeOf(keyId: string): number {
