@@ -174,6 +174,16 @@ describe('LookupCache', () => {
     expect(produced()).toBe(2);
   });
 
+  it('keeps a small answer in memory of its own, not in the shared slab its Buffer was cut from', async () => {
+    const { cache } = setup();
+    const pooled = Buffer.from('a small answer');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    await cache.answer('get a', ['f:A'], async () => ({ type: 'text/plain', body: pooled, keys: 1 }));
+    const kept = (await cache.answer('get a', ['f:A'], () => Promise.reject(new Error('not cached')))).body;
+    expect(kept.toString()).toBe('a small answer');
+    expect(kept.buffer.byteLength).toBe(kept.length);
+  });
+
   it('keeps nothing with a budget of 0', async () => {
     const { ask, produced } = setup({ maxBytes: 0 });
     await ask('a', ['f:A']);
