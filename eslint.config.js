@@ -6,6 +6,8 @@ import tseslint from 'typescript-eslint';
 const only = (what, where) => `${what} is imported only under ${where} (docs/design.md, "Layers")`;
 // Packages by name (regexes: a gitignore-style group 'openpgp/*' would also match '../openpgp/index.js').
 const OPENPGP = { regex: '^openpgp(/|$)', message: only('openpgp', 'src/openpgp') };
+// In src/openpgp, openpgp.js's values come from library.ts (its minified build, loaded once); types from anywhere.
+const OPENPGP_VALUES = { ...OPENPGP, allowTypeImports: true, message: 'src/openpgp takes openpgp.js from ./library.js (its one copy)' };
 const STORE = { regex: '^(kysely|kysely-pglite-dialect|pg)(/|$)|^@electric-sql/', message: only('kysely, pg and PGlite', 'src/store') };
 const KOA = { regex: '^koa(/|$)|^@koa/', message: only('Koa', 'src/http') };
 // Relative imports of src/http from a folder beside it, and of src/server.ts from anywhere in src.
@@ -40,7 +42,8 @@ export default tseslint.config(
   // Tests poke at JSON answers of any shape.
   { files: ['test/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   // The layers (each folder gets one entry: flat config replaces, not merges, a rule's options).
-  restrict(['src/openpgp/**'], [STORE, KOA, HTTP, SERVER]),
+  restrict(['src/openpgp/**'], [OPENPGP_VALUES, STORE, KOA, HTTP, SERVER], ['src/openpgp/library.ts']),
+  restrict(['src/openpgp/library.ts'], [STORE, KOA, HTTP, SERVER]),
   restrict(['src/store/**'], [OPENPGP, KOA, HTTP, SERVER]),
   restrict(['src/services/**'], [OPENPGP, STORE, KOA, HTTP, SERVER]),
   restrict(['src/http/**'], [OPENPGP, STORE, SERVER]),

@@ -1,6 +1,6 @@
 // A transferable public key split into its components, with the facts of each signature read once.
 import type { KeyObject } from 'node:crypto';
-import { PublicKeyPacket, SignaturePacket, enums } from 'openpgp';
+import { PublicKeyPacket, SignaturePacket, enums } from './library.js';
 import { DEFAULT_LIMITS, type KeyLimits } from './limits.js';
 import { Tag, fingerprintOf, keyIdOf, packetKey, type Packet } from './packets.js';
 import { normalizeSignature, scanSignature, type SignatureFacts } from './signatureScan.js';

@@ -6,7 +6,7 @@
 // - policy subpackets that make openpgp.js refuse a signature after checking it (a designated
 //   revoker, unknown critical subpackets or notations) are ignored: the packet is stored unchanged.
 import { constants, createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { config as defaultConfig, enums, type PublicKeyPacket } from 'openpgp';
+import { config as defaultConfig, enums, type PublicKeyPacket } from './library.js';
 import { parsedSignature, type KeyMaterial, type NativeKey, type SigInfo } from './certificate.js';
 import type { Packet } from './packets.js';
 

@@ -56,6 +56,22 @@ describe('LookupCache', () => {
     expect(produced()).toBe(searches.length * 2 - 1);
   });
 
+  it('drops every answer sharing a tag, also after another of them left the cache', async () => {
+    const { cache, ask, produced, advance } = setup({ maxAgeMs: 10_000 });
+    await ask('words a', ['t']);
+    advance(5_000);
+    await ask('words b', ['t']);
+    await ask('words c', ['t']);
+    // 'words a' expires and is dropped on its next lookup; b and c stay under the shared tag.
+    advance(6_000);
+    await ask('words a', ['t']);
+    expect(produced()).toBe(4);
+    cache.invalidate({ fingerprints: [V4], identities: [] });
+    for (const key of ['words a', 'words b', 'words c']) await ask(key, ['t']);
+    expect(produced()).toBe(7);
+    expect(cache.size.entries).toBe(3);
+  });
+
   it('derives v6 key IDs from the front of the fingerprint', () => {
     expect(changeTags({ fingerprints: [V6], identities: [] })).toEqual(['t', `f:${V6}`, `l:${V6.slice(0, 16)}`, `s:${V6.slice(8, 16)}`]);
   });
@@ -151,7 +167,7 @@ describe('LookupCache', () => {
 
   it('stays within its byte budget, dropping the least recently used first', async () => {
     const { cache, ask, produced } = setup({ maxBytes: 16 * 1024 });
-    const big = 'x'.repeat(700);
+    const big = 'x'.repeat(300);
     for (const key of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) await ask(key, [`f:${key}`], big);
     expect(cache.size.bytes).toBeLessThanOrEqual(16 * 1024);
     expect(produced()).toBe(8);
@@ -172,6 +188,16 @@ describe('LookupCache', () => {
     await ask('huge', ['f:H'], 'x'.repeat(2000));
     await ask('huge', ['f:H'], 'x'.repeat(2000));
     expect(produced()).toBe(2);
+  });
+
+  it('keeps a small answer in memory of its own, not in the shared slab its Buffer was cut from', async () => {
+    const { cache } = setup();
+    const pooled = Buffer.from('a small answer');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    await cache.answer('get a', ['f:A'], async () => ({ type: 'text/plain', body: pooled, keys: 1 }));
+    const kept = (await cache.answer('get a', ['f:A'], () => Promise.reject(new Error('not cached')))).body;
+    expect(kept.toString()).toBe('a small answer');
+    expect(kept.buffer.byteLength).toBe(kept.length);
   });
 
   it('keeps nothing with a budget of 0', async () => {
@@ -318,7 +344,7 @@ describe('LookupCache.forRequest', () => {
 
   it('forgets the URLs of answers dropped for the byte budget', async () => {
     const { cache } = setup({ maxBytes: 16 * 1024 });
-    const big = 'x'.repeat(500);
+    const big = 'x'.repeat(100);
     const urlOf = (i: number) => `/pks/lookup?op=get&options=mr&search=k${i}`;
     for (let i = 0; i < 40; i++) await askFor(cache, `k${i}`, [`f:k${i}`], urlOf(i), big);
     expect(cache.size.bytes).toBeLessThanOrEqual(16 * 1024);
@@ -384,8 +410,8 @@ describe('LookupCache.forRequest', () => {
 
   it('drops the oldest answers when remembered URLs push it over its budget', async () => {
     const { cache, ask, produced } = setup({ maxBytes: 64 * 1024 });
-    const body = 'x'.repeat(600);
-    const keys = Array.from({ length: 74 }, (_, i) => `k${i}`);
+    const body = 'x'.repeat(200);
+    const keys = Array.from({ length: 77 }, (_, i) => `k${i}`);
     for (const key of keys) await ask(key, [`f:${key}`], body);
     // All fit without URLs.
     expect(cache.size.entries).toBe(keys.length);
@@ -402,7 +428,7 @@ describe('LookupCache.forRequest', () => {
 
   it('does not remember a URL that would take its answer past a sixteenth of the budget', async () => {
     const { cache, ask } = setup({ maxBytes: 16 * 1024 });
-    const body = 'x'.repeat(300);
+    const body = 'x'.repeat(100);
     for (let i = 0; i < 10; i++) await ask(`k${i}`, [`f:${i}`], body);
     const before = cache.size;
     const long = `/pks/lookup?op=get&search=k9&pad=${'x'.repeat(8000)}`;
