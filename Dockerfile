@@ -19,4 +19,4 @@ VOLUME /data
 EXPOSE 11371 8443
 USER node
 # node itself is PID 1 (exec form, no shell): it handles SIGTERM/SIGINT and stops gracefully (docs/embedded-database.md).
-CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=50", "dist/src/main.js", "serve"]
+CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=25", "dist/src/main.js", "serve"]

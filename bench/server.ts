@@ -50,7 +50,7 @@ export async function startKeystore(env: Record<string, string>, https?: { certF
   // As `npm start` and the Docker image start it (docs/operations.md "Memory"): V8's young generation and glibc's arenas capped.
   // BENCH_SERVER_NODE_ARGS: more node options for the server alone, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p" to profile it.
   const extraArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--heap-growing-percent=50', ...extraArgs, MAIN, 'serve'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--heap-growing-percent=25', ...extraArgs, MAIN, 'serve'], {
     cwd: ROOT,
     env: {
       MALLOC_ARENA_MAX: '2',

@@ -78,7 +78,7 @@ export interface PrimaryOptions {
 // garbage; measured: 20-30 MB less resident memory per worker for no loss of requests per second), and the old
 // generation collected once it has grown by half instead of letting it reach several times what is live
 // (docs/operations.md "Memory"). A flag given to node itself comes later and wins.
-const WORKER_V8_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=50'];
+const WORKER_V8_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=25'];
 
 /**
  * Runs the primary until the workers have stopped: resolves to the exit code, 0 when every worker stopped
