@@ -18,13 +18,20 @@ export type ErrorCode =
   | 'internal';
 
 export class AppError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: ErrorCode,
-    message: string,
-    /** Extra JSON fields sent beside the error (e.g. rejected keys). */
-    readonly details?: Record<string, unknown>,
-  ) {
+  readonly status: number;
+  readonly code: ErrorCode;
+  /** Extra JSON fields sent beside the error (e.g. rejected keys). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(status: number, code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    // A client's error (4xx) is answered, never logged with a stack: capturing one would cost more than the whole
+    // answer of a request refused by the rate limit, the path that must stay cheapest under a flood.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (status < 500) Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
+    this.status = status;
+    this.code = code;
+    this.details = details;
   }
 }

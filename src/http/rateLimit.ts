@@ -69,6 +69,11 @@ function normalize(address: string): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
+/** The refusal of a request over its client's limit, `wait` seconds before one would be allowed (Retry-After). */
+export function rateLimited(wait: number): AppError {
+  return new AppError(429, 'rate_limited', `too many requests from your address; try again in ${wait} s`);
+}
+
 export function rateLimit(limiter: RateLimiter) {
   return async (ctx: Context, next: Next) => {
     const routeClass = requestClassOf(ctx).rateLimit;
@@ -77,7 +82,7 @@ export function rateLimit(limiter: RateLimiter) {
       const wait = limiter.take(routeClass, client);
       if (wait > 0) {
         ctx.set('Retry-After', String(wait));
-        throw new AppError(429, 'rate_limited', `too many requests from your address; try again in ${wait} s`);
+        throw rateLimited(wait);
       }
     }
     await next();

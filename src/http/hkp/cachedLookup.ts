@@ -7,7 +7,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
-import type { RateLimiter } from '../rateLimit.js';
+import { rateLimited, type RateLimiter } from '../rateLimit.js';
 import { classifyUrl } from '../requestClass.js';
 import { chooseRequestId } from '../requestId.js';
 import { commonHeaders, errorJson, errorLogFields, logRequest } from '../requestOutcome.js';
@@ -52,13 +52,15 @@ function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, r
   const started = process.hrtime.bigint();
   const remote = req.socket.remoteAddress ?? '';
   const requestClass = classifyUrl(url);
+  // Over the limit: refused here, as the app would refuse it (a flood of refused requests must cost the least).
+  let wait = 0;
   if (deps.rateLimiter && requestClass.rateLimit) {
     const client = deps.rateLimiter.clientAddress(remote, headerValue(req.headers['x-forwarded-for']));
-    // Over the limit: the app answers 429 (taking from an empty bucket takes nothing).
-    if (deps.rateLimiter.take(requestClass.rateLimit, client) > 0) return false;
+    wait = deps.rateLimiter.take(requestClass.rateLimit, client);
   }
   const requestId = chooseRequestId(headerValue(req.headers['x-request-id']));
-  const { answer, request } = cached;
+  const { request } = cached;
+  const answer = wait > 0 ? rateLimited(wait) : cached.answer;
   // All headers in one flat list given to writeHead: node's fast path, without a setHeader (and its checks and
   // header map) per header.
   const head: (string | number)[] = ['X-Request-Id', requestId, ...LOOKUP_HEADERS];
@@ -70,6 +72,7 @@ function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, r
     status = answer.status;
     reason = answer.code;
     body = Buffer.from(errorJson(answer));
+    if (wait > 0) head.push('Retry-After', wait);
     head.push('Content-Type', 'application/json; charset=utf-8');
   } else {
     status = 200;
@@ -87,7 +90,8 @@ function answerFromCache(deps: CachedLookupDependencies, req: IncomingMessage, r
     method: 'GET',
     path: '/pks/lookup',
     op: requestClass.op,
-    search: request.search,
+    // The app logs no search for a request it refuses before reading it.
+    search: wait > 0 ? undefined : request.search,
     status,
     keys,
     reason,
