@@ -2,9 +2,10 @@
 // packet of the upload is already in the stored key, byte for byte (a signature after the normalisation the merge
 // applies), and nothing in it is one the merge would drop and report. Such a push is `unchanged`, with nothing
 // dropped, exactly as parseCert + mergeCert would find (see the conditions in isStoredSubset).
-import { SKIPPED_SILENTLY, readSignature } from './certificate.js';
+import { SKIPPED_SILENTLY } from './certificate.js';
 import type { KeyLimits } from './limits.js';
-import { Tag, fingerprintOf, packetKey, readPackets, type Packet } from './packets.js';
+import { Tag, fingerprintOf, readPackets, type Packet } from './packets.js';
+import { normalizeSignature, scanSignature } from './signatureScan.js';
 
 /** The fingerprint of the public primary key an upload starts with; null when it starts with no such packet. */
 export function publicKeyFingerprint(packets: readonly Packet[]): string | null {
@@ -44,37 +45,66 @@ export function isStoredSubset(upload: readonly Packet[], stored: Uint8Array, li
   const [storedPrimary, ...storedRest] = storedPackets;
   if (!storedPrimary || storedPrimary.tag !== Tag.publicKey || !sameBytes(storedPrimary.body, first.body)) return false;
   if (!storedRest.some((p) => p.tag === Tag.userId)) return false;
-  const known = new Set(storedRest.map(packetKey));
+  const known = new PacketIndex(storedRest);
   let users = 0;
   let subkeys = 0;
   for (const packet of rest) {
     if (SKIPPED_SILENTLY.has(packet.tag)) continue;
     if (packet.body.length > limits.maxPacketBytes) return false;
-    let id: string;
+    let body = packet.body;
     switch (packet.tag) {
       case Tag.signature:
         try {
-          id = readSignature(packet).id;
+          scanSignature(body); // throws where parseCert would drop it as unreadable
+          body = normalizeSignature(body);
         } catch {
-          return false; // parseCert would drop it as unreadable
+          return false;
         }
         break;
       case Tag.userId:
       case Tag.userAttribute:
         if (packet.tag === Tag.userId && packet.body.length > limits.maxUserIdBytes) return false;
         if (++users > limits.maxUserIds) return false;
-        id = packetKey(packet);
         break;
       case Tag.publicSubkey:
         if (++subkeys > limits.maxSubkeys) return false;
-        id = packetKey(packet);
         break;
       default:
         return false; // secret key material, or a packet parseCert reports as unexpected
     }
-    if (!known.has(id)) return false;
+    if (!known.has(packet.tag, body)) return false;
   }
   return true;
+}
+
+/**
+ * Packets found by tag and body. Bucketed by a number made of the tag, the length and the last three bytes (for
+ * a signature, the end of its random signature value), then compared byte for byte: the base64 text of each body
+ * as a Set key (packetKey) cost several times more, to make and to hash, on keys of hundreds of signatures.
+ */
+class PacketIndex {
+  private readonly buckets = new Map<number, Packet[]>();
+
+  constructor(packets: readonly Packet[]) {
+    for (const packet of packets) {
+      const key = bucketOf(packet.tag, packet.body);
+      const bucket = this.buckets.get(key);
+      if (bucket) bucket.push(packet);
+      else this.buckets.set(key, [packet]);
+    }
+  }
+
+  has(tag: number, body: Uint8Array): boolean {
+    const bucket = this.buckets.get(bucketOf(tag, body));
+    return bucket !== undefined && bucket.some((p) => p.tag === tag && sameBytes(p.body, body));
+  }
+}
+
+function bucketOf(tag: number, body: Uint8Array): number {
+  const n = body.length;
+  const tail = ((n > 0 ? body[n - 1]! : 0) | ((n > 1 ? body[n - 2]! : 0) << 8) | ((n > 2 ? body[n - 3]! : 0) << 16)) >>> 0;
+  // Below 2^53: 5 bits of tag, 24 of length, 24 of tail.
+  return ((tag & 0x1f) * 2 ** 24 + (n % 2 ** 24)) * 2 ** 24 + tail;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
