@@ -113,6 +113,17 @@ describe('isStoredSubset', () => {
     expect(await subset([...key.packets, ...otherSubkey], stored)).toBe(false);
   });
 
+  it('fails for a packet that differs from a stored one only before its last bytes (same tag and length)', async () => {
+    const userId = key.packets.find((p) => p.tag === Tag.userId)!;
+    const twin = Uint8Array.from(userId.body);
+    twin[0] = twin[0] === 0x58 ? 0x59 : 0x58; // another first letter
+    expect(await subset([...key.packets, { tag: Tag.userId, body: twin }], stored)).toBe(false);
+    const sig = key.packets.find((p) => p.tag === Tag.signature)!;
+    const otherSig = Uint8Array.from(sig.body);
+    otherSig[otherSig.length - 40] ^= 1; // inside the signature value, before its last three bytes
+    expect(await subset([...key.packets, { tag: Tag.signature, body: otherSig }], stored)).toBe(false);
+  });
+
   it('fails for secret key material and for packets parsing reports as unexpected', async () => {
     const secret: Packet[] = [{ tag: Tag.secretKey, body: key.privateKey.keyPacket.write() }, ...key.packets.slice(1)];
     expect(isStoredSubset(secret, stored, DEFAULT_LIMITS)).toBe(false);
