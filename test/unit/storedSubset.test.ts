@@ -120,7 +120,8 @@ describe('isStoredSubset', () => {
     expect(await subset([...key.packets, { tag: Tag.userId, body: twin }], stored)).toBe(false);
     const sig = key.packets.find((p) => p.tag === Tag.signature)!;
     const otherSig = Uint8Array.from(sig.body);
-    otherSig[otherSig.length - 40] ^= 1; // inside the signature value, before its last three bytes
+    const flipped = otherSig.length - 40; // inside the signature value, before its last three bytes
+    otherSig[flipped] = otherSig[flipped]! ^ 1;
     expect(await subset([...key.packets, { tag: Tag.signature, body: otherSig }], stored)).toBe(false);
   });
 
