@@ -134,9 +134,22 @@ export async function readKeyMaterial(packet: Packet): Promise<KeyMaterial> {
 }
 
 export function readSignature(packet: Packet): SigInfo {
-  const facts = scanSignature(packet.body);
-  const normalized: Packet = { tag: packet.tag, body: normalizeSignature(packet.body) };
+  const { facts, body } = scanNormalized(packet.body);
+  const normalized: Packet = { tag: packet.tag, body };
   return { packet: normalized, id: packetKey(normalized), ...facts };
+}
+
+/**
+ * A signature body as the merge keeps it (unhashed area normalised), without readSignature's identity key; throws
+ * where parseCert would drop the signature as unreadable.
+ */
+export function normalizedSignatureBody(body: Uint8Array): Uint8Array {
+  return scanNormalized(body).body;
+}
+
+function scanNormalized(body: Uint8Array): { facts: SignatureFacts; body: Uint8Array } {
+  const facts = scanSignature(body);
+  return { facts, body: normalizeSignature(body) };
 }
 
 /** The openpgp.js view of a signature, parsed on first use; null when openpgp.js cannot read it (v3). */

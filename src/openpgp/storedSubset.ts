@@ -2,10 +2,9 @@
 // packet of the upload is already in the stored key, byte for byte (a signature after the normalisation the merge
 // applies), and nothing in it is one the merge would drop and report. Such a push is `unchanged`, with nothing
 // dropped, exactly as parseCert + mergeCert would find (see the conditions in isStoredSubset).
-import { SKIPPED_SILENTLY } from './certificate.js';
+import { SKIPPED_SILENTLY, normalizedSignatureBody } from './certificate.js';
 import type { KeyLimits } from './limits.js';
 import { Tag, fingerprintOf, readPackets, type Packet } from './packets.js';
-import { normalizeSignature, scanSignature } from './signatureScan.js';
 
 /** The fingerprint of the public primary key an upload starts with; null when it starts with no such packet. */
 export function publicKeyFingerprint(packets: readonly Packet[]): string | null {
@@ -55,10 +54,9 @@ export function isStoredSubset(upload: readonly Packet[], stored: Uint8Array, li
     switch (packet.tag) {
       case Tag.signature:
         try {
-          scanSignature(body); // throws where parseCert would drop it as unreadable
-          body = normalizeSignature(body);
+          body = normalizedSignatureBody(body);
         } catch {
-          return false;
+          return false; // parseCert would drop it as unreadable
         }
         break;
       case Tag.userId:
@@ -101,10 +99,10 @@ class PacketIndex {
 }
 
 function bucketOf(tag: number, body: Uint8Array): number {
-  const n = body.length;
-  const tail = ((n > 0 ? body[n - 1]! : 0) | ((n > 1 ? body[n - 2]! : 0) << 8) | ((n > 2 ? body[n - 3]! : 0) << 16)) >>> 0;
+  let tail = 0;
+  for (let i = Math.max(0, body.length - 3); i < body.length; i++) tail = tail * 256 + body[i]!;
   // Below 2^53: 5 bits of tag, 24 of length, 24 of tail.
-  return ((tag & 0x1f) * 2 ** 24 + (n % 2 ** 24)) * 2 ** 24 + tail;
+  return ((tag & 0x1f) * 2 ** 24 + (body.length % 2 ** 24)) * 2 ** 24 + tail;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
